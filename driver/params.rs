@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `size` and `devices` module parameters, readable in sysfs.
+//!
+//! The `module!` macro of kernel 7.3 registers Rust parameters with permission
+//! 0, so they never appear under `/sys/module/<name>/parameters`. The two
+//! parameters here are therefore declared the way C's `module_param()` does:
+//! a `struct kernel_param` in the `__param` section, parsed and shown by the
+//! kernel's own `param_ops_ulong`/`param_ops_uint`, plus the `.modinfo`
+//! strings that `modinfo` prints.
+
+use core::cell::UnsafeCell;
+use kernel::{
+    bindings,
+    module_param::KernelParam,
+    page::PAGE_SIZE,
+    prelude::*, //
+};
+
+use crate::uapi;
+
+/// A parameter value that the kernel's C parameter code writes.
+///
+/// # Invariants
+///
+/// The value is written only by `parse_args()` while the module is loading,
+/// before `init` runs, and never afterwards: the parameters are read-only in
+/// sysfs (permission 0444), so no `set` call can happen once the module is live.
+#[repr(transparent)]
+struct ParamValue<T>(UnsafeCell<T>);
+
+// SAFETY: by the type invariant the only write happens before any reader can
+// exist, so shared access from several threads only ever reads.
+unsafe impl<T: Sync> Sync for ParamValue<T> {}
+
+impl<T: Copy> ParamValue<T> {
+    const fn new(value: T) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+
+    fn get(&self) -> T {
+        // SAFETY: by the type invariant no write can run concurrently with this read.
+        unsafe { *self.0.get() }
+    }
+
+    const fn as_arg(&self) -> *mut c_void {
+        self.0.get().cast()
+    }
+}
+
+static SIZE: ParamValue<c_ulong> = ParamValue::new(uapi::MYMAP_DEFAULT_SIZE as c_ulong);
+static DEVICES: ParamValue<c_uint> = ParamValue::new(1);
+
+/// Declares one read-only parameter: its `kernel_param` and `.modinfo` lines.
+macro_rules! declare_param {
+    ($param:ident, $value:ident, $ops:ident, $name:literal, $parmtype:literal, $parm:literal) => {
+        #[link_section = "__param"]
+        #[used(compiler)]
+        static $param: KernelParam = KernelParam::new(bindings::kernel_param {
+            name: $name.as_ptr(),
+            // SAFETY: `__this_module` is set up by the module loader and lives until the
+            // module is unloaded, which also ends every use of this parameter.
+            mod_: unsafe { core::ptr::from_ref(&bindings::__this_module).cast_mut() },
+            ops: &raw const bindings::$ops,
+            perm: 0o444,
+            level: -1,
+            flags: 0,
+            __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
+                arg: $value.as_arg(),
+            },
+        });
+
+        const _: () = {
+            #[link_section = ".modinfo"]
+            #[used(compiler)]
+            static PARMTYPE: [u8; $parmtype.len()] = *$parmtype;
+            #[link_section = ".modinfo"]
+            #[used(compiler)]
+            static PARM: [u8; $parm.len()] = *$parm;
+        };
+    };
+}
+
+declare_param!(
+    __PARAM_SIZE,
+    SIZE,
+    param_ops_ulong,
+    c"size",
+    b"parmtype=size:ulong\0",
+    b"parm=size:Buffer bytes per device, rounded up to whole pages (default 65536, at most 67108864)\0"
+);
+declare_param!(
+    __PARAM_DEVICES,
+    DEVICES,
+    param_ops_uint,
+    c"devices",
+    b"parmtype=devices:uint\0",
+    b"parm=devices:Number of devices: /dev/mymap, /dev/mymap1, ... (default 1, at most 8)\0"
+);
+
+/// The parameters, checked and with the size rounded up to whole pages.
+pub(crate) struct Params {
+    pub(crate) size: usize,
+    pub(crate) devices: u32,
+}
+
+impl Params {
+    /// Reads and checks the parameters; a refused value fails the load with `EINVAL`.
+    pub(crate) fn get() -> Result<Self> {
+        let size = SIZE.get();
+        let max = uapi::MYMAP_MAX_SIZE as c_ulong;
+        if size == 0 || size > max {
+            pr_err!("size={} refused: it must be 1 to {} bytes\n", size, max);
+            return Err(EINVAL);
+        }
+        let devices = DEVICES.get();
+        if devices == 0 || devices > uapi::MYMAP_MAX_DEVICES {
+            pr_err!(
+                "devices={} refused: it must be 1 to {}\n",
+                devices,
+                uapi::MYMAP_MAX_DEVICES
+            );
+            return Err(EINVAL);
+        }
+        // Cannot overflow: `size` is at most MYMAP_MAX_SIZE, far below `usize::MAX`.
+        let size = (size as usize).next_multiple_of(PAGE_SIZE);
+        Ok(Self { size, devices })
+    }
+}
