@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! Open, inspect, clear, read, write and map mymap devices (/dev/mymap).
+//!
+//! A mymap device is a zeroed kernel buffer of whole pages that the driver
+//! shares with every process that opens it. This crate is the idiomatic layer
+//! over [`mymap_uapi`]: a [`Device`] to open, an [`Error`] that keeps the path,
+//! the failing call and the fix, and [`Mapping`]s that copy bytes in and out of
+//! shared memory instead of lending references to it.
+//!
+//! ```no_run
+//! use mymap::Device;
+//!
+//! let dev = Device::open("/dev/mymap")?;
+//! let info = dev.info()?;
+//! println!("{} bytes, {} clears", info.size, info.clears);
+//!
+//! dev.write_at(0, b"hello from userspace\0")?;
+//! let map = dev.map(0, dev.size() as usize)?;
+//! assert!(map.snapshot().starts_with(b"hello from userspace"));
+//! dev.clear()?;
+//! # Ok::<(), mymap::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod device;
+mod error;
+mod info;
+mod mapping;
+mod range;
+
+pub use device::{Device, Result};
+pub use error::{Call, Error};
+pub use info::{Info, ABI_VERSION};
+pub use mapping::{Mapping, MappingMut};
+
+/// The device node of the first device.
+pub const DEFAULT_PATH: &str = "/dev/mymap";
