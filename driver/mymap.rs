@@ -90,7 +90,7 @@ struct MymapModule {
 impl kernel::Module for MymapModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let params = params::Params::get()?;
-        let mut devices = KVec::with_capacity(params.devices, GFP_KERNEL)?;
+        let mut devices = KVec::with_capacity(params.devices as usize, GFP_KERNEL)?;
         for index in 0..params.devices {
             let buffer = Buffer::new(index, params.devices, params.size)?;
             devices.push(KBox::pin_init(MymapDevice::new(buffer), GFP_KERNEL)?, GFP_KERNEL)?;

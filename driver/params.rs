@@ -58,9 +58,9 @@ macro_rules! declare_param {
         #[used(compiler)]
         static $param: KernelParam = KernelParam::new(bindings::kernel_param {
             name: $name.as_ptr(),
-            // SAFETY: `__this_module` is set up by the module loader and lives until the
-            // module is unloaded, which also ends every use of this parameter.
-            mod_: unsafe { core::ptr::from_ref(&bindings::__this_module).cast_mut() },
+            // `__this_module` is set up by the module loader and lives until the module
+            // is unloaded, which also ends every use of this parameter.
+            mod_: (&raw const bindings::__this_module).cast_mut(),
             ops: &raw const bindings::$ops,
             perm: 0o444,
             level: -1,

@@ -4,7 +4,8 @@
 //! `include/uapi/linux/mymap.h` so that the driver and userspace share one
 //! definition (`cargo xtask codegen --check` proves the copy is current).
 
-#![allow(non_camel_case_types, dead_code)]
+// Generated code: names follow C, and not every constant is used by the driver.
+#![allow(non_camel_case_types, dead_code, unreachable_pub)]
 
 include!("uapi_generated.rs");
 

@@ -1,0 +1,119 @@
+//! Command-line flags of every xtask command.
+
+use std::path::PathBuf;
+
+use clap::{
+    Args,
+    Parser,
+    Subcommand,
+    ValueEnum, //
+};
+
+/// Build, boot and test mymap on emulated ARM boards.
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+pub struct Xtask {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Install what the other commands need (apt sources and packages, rustup parts, bindgen).
+    Setup(Setup),
+    /// Regenerate the driver's Rust copy of the UAPI header.
+    Codegen(Codegen),
+    /// Build the kernel of a board (cached by source, config and toolchain).
+    Kernel(Kernel),
+    /// Build the mymap module against a board's kernel.
+    Driver(BoardArgs),
+    /// Cross-build the userspace tools and target tests for a board.
+    Userspace(BoardArgs),
+    /// Build a board's initramfs test image.
+    Image(BoardArgs),
+    /// Boot a board and show the driver at work (the main job).
+    Run(Run),
+    /// Run the host tests, then the target tests on every board.
+    Test(Test),
+}
+
+#[derive(Args)]
+pub struct Setup {
+    /// Only check; print what is missing and fail instead of installing.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Args)]
+pub struct Codegen {
+    /// Fail if the generated file is not up to date, instead of writing it.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct BoardArgs {
+    /// Board directory name under boards/.
+    #[arg(long, default_value = "raspberrypi4-64")]
+    pub board: String,
+    /// Kernel variant.
+    #[arg(long, value_enum, default_value_t = KernelVariant::Release)]
+    pub kernel: KernelVariant,
+    /// Kernel source tree or tarball to use instead of Debian's linux-source-7.3.
+    #[arg(long, env = "MYMAP_KERNEL_SRC")]
+    pub kernel_src: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Kernel {
+    #[command(flatten)]
+    pub board: BoardArgs,
+    /// Rebuild from scratch even if a cached build matches.
+    #[arg(long)]
+    pub clean: bool,
+}
+
+#[derive(Args)]
+pub struct Run {
+    #[command(flatten)]
+    pub board: BoardArgs,
+    /// Leave an interactive console instead of powering off (exit QEMU with Ctrl-A X).
+    #[arg(long, conflicts_with = "cmd")]
+    pub shell: bool,
+    /// Add this directory's files to the image (copied over the rootfs).
+    #[arg(long)]
+    pub overlay: Option<PathBuf>,
+    /// Run this shell command on the target after boot; exit with its status.
+    #[arg(long)]
+    pub cmd: Option<String>,
+    /// Seconds before the boot is declared hung.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Args)]
+pub struct Test {
+    /// Boards to test (repeatable); all boards when absent.
+    #[arg(long = "board")]
+    pub boards: Vec<String>,
+    /// Kernel variant.
+    #[arg(long, value_enum, default_value_t = KernelVariant::Release)]
+    pub kernel: KernelVariant,
+    /// Kernel source tree or tarball to use instead of Debian's linux-source-7.3.
+    #[arg(long, env = "MYMAP_KERNEL_SRC")]
+    pub kernel_src: Option<PathBuf>,
+    /// Skip the host tests (`cargo test`).
+    #[arg(long)]
+    pub no_host: bool,
+    /// Seconds a board's test boot may take.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+pub enum KernelVariant {
+    /// The configuration the boards ship.
+    Release,
+    /// Clang-built with KASAN, lockdep, DEBUG_VM, kmemleak and panic_on_warn.
+    Debug,
+}

@@ -1,0 +1,316 @@
+//! `cargo xtask image`: a board's initramfs test image.
+//!
+//! Layers, later ones winning: Debian's busybox-static and udev for the
+//! board's architecture; `boards/common/test-rootfs/` (a Buildroot-like
+//! busybox init and `S10udev`); the project's `rootfs-overlay/` verbatim; the
+//! module under `/lib/modules/<release>/` with depmod run; the tools and target
+//! tests; `--overlay DIR`; and last the job `inittab` line. The archive is
+//! written by the kernel's own `usr/gen_init_cpio`, so every file is owned by
+//! root without running as root.
+
+use std::{
+    fmt::Write as _,
+    fs,
+    os::unix::fs::{
+        MetadataExt,
+        PermissionsExt, //
+    },
+    path::{
+        Path,
+        PathBuf, //
+    },
+};
+
+use anyhow::{
+    bail,
+    Context,
+    Result, //
+};
+use xshell::{
+    cmd,
+    Shell, //
+};
+
+use crate::{
+    board::Board,
+    driver,
+    flags,
+    kernel::{
+        self,
+        Kernel, //
+    },
+    setup,
+    userspace,
+    util::{
+        cache_dir,
+        copy_tree,
+        hash_parts,
+        project_root,
+        step, //
+    },
+};
+
+/// Debian packages unpacked into the image: busybox, udev and udev's libraries.
+const DEBS: &[&str] = &[
+    "busybox-static",
+    "udev",
+    "libudev1",
+    "libc6",
+    "libacl1",
+    "libblkid1",
+    "libcap2",
+    "libkmod2",
+    "libselinux1",
+    "libpcre2-8-0",
+    "liblzma5",
+    "libzstd1",
+    "libssl3",
+];
+
+/// What the image should do once booted.
+pub enum Job {
+    /// Run this shell command, print its exit status, power off.
+    Command(String),
+    /// An interactive shell on the console.
+    Shell,
+}
+
+/// Everything one boot needs.
+pub struct Image {
+    pub kernel: Kernel,
+    pub initramfs: PathBuf,
+    pub dtb: Option<PathBuf>,
+}
+
+impl flags::BoardArgs {
+    pub fn run_image(&self, sh: &Shell) -> Result<()> {
+        let board = Board::load(&self.board)?;
+        let image = build(sh, &board, self, None, Job::Shell)?;
+        println!("{}", image.initramfs.display());
+        Ok(())
+    }
+}
+
+/// Builds kernel, module, tools and the initramfs for `board`.
+pub fn build(
+    sh: &Shell,
+    board: &Board,
+    args: &flags::BoardArgs,
+    overlay: Option<&Path>,
+    job: Job,
+) -> Result<Image> {
+    let kernel = kernel::build(sh, board, args, false)?;
+    let module = driver::build(board, &kernel)?;
+    let binaries = userspace::build(sh, board)?;
+    let debs = fetch_debs(sh, &board.debian_arch)?;
+    let dir = cache_dir()?.join("image").join(&board.name);
+    let initramfs = step(&format!("image: initramfs for {}", board.name), || {
+        let root = dir.join("rootfs");
+        if root.exists() {
+            fs::remove_dir_all(&root)?;
+        }
+        fs::create_dir_all(&root)?;
+        copy_tree(&debs, &root)?;
+        populate(&root, board, &kernel, &module, &binaries)?;
+        if let Some(overlay) = overlay {
+            copy_tree(overlay, &root)
+                .with_context(|| format!("copy --overlay {}", overlay.display()))?;
+        }
+        write_job(&root, &job)?;
+        let release = &kernel.release;
+        cmd!(sh, "depmod -b {root} {release}").run()?;
+        let initramfs = dir.join("initramfs.cpio");
+        write_cpio(sh, &kernel, &root, &initramfs)?;
+        Ok(initramfs)
+    })?;
+    let dtb = match &board.qemu.dtb {
+        Some(name) => Some(qemu_dtb(sh, board, &kernel, name, &dir)?),
+        None => None,
+    };
+    Ok(Image { kernel, initramfs, dtb })
+}
+
+/// Our layers over the Debian files.
+fn populate(
+    root: &Path,
+    board: &Board,
+    kernel: &Kernel,
+    module: &Path,
+    binaries: &[PathBuf],
+) -> Result<()> {
+    let project = project_root();
+    for dir in ["dev", "proc", "sys", "tmp", "run", "root", "sbin", "usr/sbin", "var/run"] {
+        fs::create_dir_all(root.join(dir))?;
+    }
+    // busybox provides the commands; `/init` installs the rest of its links at boot.
+    for (link, target) in [("bin/sh", "busybox"), ("sbin/init", "../bin/busybox")] {
+        let link = root.join(link);
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(target, link)?;
+    }
+    copy_tree(&project.join("boards/common/test-rootfs"), root)?;
+    fs::remove_file(root.join("README.md"))?;
+    copy_tree(&project.join("rootfs-overlay"), root)?;
+
+    let moddir = root.join("lib/modules").join(&kernel.release).join("updates");
+    fs::create_dir_all(&moddir)?;
+    fs::copy(module, moddir.join("mymap.ko"))?;
+
+    for (path, (name, dest)) in binaries.iter().zip(userspace::BINARIES) {
+        let dest = root.join(dest);
+        fs::create_dir_all(&dest)?;
+        fs::copy(path, dest.join(name)).with_context(|| format!("install {name}"))?;
+    }
+    let tests = root.join("usr/libexec/mymap/tests");
+    fs::create_dir_all(&tests)?;
+    copy_tree(&project.join("tests/target"), &tests)?;
+    let read_tests = project.join("userspace/mymap-read/tests/target");
+    if read_tests.exists() {
+        copy_tree(&read_tests, &tests)?;
+    }
+    fs::write(root.join("etc/mymap-board"), format!("{}\n", board.name))?;
+    Ok(())
+}
+
+/// Appends the job to inittab: a console shell, or the command between markers.
+fn write_job(root: &Path, job: &Job) -> Result<()> {
+    let inittab = root.join("etc/inittab");
+    let mut text = fs::read_to_string(&inittab)?;
+    match job {
+        Job::Shell => text.push_str("console::respawn:-/bin/sh\n"),
+        Job::Command(command) => {
+            let script = root.join("usr/libexec/mymap/job");
+            fs::create_dir_all(script.parent().unwrap())?;
+            fs::write(
+                &script,
+                format!(
+                    "#!/bin/sh\n# Written by cargo xtask: runs the job, reports, powers off.\n\
+                     echo 'MYMAP-JOB: BEGIN'\n/bin/sh -c {}\nrc=$?\n\
+                     echo \"MYMAP-JOB: END rc=$rc\"\npoweroff -f\n",
+                    shell_quote(command)
+                ),
+            )?;
+            fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
+            text.push_str("console::once:/usr/libexec/mymap/job\n");
+        }
+    }
+    fs::write(inittab, text)?;
+    Ok(())
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Writes `root` as a newc cpio through the kernel's `usr/gen_init_cpio`.
+fn write_cpio(sh: &Shell, kernel: &Kernel, root: &Path, out: &Path) -> Result<()> {
+    let mut spec = String::from("nod /dev/console 600 0 0 c 5 1\n");
+    list_tree(root, root, &mut spec)?;
+    let spec_path = out.with_extension("list");
+    fs::write(&spec_path, spec)?;
+    let tool = kernel.dir.join("usr/gen_init_cpio");
+    if !tool.exists() {
+        bail!("{} is missing: the kernel needs CONFIG_BLK_DEV_INITRD=y", tool.display());
+    }
+    let data = cmd!(sh, "{tool} {spec_path}").quiet().output()?.stdout;
+    fs::write(out, data)?;
+    Ok(())
+}
+
+/// One gen_init_cpio line per entry below `dir`, parents before children.
+fn list_tree(root: &Path, dir: &Path, spec: &mut String) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = Path::new("/").join(path.strip_prefix(root)?);
+        let meta = fs::symlink_metadata(&path)?;
+        let mode = meta.mode() & 0o7777;
+        if meta.is_dir() {
+            writeln!(spec, "dir {} {:o} 0 0", name.display(), mode)?;
+            list_tree(root, &path, spec)?;
+        } else if meta.file_type().is_symlink() {
+            let target = fs::read_link(&path)?;
+            writeln!(spec, "slink {} {} 777 0 0", name.display(), target.display())?;
+        } else if meta.is_file() {
+            writeln!(spec, "file {} {} {:o} 0 0", name.display(), path.display(), mode)?;
+        }
+    }
+    Ok(())
+}
+
+/// A QEMU-only copy of the board's device tree with the nodes QEMU does not
+/// model disabled (they abort the kernel at probe; see FIELD-NOTES).
+fn qemu_dtb(sh: &Shell, board: &Board, kernel: &Kernel, name: &str, dir: &Path) -> Result<PathBuf> {
+    let src = kernel.dtb(name, board);
+    let out = dir.join("qemu.dtb");
+    fs::copy(&src, &out).with_context(|| format!("copy {}", src.display()))?;
+    for node in &board.qemu.dtb_disable {
+        cmd!(sh, "fdtput -t s {out} {node} status disabled").run()?;
+    }
+    Ok(out)
+}
+
+/// Downloads and unpacks the Debian packages for `arch` once; returns the tree.
+///
+/// A private apt configuration under the cache lists only the machine's own
+/// Debian mirror for that architecture, so the host's dpkg is never changed.
+fn fetch_debs(sh: &Shell, arch: &str) -> Result<PathBuf> {
+    let key = hash_parts(DEBS.iter().chain([&arch]));
+    let dir = cache_dir()?.join("debs").join(format!("{arch}-{key}"));
+    let tree = dir.join("tree");
+    if dir.join(".done").exists() {
+        return Ok(tree);
+    }
+    step(&format!("image: fetch busybox and udev for {arch} from Debian"), || {
+        setup::ensure(sh)?;
+        let _ = fs::remove_dir_all(&dir);
+        let apt = dir.join("apt");
+        for sub in [
+            "etc/apt/sources.list.d",
+            "etc/apt/preferences.d",
+            "etc/apt/apt.conf.d",
+            "var/lib/apt/lists/partial",
+            "var/cache/apt/archives/partial",
+            "var/lib/dpkg",
+        ] {
+            fs::create_dir_all(apt.join(sub))?;
+        }
+        fs::write(apt.join("var/lib/dpkg/status"), "")?;
+        let mirror = setup::debian_mirror()?;
+        fs::write(
+            apt.join("etc/apt/sources.list"),
+            format!(
+                "deb [arch={arch} signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] \
+                 {mirror} bookworm main\n"
+            ),
+        )?;
+        let opts = [
+            format!("-oDir={}", apt.display()),
+            format!("-oAPT::Architecture={arch}"),
+            format!("-oAPT::Architectures={arch}"),
+            "-oDir::Etc::TrustedParts=/etc/apt/trusted.gpg.d".to_string(),
+            "-oAcquire::Languages=none".to_string(),
+        ];
+        let opts = &opts;
+        cmd!(sh, "apt-get {opts...} update").quiet().run()?;
+        let debs = dir.join("debs");
+        fs::create_dir_all(&debs)?;
+        {
+            let _cd = sh.push_dir(&debs);
+            cmd!(sh, "apt-get {opts...} download {DEBS...}").quiet().run()?;
+        }
+        fs::create_dir_all(&tree)?;
+        let mut versions = String::new();
+        for deb in fs::read_dir(&debs)? {
+            let deb = deb?.path();
+            cmd!(sh, "dpkg-deb -x {deb} {tree}").run()?;
+            writeln!(versions, "{}", deb.file_name().unwrap().to_string_lossy())?;
+        }
+        fs::write(dir.join("versions"), versions)?;
+        fs::remove_dir_all(&apt)?;
+        fs::write(dir.join(".done"), "")?;
+        Ok(())
+    })?;
+    Ok(tree)
+}

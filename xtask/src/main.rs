@@ -1,0 +1,34 @@
+//! `cargo xtask`: build, boot and test mymap on emulated boards.
+//!
+//! Each command lives in a file of its own; this file only parses flags and
+//! dispatches. See ARCHITECTURE.md for how the pieces fit.
+
+mod board;
+mod codegen;
+mod driver;
+mod flags;
+mod image;
+mod kernel;
+mod qemu;
+mod run;
+mod setup;
+mod test;
+mod userspace;
+mod util;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let flags = flags::Xtask::parse();
+    let sh = util::shell()?;
+    match flags.cmd {
+        flags::Cmd::Setup(cmd) => cmd.run(&sh),
+        flags::Cmd::Codegen(cmd) => cmd.run(&sh),
+        flags::Cmd::Kernel(cmd) => cmd.run(&sh),
+        flags::Cmd::Driver(args) => args.run_driver(&sh),
+        flags::Cmd::Userspace(args) => args.run_userspace(&sh),
+        flags::Cmd::Image(args) => args.run_image(&sh),
+        flags::Cmd::Run(cmd) => cmd.run(&sh),
+        flags::Cmd::Test(cmd) => cmd.run(&sh),
+    }
+}

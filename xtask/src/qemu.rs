@@ -1,0 +1,191 @@
+//! Booting an image in QEMU: an interactive console, or a job whose console
+//! output is logged and watched for the end marker under a deadline.
+
+use std::{
+    fs,
+    io::{
+        BufRead,
+        BufReader,
+        Write, //
+    },
+    path::PathBuf,
+    process::{
+        Command,
+        Stdio, //
+    },
+    sync::mpsc,
+    time::{
+        Duration,
+        Instant, //
+    },
+};
+
+use anyhow::{
+    bail,
+    Context,
+    Result, //
+};
+
+use crate::{
+    board::Board,
+    image::Image,
+    util::{
+        cache_dir,
+        fmt_duration,
+        print_tail, //
+    },
+};
+
+/// The line the job prints last, with the command's exit status.
+const END_MARKER: &str = "MYMAP-JOB: END rc=";
+
+/// What a job boot produced.
+pub struct Boot {
+    /// The whole console output, `\r` removed.
+    pub console: String,
+    /// The job's exit status.
+    pub rc: i32,
+    pub log: PathBuf,
+    pub took: Duration,
+}
+
+fn command(board: &Board, image: &Image) -> Command {
+    let q = &board.qemu;
+    let mut cmd = Command::new(&q.system);
+    cmd.args(["-M", &q.machine]);
+    if let Some(cpu) = &q.cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    if let Some(smp) = q.smp {
+        cmd.args(["-smp", &smp.to_string()]);
+    }
+    if let Some(memory) = &q.memory {
+        cmd.args(["-m", memory]);
+    }
+    cmd.arg("-kernel").arg(image.kernel.image(board));
+    cmd.arg("-initrd").arg(&image.initramfs);
+    if let Some(dtb) = &image.dtb {
+        cmd.arg("-dtb").arg(dtb);
+    }
+    // panic=-1: a panic reboots at once, and -no-reboot turns that into an exit.
+    cmd.args(["-append", &format!("{} panic=-1", q.append), "-no-reboot"]);
+    cmd
+}
+
+/// Boots with the console on this terminal (Ctrl-A X quits QEMU).
+pub fn interactive(board: &Board, image: &Image) -> Result<()> {
+    let status = command(board, image)
+        .arg("-nographic")
+        .status()
+        .with_context(|| format!("start {}", board.qemu.system))?;
+    if !status.success() {
+        bail!("{} exited with {status}", board.qemu.system);
+    }
+    Ok(())
+}
+
+/// Boots, logs the console, waits for the job's end marker or the deadline.
+/// `echo` prints the console live.
+pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Result<Boot> {
+    let log = cache_dir()?.join("image").join(&board.name).join("console.log");
+    let mut log_file = fs::File::create(&log)?;
+    let mut child = command(board, image)
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("start {} (run `cargo xtask setup`)", board.qemu.system))?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx2.send(format!("qemu: {line}"));
+        }
+    });
+
+    let start = Instant::now();
+    let mut console = String::new();
+    let mut rc = None;
+    let mut ended_at = None;
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        // After the end marker, give a board with PSCI a moment to power off.
+        if let Some(at) = ended_at {
+            if !board.qemu.can_poweroff || Instant::now().duration_since(at) > Duration::from_secs(20)
+            {
+                break;
+            }
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(500))) {
+            Ok(line) => {
+                let line = line.replace('\r', "");
+                writeln!(log_file, "{line}")?;
+                if echo {
+                    println!("{line}");
+                }
+                if let Some(code) = line.trim().strip_prefix(END_MARKER) {
+                    rc = code.trim().parse().ok();
+                    ended_at = Some(Instant::now());
+                }
+                console.push_str(&line);
+                console.push('\n');
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let took = start.elapsed();
+    match rc {
+        Some(rc) => Ok(Boot { console, rc, log, took }),
+        None => {
+            print_tail(&log, 60);
+            let why = if took >= timeout {
+                format!("no end marker within {}", fmt_duration(timeout))
+            } else {
+                "QEMU exited before the job ended".to_string()
+            };
+            bail!("{} boot failed: {why}; console log: {}", board.name, log.display())
+        }
+    }
+}
+
+/// Kernel log lines that fail a test boot: warnings, bugs, oopses, sanitizer
+/// and lockdep reports, memory leaks.
+pub fn splats(console: &str) -> Vec<String> {
+    const PATTERNS: &[&str] = &[
+        "------------[ cut here ]------------",
+        "WARNING: CPU:",
+        "WARNING: possible",
+        "WARNING: suspicious RCU",
+        "BUG:",
+        "Oops",
+        "Unable to handle kernel",
+        "Kernel panic",
+        "KASAN:",
+        "UBSAN:",
+        "INFO: possible",
+        "possible circular locking dependency",
+        "inconsistent lock state",
+        "suspected memory leaks",
+        "general protection fault",
+        "Internal error:",
+    ];
+    console
+        .lines()
+        .filter(|l| PATTERNS.iter().any(|p| l.contains(p)))
+        .map(str::to_string)
+        .collect()
+}

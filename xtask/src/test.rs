@@ -1,0 +1,189 @@
+//! `cargo xtask test`: host checks, then the target suite on every board.
+//!
+//! Target protocol: every test prints one console line,
+//! `MYMAP-TEST: ok <suite>/<name>` or `MYMAP-TEST: not ok <suite>/<name>: <why>`.
+//! A board fails on any `not ok`, on no test at all, on a kernel splat
+//! (`qemu::splats`), on a non-zero job status or on the deadline.
+
+use std::time::Duration;
+
+use anyhow::{
+    bail,
+    Result, //
+};
+use xshell::{
+    cmd,
+    Shell, //
+};
+
+use crate::{
+    board::{
+        self,
+        Board, //
+    },
+    flags::{
+        self,
+        BoardArgs, //
+    },
+    image::{
+        self,
+        Job, //
+    },
+    qemu, setup,
+    util::{
+        fmt_duration,
+        project_root,
+        step, //
+    },
+};
+
+/// The target suite's entry point, installed from tests/target/.
+const RUN_ALL: &str = "/usr/libexec/mymap/tests/run-all.sh";
+
+struct Outcome {
+    board: String,
+    passed: usize,
+    failed: usize,
+    note: String,
+}
+
+impl flags::Test {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        setup::ensure(sh)?;
+        let mut outcomes = Vec::new();
+        if !self.no_host {
+            outcomes.push(host(sh));
+        }
+        let boards: Vec<String> = if self.boards.is_empty() {
+            board::ALL.iter().map(|b| b.to_string()).collect()
+        } else {
+            self.boards.clone()
+        };
+        for name in &boards {
+            let args = BoardArgs {
+                board: name.clone(),
+                kernel: self.kernel,
+                kernel_src: self.kernel_src.clone(),
+            };
+            let outcome = target(sh, &args, Duration::from_secs(self.timeout));
+            outcomes.push(outcome.unwrap_or_else(|err| Outcome {
+                board: name.clone(),
+                passed: 0,
+                failed: 1,
+                note: format!("{err:#}"),
+            }));
+        }
+
+        println!();
+        println!("==> summary");
+        for o in &outcomes {
+            println!("{}: {} passed, {} failed; {}", o.board, o.passed, o.failed, o.note);
+        }
+        let passed: usize = outcomes.iter().map(|o| o.passed).sum();
+        let failed: usize = outcomes.iter().map(|o| o.failed).sum();
+        println!("{passed} passed, {failed} failed");
+        if failed > 0 {
+            bail!("{failed} test(s) failed");
+        }
+        Ok(())
+    }
+}
+
+/// Host checks: the workspace's tests, generated code, shell scripts. Each counts
+/// as one test in the summary; cargo prints its own per-test lines above.
+fn host(sh: &Shell) -> Outcome {
+    let checks: [(&str, &dyn Fn() -> Result<()>); 3] = [
+        ("cargo test --workspace", &|| Ok(cmd!(sh, "cargo test --workspace").env("LIBCLANG_PATH", setup::LIBCLANG_PATH).run()?)),
+        ("cargo xtask codegen --check", &|| crate::codegen::check(sh)),
+        ("shellcheck", &|| shellcheck(sh)),
+    ];
+    let mut failed = Vec::new();
+    for (name, check) in checks {
+        if step(&format!("host: {name}"), check).is_err() {
+            failed.push(name);
+        }
+    }
+    Outcome {
+        board: "host".into(),
+        passed: 3 - failed.len(),
+        failed: failed.len(),
+        note: if failed.is_empty() { "all checks ok".into() } else { format!("failed: {}", failed.join(", ")) },
+    }
+}
+
+/// Every shell script of the project: init scripts, board scripts, target tests.
+fn shellcheck(sh: &Shell) -> Result<()> {
+    let root = project_root();
+    let mut scripts = Vec::new();
+    for dir in ["rootfs-overlay", "boards", "tests", "buildroot-ext", "userspace", ".ci"] {
+        collect_scripts(&root.join(dir), &mut scripts)?;
+    }
+    if scripts.is_empty() {
+        bail!("no shell scripts found");
+    }
+    let count = scripts.len();
+    cmd!(sh, "shellcheck -s sh {scripts...}").run()?;
+    eprintln!("    shellcheck: {count} scripts clean");
+    Ok(())
+}
+
+/// Files that start with a `#!/bin/sh` or `#!/usr/bin/env bash`-style line.
+fn collect_scripts(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            collect_scripts(&path, out)?;
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            let first = text.lines().next().unwrap_or("");
+            if first.starts_with("#!") && (first.ends_with("/sh") || first.ends_with("bash")) {
+                out.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
+    let board = Board::load(&args.board)?;
+    let image = image::build(sh, &board, args, None, Job::Command(RUN_ALL.into()))?;
+    let boot = step(&format!("test {} ({})", board.name, board.description), || {
+        qemu::job(&board, &image, timeout, false)
+    })?;
+    let mut passed = 0;
+    let mut failures = Vec::new();
+    for line in boot.console.lines() {
+        let Some(result) = line.trim().strip_prefix("MYMAP-TEST: ") else { continue };
+        if result.starts_with("ok ") {
+            passed += 1;
+        } else if let Some(what) = result.strip_prefix("not ok ") {
+            failures.push(what.to_string());
+        }
+    }
+    let splats = qemu::splats(&boot.console);
+    for failure in &failures {
+        eprintln!("    {}: not ok {failure}", board.name);
+    }
+    for splat in &splats {
+        eprintln!("    {}: kernel: {splat}", board.name);
+    }
+    let mut failed = failures.len();
+    let mut notes = vec![format!("boot+tests {}", fmt_duration(boot.took))];
+    if !splats.is_empty() {
+        failed += 1;
+        notes.push(format!("{} kernel splat line(s)", splats.len()));
+    }
+    if passed + failures.len() == 0 {
+        failed += 1;
+        notes.push("no test ran".into());
+    }
+    if boot.rc != 0 {
+        failed += 1;
+        notes.push(format!("suite exited {}", boot.rc));
+    }
+    notes.push(format!("log {}", boot.log.display()));
+    Ok(Outcome { board: board.name, passed, failed, note: notes.join("; ") })
+}
