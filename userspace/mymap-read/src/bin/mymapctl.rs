@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! `mymapctl`: show a mymap device's info, clear its buffer, write into it.
+//!
+//! Parses the arguments and dispatches to `mymap_read::ctl` and `info`.
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mymap::Device;
+use mymap_read::ctl::{self, Command, Opts};
+use mymap_read::{exit, info};
+
+fn main() -> ExitCode {
+    let opts = Opts::parse();
+    exit::finish("mymapctl", run(&opts))
+}
+
+fn run(opts: &Opts) -> anyhow::Result<()> {
+    match &opts.command {
+        Command::Info { json } => {
+            let device = Device::open_read_only(&opts.device)?;
+            info::print(&mut io::stdout().lock(), &device, *json)
+        }
+        Command::Clear => Ok(Device::open(&opts.device)?.clear()?),
+        Command::Write(args) => ctl::write(&Device::open(&opts.device)?, args),
+    }
+}
