@@ -33,7 +33,7 @@ for file in "${BINARIES_DIR}"/*.dtb "${BINARIES_DIR}"/rpi-firmware/* \
 done
 
 awk -v files="${boot_files}" \
-	'/@BOOT_FILES@/ { printf "%s", files; next } { print }' \
+	'$0 == "@BOOT_FILES@" { printf "%s", files; next } { print }' \
 	"${BOARD_DIR}/genimage.cfg.in" >"${GENIMAGE_CFG}"
 
 # genimage copies its root path; an empty one is enough, since

@@ -32,6 +32,8 @@ pub struct Board {
     /// Link the tools statically against glibc (no musl target for this arch).
     #[serde(default)]
     pub rust_static_gnu: bool,
+    /// A 32-bit target whose build of the target tests also runs on this 64-bit board.
+    pub compat_rust_target: Option<String>,
     /// Debian architecture of busybox and udev in the test image.
     pub debian_arch: String,
     /// Kernel config fragments, relative to boards/, merged over tinyconfig in order.

@@ -136,7 +136,7 @@ fn populate(
     board: &Board,
     kernel: &Kernel,
     module: &Path,
-    binaries: &[PathBuf],
+    binaries: &[userspace::Binary],
 ) -> Result<()> {
     let project = project_root();
     for dir in ["dev", "proc", "sys", "tmp", "run", "root", "sbin", "usr/sbin", "var/run"] {
@@ -156,10 +156,10 @@ fn populate(
     fs::create_dir_all(&moddir)?;
     fs::copy(module, moddir.join("mymap.ko"))?;
 
-    for (path, (name, dest)) in binaries.iter().zip(userspace::BINARIES) {
-        let dest = root.join(dest);
-        fs::create_dir_all(&dest)?;
-        fs::copy(path, dest.join(name)).with_context(|| format!("install {name}"))?;
+    for binary in binaries {
+        let dest = root.join(&binary.dest);
+        fs::create_dir_all(dest.parent().unwrap())?;
+        fs::copy(&binary.path, &dest).with_context(|| format!("install /{}", binary.dest))?;
     }
     let tests = root.join("usr/libexec/mymap/tests");
     fs::create_dir_all(&tests)?;

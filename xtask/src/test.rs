@@ -122,7 +122,7 @@ fn shellcheck(sh: &Shell) -> Result<()> {
         bail!("no shell scripts found");
     }
     let count = scripts.len();
-    cmd!(sh, "shellcheck -s sh {scripts...}").run()?;
+    cmd!(sh, "shellcheck {scripts...}").run()?;
     eprintln!("    shellcheck: {count} scripts clean");
     Ok(())
 }
@@ -171,7 +171,10 @@ fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
         eprintln!("    {}: kernel: {splat}", board.name);
     }
     let mut failed = failures.len();
-    let mut notes = vec![format!("boot+tests {}", fmt_duration(boot.took))];
+    let mut notes = vec![
+        format!("kernel {} ({})", image.kernel.release, image.kernel.source),
+        format!("boot+tests {}", fmt_duration(boot.took)),
+    ];
     if !splats.is_empty() {
         failed += 1;
         notes.push(format!("{} kernel splat line(s)", splats.len()));

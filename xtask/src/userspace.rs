@@ -25,38 +25,60 @@ pub const BINARIES: &[(&str, &str)] = &[
     ("mymap-target-tests", "usr/libexec/mymap"),
 ];
 
+/// A built binary and its path on the target.
+pub struct Binary {
+    pub path: PathBuf,
+    pub dest: String,
+}
+
 impl flags::BoardArgs {
     pub fn run_userspace(&self, sh: &Shell) -> Result<()> {
         let board = Board::load(&self.board)?;
-        for path in build(sh, &board)? {
-            println!("{}", path.display());
+        for binary in build(sh, &board)? {
+            println!("{} -> /{}", binary.path.display(), binary.dest);
         }
         Ok(())
     }
 }
 
-/// Builds every binary of `BINARIES` for the board, statically linked.
-pub fn build(sh: &Shell, board: &Board) -> Result<Vec<PathBuf>> {
+/// Builds every binary of `BINARIES` for the board, statically linked; on a
+/// 64-bit board with a 32-bit compat target, also the target tests for that.
+pub fn build(sh: &Shell, board: &Board) -> Result<Vec<Binary>> {
     setup::ensure(sh)?;
-    let target = &board.rust_target;
+    let bins: Vec<&str> = BINARIES.iter().map(|(bin, _)| *bin).collect();
+    let dir = cargo_build(sh, &board.rust_target, board.rust_static_gnu, &bins)?;
+    let mut out: Vec<Binary> = BINARIES
+        .iter()
+        .map(|(bin, dest)| Binary { path: dir.join(bin), dest: format!("{dest}/{bin}") })
+        .collect();
+    if let Some(compat) = &board.compat_rust_target {
+        let dir = cargo_build(sh, compat, true, &["mymap-target-tests"])?;
+        out.push(Binary {
+            path: dir.join("mymap-target-tests"),
+            dest: "usr/libexec/mymap/mymap-target-tests-compat".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// `cargo build --release --target T --bin ...`; with `static_gnu`, glibc linked
+/// statically (for targets without musl here). Returns the output directory.
+fn cargo_build(sh: &Shell, target: &str, static_gnu: bool, bins: &[&str]) -> Result<PathBuf> {
     step(&format!("userspace: cargo build --release --target {target}"), || {
         let mut args = Vec::new();
-        for (bin, _) in BINARIES {
+        for bin in bins {
             args.push("--bin".to_string());
             args.push(bin.to_string());
         }
         let mut build = cmd!(sh, "cargo build --release --target {target} {args...}")
             .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
-        if board.rust_static_gnu {
-            let var = format!(
-                "CARGO_TARGET_{}_RUSTFLAGS",
-                target.to_uppercase().replace('-', "_")
-            );
+        if static_gnu {
+            let var =
+                format!("CARGO_TARGET_{}_RUSTFLAGS", target.to_uppercase().replace('-', "_"));
             build = build.env(var, "-C target-feature=+crt-static");
         }
         build.run()?;
         Ok(())
     })?;
-    let dir = project_root().join("target").join(target).join("release");
-    Ok(BINARIES.iter().map(|(bin, _)| dir.join(bin)).collect())
+    Ok(project_root().join("target").join(target).join("release"))
 }

@@ -51,7 +51,12 @@ fn main() {
         }
         return;
     }
-    let chosen: Vec<&Test> = if args.is_empty() {
+    // `--compat`: the ABI checks that matter for a 32-bit build on a 64-bit kernel.
+    let compat = args.iter().any(|a| a == "--compat");
+    let args: Vec<String> = args.into_iter().filter(|a| a != "--compat").collect();
+    let chosen: Vec<&Test> = if compat {
+        all.iter().filter(|t| tests::COMPAT.contains(&t.name)).collect()
+    } else if args.is_empty() {
         all.iter().collect()
     } else {
         let chosen: Vec<&Test> = all.iter().filter(|t| args.iter().any(|a| a == t.name)).collect();

@@ -49,6 +49,20 @@ const GREETING: &[u8] = b"hello world from kernel space\0";
 const SIZE: usize = MYMAP_DEFAULT_SIZE as usize;
 const DEV: &str = "/dev/mymap";
 
+/// The tests a 32-bit build runs on a 64-bit kernel (`--compat`): the ioctl layout
+/// and request codes, file semantics and mappings.
+pub const COMPAT: &[&str] = &[
+    "info",
+    "ioctl-unknown-enotty",
+    "ioctl-info-efault",
+    "clear",
+    "read-short-and-eof",
+    "write-enospc-and-partial",
+    "lseek",
+    "mmap-shared-coherent",
+    "mmap-offset-and-bounds",
+];
+
 pub fn all() -> Vec<Test> {
     macro_rules! tests {
         ($($name:literal => $f:ident, $timeout:literal;)*) => {
