@@ -1,0 +1,532 @@
+#!/bin/sh
+# mymap-read's target tests: mymap-read and mymapctl against the real module.
+#
+# Runs on the target as root, with the module loaded (default parameters) and
+# /dev/mymap present; tests/target/run-all.sh starts it. Every case prints one
+# line, `MYMAP-TEST: ok mymap-read/<name>` or
+# `MYMAP-TEST: not ok mymap-read/<name>: <reason>`, and the script exits 0:
+# the verdict is in the lines. Every command runs under `timeout`, so nothing
+# can hang the boot.
+#
+# No `set -e`: a failed check must be reported, and the next case run.
+# shellcheck disable=SC2317 # Cases and cleanup are called through case_ and trap.
+set -u
+
+SUITE=mymap-read
+DEV=/dev/mymap
+SIZE=65536
+# Seconds any single command may take.
+LIMIT=20
+# Where the tools are installed; MYMAP_TEST_BIN points elsewhere for a dry run.
+BIN=${MYMAP_TEST_BIN:-/usr/bin}
+READ=$BIN/mymap-read
+CTL=$BIN/mymapctl
+
+CONFIGFS=/sys/kernel/config
+SIM=$CONFIGFS/gpio-sim/mymaptest
+mounted_configfs=""
+
+T=$(mktemp -d /tmp/mymap-read-test.XXXXXX) || {
+	echo "MYMAP-TEST: not ok $SUITE/setup: mktemp failed"
+	exit 0
+}
+
+cleanup() {
+	gpio_sim_down
+	if [ -n "$mounted_configfs" ]; then
+		umount "$CONFIGFS"
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# --- helpers ----------------------------------------------------------------
+
+# case NAME FUNCTION: runs FUNCTION, which sets `why` and returns 1 on failure.
+case_() {
+	why=""
+	if "$2"; then
+		echo "MYMAP-TEST: ok $SUITE/$1"
+	else
+		echo "MYMAP-TEST: not ok $SUITE/$1: ${why:-failed}"
+	fi
+}
+
+fail() {
+	why=$*
+	return 1
+}
+
+# run CMD...: runs CMD under the time limit; sets rc, and out and err (their
+# text without trailing newlines; the bytes are in $T/out and $T/err).
+run() {
+	timeout "$LIMIT" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+
+# expect_ok WHAT: fails unless the last run exited 0 with an empty stderr.
+expect_ok() {
+	[ "$rc" -eq 0 ] || fail "$1: exit status $rc, stderr: $err" || return 1
+	[ -z "$err" ] || fail "$1: unexpected stderr: $err"
+}
+
+# expect_eq ACTUAL WANTED WHAT
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+}
+
+# same_file A B WHAT: fails unless files A and B have the same bytes.
+same_file() {
+	cmp -s "$1" "$2" || fail "$3: $(cmp "$1" "$2" 2>&1 | head -n 1)"
+}
+
+# nap: a tenth of a second where sleep takes fractions, else a second.
+nap() {
+	sleep 0.1 2>/dev/null || sleep 1
+}
+
+# wait_until TRIES COMMAND...: polls COMMAND every nap until it succeeds.
+wait_until() {
+	tries=$1
+	shift
+	while ! "$@"; do
+		[ "$tries" -gt 0 ] || return 1
+		tries=$((tries - 1))
+		nap
+	done
+}
+
+# lines_in FILE N: FILE exists and has at least N lines.
+lines_in() {
+	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+# put OFFSET TEXT: writes TEXT and a NUL at OFFSET through mymapctl.
+put() {
+	timeout "$LIMIT" "$CTL" write --offset "$1" --nul "$2" 2>"$T/ctl.err" ||
+		fail "mymapctl write --offset $1 failed: $(cat "$T/ctl.err")"
+}
+
+# ctl ARGS...: runs mymapctl ARGS, stdin passed on; fails with its stderr.
+ctl() {
+	timeout "$LIMIT" "$CTL" "$@" 2>"$T/ctl.err" ||
+		fail "mymapctl $*: $(cat "$T/ctl.err")"
+}
+
+# info_field NAME: the value of NAME in `mymap-read --info`.
+info_field() {
+	timeout "$LIMIT" "$READ" --info 2>&1 | sed -n "s/^$1: //p"
+}
+
+# --- cases: reading ---------------------------------------------------------
+
+t_tools() {
+	for tool in base64 cmp dd env grep head hexdump id mktemp sed sort su tail timeout wc; do
+		command -v "$tool" >/dev/null || fail "the image has no '$tool'" || return 1
+	done
+	[ -x "$READ" ] || fail "$READ is missing" || return 1
+	[ -x "$CTL" ] || fail "$CTL is missing"
+}
+
+t_greeting() {
+	# A fresh load, so that the buffer holds only what the kernel wrote.
+	if [ -x /etc/init.d/S30mymap ]; then
+		timeout "$LIMIT" /etc/init.d/S30mymap restart >"$T/init" 2>&1 ||
+			fail "S30mymap restart: $(cat "$T/init")" || return 1
+	else
+		{ timeout "$LIMIT" rmmod mymap && timeout "$LIMIT" modprobe mymap; } ||
+			fail "could not reload the module" || return 1
+		wait_until 100 test -c "$DEV" || fail "$DEV did not come back" || return 1
+	fi
+	run "$READ"
+	expect_ok "mymap-read" || return 1
+	expect_eq "$out" "hello world from kernel space" "text" || return 1
+	run "$READ" --via read
+	expect_eq "$out" "hello world from kernel space" "text --via read"
+}
+
+t_text_stops_at_nul() {
+	# Through a file: the last command of a pipeline may run in a subshell.
+	printf 'first\000second\000' >"$T/in"
+	ctl write --offset 0 <"$T/in" || return 1
+	run "$READ"
+	expect_ok "mymap-read" || return 1
+	expect_eq "$out" "first" "text"
+}
+
+t_text_at_offset() {
+	put 5000 "at five thousand" || return 1
+	run "$READ" --offset 5000
+	expect_ok "mymap-read --offset 5000" || return 1
+	expect_eq "$out" "at five thousand" "text" || return 1
+	run "$READ" --offset 0x1388 --length 2
+	expect_eq "$out" "at" "text with --length 2"
+}
+
+t_info() {
+	run "$READ" --info
+	expect_ok "mymap-read --info" || return 1
+	printf '%s\n' "$out" >"$T/info"
+	expect_eq "$(sed -n 's/^device: //p' "$T/info")" "$DEV" "device" || return 1
+	expect_eq "$(sed -n 's/^abi_version: //p' "$T/info")" 1 "abi_version" || return 1
+	expect_eq "$(sed -n 's/^size: //p' "$T/info")" "$SIZE" "size" || return 1
+	expect_eq "$(sed -n 's/^index: //p' "$T/info")" 0 "index" || return 1
+	page=$(sed -n 's/^page_size: //p' "$T/info")
+	case "$page" in
+		4096 | 16384 | 65536) ;;
+		*) fail "page_size: got '$page'" || return 1 ;;
+	esac
+	run "$CTL" info
+	expect_ok "mymapctl info" || return 1
+	expect_eq "$out" "$(cat "$T/info")" "mymapctl info against mymap-read --info" || return 1
+	run "$READ" --info --json
+	expect_ok "mymap-read --info --json" || return 1
+	case "$out" in
+		'{"device":"/dev/mymap","info":{"abi_version":1,'*'"size":65536,'*'}}') ;;
+		*) fail "json: $out" ;;
+	esac
+}
+
+t_clear() {
+	before=$(info_field clears)
+	put 100 "not for long" || return 1
+	run "$CTL" clear
+	expect_ok "mymapctl clear" || return 1
+	after=$(info_field clears)
+	expect_eq "$after" "$((before + 1))" "clears counter" || return 1
+	run "$READ" --raw
+	expect_ok "mymap-read --raw" || return 1
+	head -c "$SIZE" /dev/zero >"$T/zero"
+	same_file "$T/out" "$T/zero" "buffer after clear" || return 1
+	run "$READ"
+	expect_eq "$out" "" "text of a cleared buffer"
+}
+
+t_raw_whole_buffer() {
+	dd if=/dev/urandom of="$T/random" bs=4096 count=16 2>/dev/null ||
+		fail "no random data" || return 1
+	ctl write <"$T/random" || return 1
+	run "$READ" --raw
+	expect_ok "mymap-read --raw" || return 1
+	expect_eq "$(wc -c <"$T/out")" "$SIZE" "bytes" || return 1
+	same_file "$T/out" "$T/random" "--raw (mmap) against what was written" || return 1
+	# The kernel's read() path, not through mymap-read.
+	timeout "$LIMIT" dd if="$DEV" of="$T/dd" bs=4096 count=16 2>/dev/null
+	same_file "$T/dd" "$T/random" "dd of the device against what was written"
+}
+
+t_via_read_equals_mmap() {
+	# Ranges: whole, page-aligned, unaligned, across pages, the last byte.
+	for range in "0 $SIZE" "4096 4096" "1 17" "4000 200" "8191 2" "65535 1"; do
+		# shellcheck disable=SC2086 # Split "OFFSET LENGTH" into $1 and $2.
+		set -- $range
+		timeout "$LIMIT" "$READ" --raw --via mmap --offset "$1" --length "$2" >"$T/mmap" ||
+			fail "--via mmap --offset $1 --length $2 failed" || return 1
+		timeout "$LIMIT" "$READ" --raw --via read --offset "$1" --length "$2" >"$T/read" ||
+			fail "--via read --offset $1 --length $2 failed" || return 1
+		expect_eq "$(wc -c <"$T/mmap")" "$2" "bytes of --offset $1 --length $2" || return 1
+		same_file "$T/mmap" "$T/read" "--via mmap against --via read at $1+$2" || return 1
+		tail -c "+$(($1 + 1))" "$T/random" | head -c "$2" >"$T/want"
+		same_file "$T/mmap" "$T/want" "--offset $1 --length $2 against what was written" ||
+			return 1
+	done
+}
+
+t_hex_matches_hexdump() {
+	# Random data: every line differs.
+	run "$READ" --hex
+	expect_ok "mymap-read --hex" || return 1
+	hexdump -C "$T/random" >"$T/want"
+	same_file "$T/out" "$T/want" "--hex of random data against hexdump -C" || return 1
+	# Mostly zeros: repeated lines collapse into '*'.
+	ctl clear || return 1
+	put 0 "hello" && put 0x2345 "middle" && put 65530 "end" || return 1
+	timeout "$LIMIT" "$READ" --raw >"$T/raw" || fail "mymap-read --raw failed" || return 1
+	run "$READ" --hex
+	expect_ok "mymap-read --hex" || return 1
+	hexdump -C "$T/raw" >"$T/want"
+	same_file "$T/out" "$T/want" "--hex of sparse data against hexdump -C" || return 1
+	grep -qx '\*' "$T/out" || fail "no '*' line in the dump of a sparse buffer"
+}
+
+t_hex_offsets() {
+	put 4100 "HELLO-HEX-TEST!!abcd" || return 1
+	run "$READ" --hex --offset 4100 --length 20
+	expect_ok "mymap-read --hex --offset 4100 --length 20" || return 1
+	want="00001004  48 45 4c 4c 4f 2d 48 45  58 2d 54 45 53 54 21 21  |HELLO-HEX-TEST!!|
+00001014  61 62 63 64                                       |abcd|
+00001018"
+	expect_eq "$out" "$want" "hexdump"
+}
+
+t_json() {
+	put 0 "json-test" || return 1
+	run "$READ" --json --length 16
+	expect_ok "mymap-read --json" || return 1
+	expect_eq "$(wc -l <"$T/out")" 1 "lines" || return 1
+	for field in '"device":"/dev/mymap"' '"via":"mmap"' '"offset":0' '"length":16' \
+		'"text":"json-test"' '"size":65536'; do
+		case "$out" in
+			*"$field"*) ;;
+			*) fail "no $field in $out" || return 1 ;;
+		esac
+	done
+	timeout "$LIMIT" "$READ" --raw --length 16 | base64 >"$T/b64"
+	b64=$(cat "$T/b64")
+	case "$out" in
+		*"\"data_base64\":\"$b64\""*) ;;
+		*) fail "data_base64 is not '$b64': $out" ;;
+	esac
+	run "$READ" --json --via read --offset 4096 --length 4
+	case "$out" in
+		*'"via":"read"'*'"offset":4096,"length":4,'*) ;;
+		*) fail "--json --via read --offset 4096: $out" ;;
+	esac
+}
+
+t_write_via_mmap() {
+	# Across a page boundary, so the writable mapping spans two pages.
+	run "$CTL" write --via mmap --offset 8190 "across-pages"
+	expect_ok "mymapctl write --via mmap" || return 1
+	run "$READ" --raw --via read --offset 8190 --length 12
+	expect_eq "$out" "across-pages" "read back with pread"
+}
+
+t_broken_pipe() {
+	# --hex of random data is far larger than a pipe buffer: writes fail with EPIPE.
+	ctl write <"$T/random" || return 1
+	for args in "" "--hex" "--raw"; do
+		# shellcheck disable=SC2086 # $args is zero or one option.
+		{
+			timeout "$LIMIT" "$READ" $args 2>"$T/err"
+			echo $? >"$T/rc"
+		} | head -c 1 >/dev/null
+		expect_eq "$(cat "$T/rc")" 0 "exit status of 'mymap-read $args | head -c 1'" ||
+			return 1
+		expect_eq "$(cat "$T/err")" "" "stderr of 'mymap-read $args | head -c 1'" || return 1
+	done
+}
+
+# --- cases: following -------------------------------------------------------
+
+t_follow_sees_change() {
+	put 0 "before" || return 1
+	timeout "$LIMIT" "$READ" --follow --count 2 --interval 20 --timeout 15000 \
+		>"$T/follow" 2>"$T/follow.err" &
+	pid=$!
+	wait_until 100 lines_in "$T/follow" 1 || fail "no first snapshot" || return 1
+	put 0 "after" || return 1
+	wait "$pid"
+	rc=$?
+	expect_eq "$rc" 0 "exit status ($(cat "$T/follow.err"))" || return 1
+	expect_eq "$(cat "$T/follow")" "before
+after" "snapshots"
+}
+
+t_follow_times_out() {
+	run "$READ" --follow --count 2 --interval 20 --timeout 300
+	expect_eq "$rc" 3 "exit status" || return 1
+	expect_eq "$(wc -l <"$T/out")" 1 "snapshots printed" || return 1
+	case "$err" in
+		"mymap-read: error: timed out after 300 ms"*) ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+# --- cases: GPIO --------------------------------------------------------------
+
+gpio_sim_up() {
+	if ! grep -q " $CONFIGFS configfs " /proc/mounts; then
+		mount -t configfs none "$CONFIGFS" || fail "cannot mount configfs" || return 1
+		mounted_configfs=1
+	fi
+	[ -d "$CONFIGFS/gpio-sim" ] || fail "no $CONFIGFS/gpio-sim (CONFIG_GPIO_SIM)" || return 1
+	mkdir "$SIM" "$SIM/gpio-bank0" || fail "mkdir $SIM/gpio-bank0 failed" || return 1
+	echo 8 >"$SIM/gpio-bank0/num_lines" || fail "num_lines refused" || return 1
+	mkdir "$SIM/gpio-bank0/line0" || fail "mkdir line0 failed" || return 1
+	echo 1 >"$SIM/live" || fail "the chip would not go live" || return 1
+	chip=$(cat "$SIM/gpio-bank0/chip_name")
+	pull=/sys/devices/platform/$(cat "$SIM/dev_name")/$chip/sim_gpio0/pull
+	if [ -z "$chip" ] || [ ! -w "$pull" ]; then
+		pull=""
+		fail "no chip name or no $pull"
+		return 1
+	fi
+	wait_until 100 test -c "/dev/$chip" || fail "/dev/$chip did not appear"
+}
+
+gpio_sim_down() {
+	[ -d "$SIM" ] || return 0
+	if [ "$(cat "$SIM/live")" = 1 ]; then
+		echo 0 >"$SIM/live"
+	fi
+	if [ -d "$SIM/gpio-bank0/line0" ]; then
+		rmdir "$SIM/gpio-bank0/line0"
+	fi
+	if [ -d "$SIM/gpio-bank0" ]; then
+		rmdir "$SIM/gpio-bank0"
+	fi
+	rmdir "$SIM"
+}
+
+# edges_until FILE N: pulls line 0 down and up until FILE has N lines (edges
+# before the line is requested are missed), at most 50 times.
+edges_until() {
+	tries=50
+	while ! lines_in "$1" "$2"; do
+		[ "$tries" -gt 0 ] || return 1
+		tries=$((tries - 1))
+		echo pull-down >"$pull"
+		nap
+		echo pull-up >"$pull"
+		nap
+	done
+}
+
+t_gpio_setup() {
+	gpio_sim_up
+}
+
+t_wait_gpio() {
+	[ -n "${pull:-}" ] || fail "no gpio-sim chip" || return 1
+	put 0 "on edge" || return 1
+	timeout "$LIMIT" "$READ" --wait-gpio "$chip:0" --edge rising --timeout 15000 --json \
+		>"$T/gpio" 2>"$T/gpio.err" &
+	pid=$!
+	edges_until "$T/gpio" 1 ||
+		fail "no snapshot after 50 rising edges: $(cat "$T/gpio.err")" || return 1
+	wait "$pid"
+	rc=$?
+	expect_eq "$rc" 0 "exit status ($(cat "$T/gpio.err"))" || return 1
+	expect_eq "$(wc -l <"$T/gpio")" 1 "snapshots" || return 1
+	out=$(cat "$T/gpio")
+	for field in "\"chip\":\"/dev/$chip\"" '"line":0' '"kind":"rising"' '"text":"on edge"'; do
+		case "$out" in
+			*"$field"*) ;;
+			*) fail "no $field in $out" || return 1 ;;
+		esac
+	done
+}
+
+t_wait_gpio_follow() {
+	[ -n "${pull:-}" ] || fail "no gpio-sim chip" || return 1
+	put 0 "on edge" || return 1
+	echo pull-down >"$pull"
+	timeout "$LIMIT" "$READ" --wait-gpio "$chip:0" --follow --count 3 --timeout 15000 \
+		>"$T/gpio" 2>"$T/gpio.err" &
+	pid=$!
+	edges_until "$T/gpio" 3 ||
+		fail "fewer than 3 snapshots after 100 edges: $(cat "$T/gpio.err")" || return 1
+	wait "$pid"
+	rc=$?
+	expect_eq "$rc" 0 "exit status ($(cat "$T/gpio.err"))" || return 1
+	expect_eq "$(wc -l <"$T/gpio")" 3 "snapshots, one per edge" || return 1
+	expect_eq "$(sort -u "$T/gpio")" "on edge" "text of each snapshot"
+}
+
+t_wait_gpio_times_out() {
+	[ -n "${pull:-}" ] || fail "no gpio-sim chip" || return 1
+	run "$READ" --wait-gpio "$chip:0" --timeout 300
+	expect_eq "$rc" 3 "exit status" || return 1
+	expect_eq "$out" "" "stdout" || return 1
+	case "$err" in
+		"mymap-read: error: timed out after 300 ms waiting for an edge on /dev/$chip:0"*) ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+t_wait_gpio_no_chip() {
+	run "$READ" --wait-gpio /dev/nonexistent-gpiochip:0 --timeout 1000
+	expect_eq "$rc" 1 "exit status" || return 1
+	case "$err" in
+		"mymap-read: error: /dev/nonexistent-gpiochip:0: cannot watch the GPIO line"*) ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+# --- cases: errors ----------------------------------------------------------
+
+t_no_device() {
+	run "$READ" --device /dev/nonexistent-mymap
+	expect_eq "$rc" 1 "exit status" || return 1
+	case "$err" in
+		"mymap-read: error: /dev/nonexistent-mymap: no such device: load the module (\`modprobe mymap\`)"*) ;;
+		*) fail "stderr: $err" || return 1 ;;
+	esac
+	run env MYMAP_DEVICE=/dev/nonexistent-env "$READ"
+	expect_eq "$rc" 1 "exit status with MYMAP_DEVICE" || return 1
+	case "$err" in
+		*"/dev/nonexistent-env: no such device"*) ;;
+		*) fail "MYMAP_DEVICE ignored: $err" ;;
+	esac
+}
+
+t_not_mymap() {
+	run "$READ" --device /dev/null
+	expect_eq "$rc" 1 "exit status" || return 1
+	case "$err" in
+		"mymap-read: error: /dev/null: not a mymap device"*) ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+t_bad_arguments() {
+	for args in "--hex --raw" "--offset 65536" "--offset 65000 --length 1000" \
+		"--length 0" "--via dma" "--count 2" "--offset x" "--wait-gpio nochip" \
+		"--info --hex"; do
+		# shellcheck disable=SC2086 # $args is a list of options.
+		run "$READ" $args
+		expect_eq "$rc" 2 "exit status of 'mymap-read $args' ($err)" || return 1
+		[ -z "$out" ] || fail "'mymap-read $args' printed '$out'" || return 1
+	done
+	run "$READ" --offset 65536
+	case "$err" in
+		*"not inside the 65536-byte buffer"*) ;;
+		*) fail "range error: $err" ;;
+	esac
+}
+
+t_permission_denied() {
+	id nobody >/dev/null 2>&1 || fail "no user 'nobody'" || return 1
+	run su -s /bin/sh nobody -c "$READ --device $DEV"
+	expect_eq "$rc" 1 "exit status" || return 1
+	# Contains, not starts with: su may have its own say first.
+	case "$err" in
+		*"mymap-read: error: $DEV: permission denied: add your user to group 'mymap'"*) ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+# --- the run ----------------------------------------------------------------
+
+if [ ! -c "$DEV" ]; then
+	echo "MYMAP-TEST: not ok $SUITE/setup: $DEV is not a character device"
+fi
+case_ tools t_tools
+case_ greeting t_greeting
+case_ text-stops-at-nul t_text_stops_at_nul
+case_ text-at-offset t_text_at_offset
+case_ info t_info
+case_ clear t_clear
+case_ raw-whole-buffer t_raw_whole_buffer
+case_ via-read-equals-mmap t_via_read_equals_mmap
+case_ hex-matches-hexdump t_hex_matches_hexdump
+case_ hex-offsets t_hex_offsets
+case_ json t_json
+case_ write-via-mmap t_write_via_mmap
+case_ broken-pipe t_broken_pipe
+case_ follow-sees-change t_follow_sees_change
+case_ follow-times-out t_follow_times_out
+case_ gpio-sim-setup t_gpio_setup
+case_ wait-gpio t_wait_gpio
+case_ wait-gpio-follow t_wait_gpio_follow
+case_ wait-gpio-times-out t_wait_gpio_times_out
+case_ wait-gpio-no-chip t_wait_gpio_no_chip
+case_ no-device t_no_device
+case_ not-mymap t_not_mymap
+case_ bad-arguments t_bad_arguments
+case_ permission-denied t_permission_denied
+exit 0
