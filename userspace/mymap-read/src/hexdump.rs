@@ -159,6 +159,44 @@ mod tests {
         );
     }
 
+    /// Compares with the real `hexdump -C`, where the host has one (util-linux or busybox).
+    #[test]
+    fn matches_the_hexdump_tool() {
+        use std::process::{Command, Stdio};
+
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let random: Vec<u8> = (0..4099)
+            .map(|_| {
+                // xorshift64: varied bytes, the same on every run.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let mut sparse = vec![0u8; 8192];
+        sparse[..6].copy_from_slice(b"hello\0");
+        sparse[0x1345..0x134c].copy_from_slice(b"middle\0");
+        sparse[8186..].copy_from_slice(b"end\0\0\0");
+        for data in [random, sparse] {
+            let tool = Command::new("hexdump")
+                .arg("-C")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn();
+            let Ok(mut tool) = tool else {
+                eprintln!("no hexdump on this host: comparison skipped");
+                return;
+            };
+            let mut stdin = tool.stdin.take().unwrap();
+            let input = data.clone();
+            let feeder = std::thread::spawn(move || stdin.write_all(&input));
+            let want = tool.wait_with_output().unwrap().stdout;
+            feeder.join().unwrap().unwrap();
+            assert_eq!(dump(0, &data), String::from_utf8(want).unwrap());
+        }
+    }
+
     #[test]
     fn empty_data_prints_nothing() {
         assert_eq!(dump(16, b""), "");
