@@ -6,7 +6,7 @@
 //! scripts can pick a line with `grep '^size: '`. As JSON, one line:
 //! `{"device":"/dev/mymap","info":{"abi_version":1,...}}`.
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use anyhow::Context;
 use mymap::{Device, Info};
@@ -18,24 +18,24 @@ use crate::output::display;
 pub fn print(out: &mut impl Write, device: &Device, json: bool) -> anyhow::Result<()> {
     let info = device.info()?;
     let path = display(device.path());
-    if json {
-        #[derive(Serialize)]
-        struct Answer<'a> {
-            device: &'a str,
-            info: &'a Info,
-        }
-        serde_json::to_writer(
-            &mut *out,
-            &Answer {
-                device: &path,
-                info: &info,
-            },
-        )?;
-        writeln!(out)?;
+    let written = if json {
+        write_json(out, &path, &info)
     } else {
-        out.write_all(text(&path, &info).as_bytes())?;
+        out.write_all(text(&path, &info).as_bytes())
+    };
+    written
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
+}
+
+fn write_json(out: &mut impl Write, path: &str, info: &Info) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        device: &'a str,
+        info: &'a Info,
     }
-    out.flush().context("writing to stdout")
+    serde_json::to_writer(&mut *out, &Answer { device: path, info })?;
+    out.write_all(b"\n")
 }
 
 /// The text form of `info` for the device at `path`.

@@ -83,31 +83,40 @@ impl<'a, W: Write> Printer<'a, W> {
 
     /// Writes `data`, a snapshot of the source, and flushes it.
     pub fn print(&mut self, data: &[u8], edge: Option<&Edge>) -> anyhow::Result<()> {
-        let source = self.source;
-        match self.format {
-            Format::Text => {
-                self.out.write_all(text(data).as_bytes())?;
-                self.out.write_all(b"\n")?;
-            }
-            Format::Hex => hexdump::write(&mut self.out, source.offset(), data)?,
-            Format::Raw => self.out.write_all(data)?,
+        let written = match self.format {
+            Format::Text => self.write_text(data),
+            Format::Hex => hexdump::write(&mut self.out, self.source.offset(), data),
+            Format::Raw => self.out.write_all(data),
             Format::Json => {
-                let info = source.device().info()?;
-                let snapshot = Snapshot {
-                    device: display(source.device().path()),
-                    via: source.via(),
-                    info: &info,
-                    offset: source.offset(),
-                    length: data.len(),
-                    text: text(data),
-                    data_base64: base64::encode(data),
-                    edge,
-                };
-                serde_json::to_writer(&mut self.out, &snapshot).map_err(io::Error::from)?;
-                self.out.write_all(b"\n")?;
+                // Fresh counters with every snapshot.
+                let info = self.source.device().info()?;
+                self.write_json(data, edge, &info)
             }
-        }
-        self.out.flush().context("writing to stdout")
+        };
+        written
+            .and_then(|()| self.out.flush())
+            .context("writing to stdout")
+    }
+
+    fn write_text(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.write_all(text(data).as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+
+    fn write_json(&mut self, data: &[u8], edge: Option<&Edge>, info: &Info) -> io::Result<()> {
+        let source = self.source;
+        let snapshot = Snapshot {
+            device: display(source.device().path()),
+            via: source.via(),
+            info,
+            offset: source.offset(),
+            length: data.len(),
+            text: text(data),
+            data_base64: base64::encode(data),
+            edge,
+        };
+        serde_json::to_writer(&mut self.out, &snapshot)?;
+        self.out.write_all(b"\n")
     }
 }
 
