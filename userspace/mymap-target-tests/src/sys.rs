@@ -85,14 +85,14 @@ pub fn wait(pid: libc::pid_t) -> i32 {
 /// `pread` into `buf`: the count, or the errno.
 pub fn pread(file: &File, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for writing `buf.len()` bytes.
-    let r = unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset) };
+    let r = unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) };
     if r < 0 { Err(errno()) } else { Ok(r as usize) }
 }
 
 /// `pwrite` from `buf`: the count, or the errno.
 pub fn pwrite(file: &File, buf: &[u8], offset: i64) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for reading `buf.len()` bytes.
-    let r = unsafe { libc::pwrite(file.as_raw_fd(), buf.as_ptr().cast(), buf.len(), offset) };
+    let r = unsafe { libc::pwrite(file.as_raw_fd(), buf.as_ptr().cast(), buf.len(), offset as libc::off_t) };
     if r < 0 { Err(errno()) } else { Ok(r as usize) }
 }
 

@@ -484,7 +484,7 @@ fn copy_with_own_mapping() -> TestResult {
     check!(n == (SIZE - page) as isize, "read into own mapping returned {n}");
     check!(shared.copy_out(page, 6) == b"source", "read into own mapping copied other data");
     // SAFETY: the source is our live mapping, valid for `page` bytes.
-    let n = unsafe { libc::pwrite(fd, shared.ptr().cast(), page, (2 * page) as i64) };
+    let n = unsafe { libc::pwrite(fd, shared.ptr().cast(), page, (2 * page) as libc::off_t) };
     check!(n == page as isize, "write from own mapping returned {n}");
     check!(shared.copy_out(2 * page, 6) == b"source", "write from own mapping stored other data");
     // Untouched private pages: every page faults (copy-on-write) during the copy.
