@@ -152,9 +152,15 @@ fn populate(
     fs::remove_file(root.join("README.md"))?;
     copy_tree(&project.join("rootfs-overlay"), root)?;
 
-    let moddir = root.join("lib/modules").join(&kernel.release).join("updates");
-    fs::create_dir_all(&moddir)?;
-    fs::copy(module, moddir.join("mymap.ko"))?;
+    // What `make modules_install` would put beside the modules, so depmod and
+    // modprobe know the built-in ones; then ours under updates/.
+    let moddir = root.join("lib/modules").join(&kernel.release);
+    fs::create_dir_all(moddir.join("updates"))?;
+    for file in ["modules.order", "modules.builtin", "modules.builtin.modinfo"] {
+        fs::copy(kernel.dir.join(file), moddir.join(file))
+            .with_context(|| format!("copy {file} from the kernel build"))?;
+    }
+    fs::copy(module, moddir.join("updates/mymap.ko"))?;
 
     for binary in binaries {
         let dest = root.join(&binary.dest);

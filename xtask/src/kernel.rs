@@ -109,15 +109,24 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         parts.push(cmd!(sh, "clang-19 --version").quiet().read()?);
     }
     let key = hash_parts(&parts);
+    // Everything but the fragments: builds that share it can share object files.
+    let toolchain_key = hash_parts(parts.iter().enumerate().filter(|(i, _)| {
+        *i < 2 || *i >= 2 + fragments.len()
+    }).map(|(_, p)| p));
     let variant = format!("{:?}", args.kernel).to_lowercase();
-    let dir = cache_dir()?.join("kernel").join(format!("{}-{variant}-{key}", board.arch));
+    let kernels = cache_dir()?.join("kernel");
+    let dir = kernels.join(format!("{}-{variant}-{key}", board.arch));
     if clean && dir.exists() {
         fs::remove_dir_all(&dir)?;
     }
+    if !dir.exists() && !clean {
+        seed(sh, &kernels, &dir, &toolchain_key)?;
+    }
     fs::create_dir_all(&dir)?;
+    fs::write(dir.join("mymap-toolchain-key"), &toolchain_key)?;
     let label = format!("kernel {} ({variant}) for {}", board.arch, board.name);
 
-    if !dir.join(".config-ok").exists() {
+    if !dir.join(".mymap-config-ok").exists() {
         step(&format!("{label}: configure from {source}"), || {
             configure(sh, &src, &dir, &make_vars, &fragments)
         })?;
@@ -132,7 +141,7 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
     if board.qemu.dtb.is_some() {
         targets.push("dtbs".into());
     }
-    let stamp = dir.join(format!(".built-{}", targets.join("-")));
+    let stamp = dir.join(format!(".mymap-built-{}", targets.join("-")));
     if !stamp.exists() {
         step(&format!("{label}: build {}", targets.join(" ")), || {
             let mut make = make(&src, &dir, &make_vars);
@@ -148,6 +157,31 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         .to_string();
     fs::write(dir.join("mymap-source"), format!("{source}\n"))?;
     Ok(Kernel { dir, make_vars, release, source })
+}
+
+/// Starts a new build directory as a copy of a finished build with the same source
+/// and toolchain, when there is one: after a fragment changes, Kbuild then rebuilds
+/// only what the changed options touch instead of the whole kernel.
+fn seed(sh: &Shell, kernels: &Path, dir: &Path, toolchain_key: &str) -> Result<()> {
+    let Ok(entries) = fs::read_dir(kernels) else { return Ok(()) };
+    let donor = entries.filter_map(|e| e.ok().map(|e| e.path())).find(|d| {
+        fs::read_to_string(d.join("mymap-toolchain-key")).is_ok_and(|k| k == toolchain_key)
+            && fs::read_dir(d).is_ok_and(|mut es| {
+                es.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".mymap-built-")))
+            })
+    });
+    let Some(donor) = donor else { return Ok(()) };
+    step(&format!("kernel: start from {} (same source and toolchain)", donor.display()), || {
+        cmd!(sh, "cp -a {donor} {dir}").run()?;
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(".mymap-built-") || name == ".mymap-config-ok" {
+                fs::remove_file(path)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 fn jobs() -> usize {
@@ -184,7 +218,7 @@ fn configure(
     olddefconfig.arg("olddefconfig");
     run_logged(olddefconfig, &log, "make olddefconfig")?;
     check_config(&config, fragments)?;
-    fs::write(dir.join(".config-ok"), "")?;
+    fs::write(dir.join(".mymap-config-ok"), "")?;
     Ok(())
 }
 

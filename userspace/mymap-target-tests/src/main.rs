@@ -66,16 +66,17 @@ fn main() {
         }
         chosen
     };
+    let suite = if compat { "driver-compat" } else { "driver" };
     let mut failed = 0;
     for test in chosen {
         let start = Instant::now();
         let verdict = run_isolated(test);
         let took = start.elapsed().as_secs_f64();
         match verdict {
-            Ok(()) => println!("MYMAP-TEST: ok driver/{} ({took:.2}s)", test.name),
+            Ok(()) => println!("MYMAP-TEST: ok {suite}/{} ({took:.2}s)", test.name),
             Err(why) => {
                 failed += 1;
-                println!("MYMAP-TEST: not ok driver/{}: {why}", test.name);
+                println!("MYMAP-TEST: not ok {suite}/{}: {why}", test.name);
             }
         }
         let _ = std::io::stdout().flush();
