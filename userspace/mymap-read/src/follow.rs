@@ -8,12 +8,12 @@
 //! seen again when complete.
 
 use std::io::Write;
-use std::thread;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::exit::TimedOut;
 use crate::output::Printer;
+use crate::wait;
 
 /// Prints the printer's source now and after each change, until `count` snapshots are printed (if
 /// given) or the deadline passes.
@@ -35,7 +35,7 @@ pub fn run<W: Write>(
             }
             .into());
         }
-        thread::sleep(deadline.cap(interval));
+        wait::sleep(deadline.cap(interval))?;
         let now = source.snapshot()?;
         if now != last {
             printer.print(&now, None)?;

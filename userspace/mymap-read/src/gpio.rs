@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -18,6 +19,7 @@ use gpiocdev::Request;
 use crate::deadline::Deadline;
 use crate::exit::TimedOut;
 use crate::output::{display, Edge, Printer};
+use crate::wait;
 
 /// A GPIO line: a chip and a line offset on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,9 +105,9 @@ pub fn run<W: Write>(
         })?;
     let mut printed = 0;
     while count.is_none_or(|count| printed < count) {
+        // A bounded wait; without a deadline, read_edge_event blocks until an edge.
         if let Some(left) = deadline.remaining() {
-            let arrived = request
-                .wait_edge_event(left)
+            let arrived = wait::readable(request.as_fd(), Some(left))
                 .with_context(|| format!("{line}: waiting for an edge"))?;
             if !arrived {
                 return Err(TimedOut {

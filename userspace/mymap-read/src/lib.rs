@@ -20,3 +20,4 @@ pub mod info;
 pub mod number;
 pub mod output;
 pub mod source;
+pub mod wait;
