@@ -361,3 +361,25 @@ fn makefile_version(makefile: &str) -> String {
     };
     format!("{}.{}.{}", get("VERSION"), get("PATCHLEVEL"), get("SUBLEVEL"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_config;
+    use std::fs;
+
+    #[test]
+    fn a_lost_fragment_line_is_named() {
+        let dir = std::env::temp_dir().join(format!("mymap-xtask-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config");
+        let fragment = dir.join("fragment");
+        fs::write(&config, "CONFIG_RUST=y\n# CONFIG_MODVERSIONS is not set\n").unwrap();
+        fs::write(&fragment, "# comment\nCONFIG_RUST=y\n# CONFIG_MODVERSIONS is not set\n").unwrap();
+        assert!(check_config(&config, &[fragment.clone()]).is_ok());
+        fs::write(&fragment, "CONFIG_RUST=y\nCONFIG_GPIO_SIM=y\n").unwrap();
+        let err = check_config(&config, &[fragment]).unwrap_err().to_string();
+        assert!(err.contains("CONFIG_GPIO_SIM=y"), "{err}");
+        assert!(!err.contains("CONFIG_RUST=y ("), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -189,3 +189,23 @@ pub fn splats(console: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::splats;
+
+    #[test]
+    fn a_warning_and_a_lockdep_report_are_splats() {
+        let log = "[ 1.0] mymap: 1 device(s)\n\
+                   [ 2.0] ------------[ cut here ]------------\n\
+                   [ 2.0] WARNING: CPU: 0 PID: 1 at mymap.rs:10 init+0x10\n\
+                   [ 3.0] WARNING: possible circular locking dependency detected\n";
+        assert_eq!(splats(log).len(), 3);
+    }
+
+    #[test]
+    fn an_ordinary_boot_has_none() {
+        let log = "[ 0.1] Booting Linux\nStarting udevd: OK\nMYMAP-TEST: ok driver/info\n";
+        assert!(splats(log).is_empty());
+    }
+}

@@ -92,11 +92,17 @@ impl flags::Test {
 /// Host checks: the workspace's tests, generated code, shell scripts. Each counts
 /// as one test in the summary; cargo prints its own per-test lines above.
 fn host(sh: &Shell) -> Outcome {
-    let checks: [(&str, &dyn Fn() -> Result<()>); 3] = [
-        ("cargo test --workspace", &|| Ok(cmd!(sh, "cargo test --workspace").env("LIBCLANG_PATH", setup::LIBCLANG_PATH).run()?)),
+    let checks: [(&str, &dyn Fn() -> Result<()>); 4] = [
+        ("cargo test --workspace", &|| {
+            let libclang = setup::LIBCLANG_PATH;
+            Ok(cmd!(sh, "cargo test --workspace").env("LIBCLANG_PATH", libclang).run()?)
+        }),
         ("cargo xtask codegen --check", &|| crate::codegen::check(sh)),
         ("shellcheck", &|| shellcheck(sh)),
+        // Every path the Buildroot tree refers to exists (CI has no Buildroot).
+        ("buildroot-ext/check-paths.sh", &|| Ok(cmd!(sh, "sh buildroot-ext/check-paths.sh").run()?)),
     ];
+    let total = checks.len();
     let mut failed = Vec::new();
     for (name, check) in checks {
         if step(&format!("host: {name}"), check).is_err() {
@@ -105,7 +111,7 @@ fn host(sh: &Shell) -> Outcome {
     }
     Outcome {
         board: "host".into(),
-        passed: 3 - failed.len(),
+        passed: total - failed.len(),
         failed: failed.len(),
         note: if failed.is_empty() { "all checks ok".into() } else { format!("failed: {}", failed.join(", ")) },
     }
