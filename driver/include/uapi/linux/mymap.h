@@ -4,7 +4,7 @@
  *
  * This header is the one definition of the mymap ABI. The driver's Rust
  * constants (driver/uapi_generated.rs, `cargo xtask codegen`) and the
- * userspace library (userspace/mymap/build.rs) are both generated from it
+ * userspace library (userspace/mymap-uapi/build.rs) are both generated from it
  * by bindgen, so the three can never disagree.
  *
  * bindgen does not expand function-like macros such as _IOR(), so the magic
