@@ -114,18 +114,23 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         *i < 2 || *i >= 2 + fragments.len()
     }).map(|(_, p)| p));
     let variant = format!("{:?}", args.kernel).to_lowercase();
+    // Set where another kernel build may be running: fail instead of starting one.
+    let cached_only = std::env::var_os("MYMAP_KERNEL_CACHED_ONLY").is_some();
     let kernels = cache_dir()?.join("kernel");
     let dir = kernels.join(format!("{}-{variant}-{key}", board.arch));
     if clean && dir.exists() {
         fs::remove_dir_all(&dir)?;
     }
-    if !dir.exists() && !clean {
+    if !dir.exists() && !clean && !cached_only {
         seed(sh, &kernels, &dir, &toolchain_key)?;
     }
     fs::create_dir_all(&dir)?;
     fs::write(dir.join("mymap-toolchain-key"), &toolchain_key)?;
     let label = format!("kernel {} ({variant}) for {}", board.arch, board.name);
 
+    if cached_only && !dir.join(".mymap-config-ok").exists() {
+        bail!("{label} is not built and MYMAP_KERNEL_CACHED_ONLY is set");
+    }
     if !dir.join(".mymap-config-ok").exists() {
         step(&format!("{label}: configure from {source}"), || {
             configure(sh, &src, &dir, &make_vars, &fragments)
@@ -142,6 +147,9 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         targets.push("dtbs".into());
     }
     let stamp = dir.join(format!(".mymap-built-{}", targets.join("-")));
+    if cached_only && !stamp.exists() {
+        bail!("{label} is not built and MYMAP_KERNEL_CACHED_ONLY is set");
+    }
     if !stamp.exists() {
         step(&format!("{label}: build {}", targets.join(" ")), || {
             let mut make = make(&src, &dir, &make_vars);
