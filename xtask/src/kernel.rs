@@ -51,6 +51,8 @@ pub struct Kernel {
     pub release: String,
     /// What source was built, e.g. "linux-source-7.3 7.3.4-1~bpo13+1".
     pub source: String,
+    /// The debug variant: KASAN, lockdep, kmemleak; boots with panic_on_warn.
+    pub debug: bool,
 }
 
 impl Kernel {
@@ -164,7 +166,7 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         .trim()
         .to_string();
     fs::write(dir.join("mymap-source"), format!("{source}\n"))?;
-    Ok(Kernel { dir, make_vars, release, source })
+    Ok(Kernel { dir, make_vars, release, source, debug: args.kernel == KernelVariant::Debug })
 }
 
 /// Starts a new build directory as a copy of a finished build with the same source

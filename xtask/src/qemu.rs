@@ -68,7 +68,11 @@ fn command(board: &Board, image: &Image) -> Command {
         cmd.arg("-dtb").arg(dtb);
     }
     // panic=-1: a panic reboots at once, and -no-reboot turns that into an exit.
-    cmd.args(["-append", &format!("{} panic=-1", q.append), "-no-reboot"]);
+    let mut append = format!("{} panic=-1", q.append);
+    if image.kernel.debug {
+        append.push_str(" panic_on_warn=1");
+    }
+    cmd.args(["-append", &append, "-no-reboot"]);
     cmd
 }
 
