@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! `mymap-bench`: measures the mymap driver against plain memory, on the
+//! target, as root (see README.md). `cargo xtask bench` runs it on each board.
+
+mod measure;
+mod mem;
+mod module;
+mod report;
+mod stats;
+
+use std::{
+    fs,
+    os::unix::fs::MetadataExt,
+    process::ExitCode,
+};
+
+use measure::Config;
+
+const USAGE: &str = "\
+usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE]
+
+Reloads the mymap module with each buffer size, measures it against plain
+memory, prints a table and a JSON document, and leaves the module loaded with
+its default parameters. Run as root. SIZE is bytes, or a number with K or M
+(KiB, MiB).
+
+  --reps N            timed repetitions of each side (default 7)
+  --sizes SIZE,...    sizes for module load and mmap + first touch
+                      (default 64K,1M,16M,64M)
+  --stream-size SIZE  size for the read throughput and read() comparisons
+                      (default 16M)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let cfg = match parse(&args) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("mymap-bench: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+        eprintln!("mymap-bench: run as root: it loads and unloads the mymap module");
+        return ExitCode::from(2);
+    }
+    let measured = measure::run(&cfg);
+    // Whatever happened, leave the module as the board boots it.
+    let restored = module::reload(&[]).and_then(|_| module::settle());
+    let report = match (measured, restored) {
+        (Ok(report), Ok(())) => report,
+        (Err(e), _) => {
+            eprintln!("mymap-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+        (Ok(_), Err(e)) => {
+            eprintln!("mymap-bench: reloading mymap with default parameters: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", report.table());
+    println!("{}", report::JSON_BEGIN);
+    print!("{}", report.json());
+    println!("{}", report::JSON_END);
+    ExitCode::SUCCESS
+}
+
+fn parse(args: &[String]) -> Result<Config, String> {
+    let mut cfg = Config::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--reps" => {
+                cfg.reps = value()?.parse().map_err(|_| "--reps needs a number".to_string())?;
+                if cfg.reps == 0 {
+                    return Err("--reps must be at least 1".into());
+                }
+            }
+            "--sizes" => {
+                cfg.sizes = value()?.split(',').map(size).collect::<Result<_, _>>()?;
+            }
+            "--stream-size" => cfg.stream_size = size(value()?)?,
+            _ => return Err(format!("unknown argument {arg:?}")),
+        }
+    }
+    Ok(cfg)
+}
+
+/// `65536`, `64K`, `16M`; the driver's range is checked by the driver.
+fn size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = match text.to_ascii_uppercase().chars().last() {
+        Some('K') => (&text[..text.len() - 1], 1 << 10),
+        Some('M') => (&text[..text.len() - 1], 1 << 20),
+        _ => (text, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&n| n > 0)
+        .ok_or(format!("bad size {text:?}: bytes, or a number with K or M"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn sizes_take_k_and_m() {
+        assert_eq!(size("65536"), Ok(65536));
+        assert_eq!(size("64K"), Ok(65536));
+        assert_eq!(size("16m"), Ok(16 << 20));
+        assert!(size("0").is_err());
+        assert!(size("M").is_err());
+        assert!(size("1G").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        assert_eq!(parse(&[]), Ok(Config::default()));
+        let cfg = parse(&args(&["--reps", "3", "--sizes", "64K,1M", "--stream-size", "4M"]));
+        let cfg = cfg.unwrap();
+        assert_eq!((cfg.reps, cfg.sizes, cfg.stream_size), (3, vec![65536, 1 << 20], 4 << 20));
+        assert!(parse(&args(&["--reps", "0"])).is_err());
+        assert!(parse(&args(&["--reps"])).is_err());
+        assert!(parse(&args(&["--bogus"])).is_err());
+    }
+}
