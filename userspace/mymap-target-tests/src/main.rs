@@ -7,6 +7,7 @@
 //! failed and the others still run.
 
 mod module;
+mod stress;
 mod sys;
 mod tests;
 
@@ -40,6 +41,8 @@ pub struct Test {
     pub run: fn() -> TestResult,
     /// Seconds before the test counts as hung.
     pub timeout: u64,
+    /// Runs only where this holds (e.g. the kernel has kmemleak); else reported as skipped.
+    pub when: Option<fn() -> bool>,
 }
 
 fn main() {
@@ -69,6 +72,10 @@ fn main() {
     let suite = if compat { "driver-compat" } else { "driver" };
     let mut failed = 0;
     for test in chosen {
+        if test.when.is_some_and(|when| !when()) {
+            println!("MYMAP-TEST: skip {suite}/{}: not available on this kernel", test.name);
+            continue;
+        }
         let start = Instant::now();
         let verdict = run_isolated(test);
         let took = start.elapsed().as_secs_f64();

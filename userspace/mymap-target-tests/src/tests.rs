@@ -36,6 +36,7 @@ use mymap_uapi::{
 use crate::{
     check,
     module,
+    stress,
     sys::{
         self,
         errname,
@@ -65,9 +66,11 @@ pub const COMPAT: &[&str] = &[
 
 pub fn all() -> Vec<Test> {
     macro_rules! tests {
-        ($($name:literal => $f:ident, $timeout:literal;)*) => {
-            vec![$(Test { name: $name, run: $f, timeout: $timeout }),*]
+        ($($name:literal => $f:path, $timeout:literal $(if $when:path)?;)*) => {
+            vec![$(Test { name: $name, run: $f, timeout: $timeout, when: tests!(@when $($when)?) }),*]
         };
+        (@when) => { None };
+        (@when $when:path) => { Some($when) };
     }
     tests![
         "greeting-and-zeroed" => greeting_and_zeroed, 30;
@@ -95,11 +98,14 @@ pub fn all() -> Vec<Test> {
         "copy-to-and-from-own-mapping" => copy_with_own_mapping, 60;
         "concurrent-clear-read-write-serialised" => concurrent_serialised, 120;
         "concurrent-open-map-close" => concurrent_open_map_close, 120;
+        "stress-random-operations" => stress::random_operations, 120;
+        "fuzz-arguments" => stress::fuzz_arguments, 60;
         "lifetime-open-file-pins-module" => lifetime_open_file, 60;
         "lifetime-mapping-pins-module-and-pages" => lifetime_mapping, 60;
         "params-refused" => params_refused, 120;
         "params-size-and-devices" => params_size_and_devices, 120;
         "load-unload-cycles" => load_unload_cycles, 600;
+        "kmemleak-after-cycles" => stress::kmemleak_after_cycles, 900 if stress::has_kmemleak;
     ]
 }
 
