@@ -35,6 +35,8 @@ pub enum Cmd {
     Run(Run),
     /// Run the host tests, then the target tests on every board.
     Test(Test),
+    /// Measure the driver against plain memory on every board; results in bench/<board>.json.
+    Bench(Bench),
 }
 
 #[derive(Args)]
@@ -107,6 +109,31 @@ pub struct Test {
     pub no_host: bool,
     /// Seconds a board's test boot may take.
     #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+}
+
+#[derive(Args)]
+pub struct Bench {
+    /// Boards to measure (repeatable); all boards when absent.
+    #[arg(long = "board")]
+    pub boards: Vec<String>,
+    /// Kernel source tree or tarball to use instead of Debian's linux-source-7.3.
+    #[arg(long, env = "MYMAP_KERNEL_SRC")]
+    pub kernel_src: Option<PathBuf>,
+    /// Timed repetitions of each side of each comparison.
+    #[arg(long, default_value_t = 7)]
+    pub reps: u32,
+    /// Also print each ratio's change against the committed bench/<board>.json.
+    #[arg(long)]
+    pub compare: bool,
+    /// Do not write bench/<board>.json.
+    #[arg(long)]
+    pub no_write: bool,
+    /// Print the board's console while it runs.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Seconds a board's boot and bench may take.
+    #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
 }
 

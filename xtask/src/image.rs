@@ -78,6 +78,9 @@ pub enum Job {
 /// Everything one boot needs.
 pub struct Image {
     pub kernel: Kernel,
+    /// The mymap.ko in the image, and the binaries (host paths).
+    pub module: PathBuf,
+    pub binaries: Vec<userspace::Binary>,
     pub initramfs: PathBuf,
     pub dtb: Option<PathBuf>,
 }
@@ -127,7 +130,7 @@ pub fn build(
         Some(name) => Some(qemu_dtb(sh, board, &kernel, name, &dir)?),
         None => None,
     };
-    Ok(Image { kernel, initramfs, dtb })
+    Ok(Image { kernel, module, binaries, initramfs, dtb })
 }
 
 /// Our layers over the Debian files.

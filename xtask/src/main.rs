@@ -3,6 +3,7 @@
 //! Each command lives in a file of its own; this file only parses flags and
 //! dispatches. See ARCHITECTURE.md for how the pieces fit.
 
+mod bench;
 mod board;
 mod codegen;
 mod driver;
@@ -30,5 +31,6 @@ fn main() -> anyhow::Result<()> {
         flags::Cmd::Image(args) => args.run_image(&sh),
         flags::Cmd::Run(cmd) => cmd.run(&sh),
         flags::Cmd::Test(cmd) => cmd.run(&sh),
+        flags::Cmd::Bench(cmd) => cmd.run(&sh),
     }
 }

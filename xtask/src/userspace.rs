@@ -22,6 +22,7 @@ use crate::{
 pub const BINARIES: &[(&str, &str)] = &[
     ("mymap-read", "usr/bin"),
     ("mymapctl", "usr/bin"),
+    ("mymap-bench", "usr/bin"),
     ("mymap-target-tests", "usr/libexec/mymap"),
 ];
 

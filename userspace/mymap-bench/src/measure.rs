@@ -171,7 +171,13 @@ fn side_by_side(
 
 /// `mmap` of the whole device plus the first store (or load) to every page,
 /// against the same on an anonymous `MAP_POPULATE` mapping. `munmap` is not timed.
-fn touch(file: &File, reps: usize, size: usize, page: usize, write: bool) -> io::Result<Comparison> {
+fn touch(
+    file: &File,
+    reps: usize,
+    size: usize,
+    page: usize,
+    write: bool,
+) -> io::Result<Comparison> {
     let first = |m: &Mapping| {
         if write {
             m.touch_write(page);
@@ -201,7 +207,7 @@ fn touch(file: &File, reps: usize, size: usize, page: usize, write: bool) -> io:
     };
     Ok(Comparison {
         id: format!("touch-{verb}-{}", short(size)),
-        what: format!("mmap of the whole buffer + first {verb} of every page"),
+        what: format!("mmap + first {verb} of every page vs MAP_POPULATE"),
         ours: "mymap MAP_SHARED mapping",
         base: "anonymous MAP_POPULATE mapping",
         kind: Kind::Time,
@@ -224,7 +230,7 @@ fn mapped_read(reps: usize, dev: &Mapping, anon: &Mapping) -> io::Result<Compari
     let (ours_s, base_s) = side_by_side(reps, || scan(dev), || scan(anon))?;
     Ok(Comparison {
         id: "mapped-read".into(),
-        what: "sum every u64 of the buffer through a mapping".into(),
+        what: "read through a mapping vs anonymous memory".into(),
         ours: "mymap MAP_SHARED mapping",
         base: "anonymous mapping",
         kind: Kind::Throughput,
@@ -268,7 +274,7 @@ fn read_chunks(file: &File, reps: usize, dev: &Mapping, chunk: usize) -> io::Res
     )?;
     Ok(Comparison {
         id: format!("read-{}", short(chunk)),
-        what: format!("read() of the whole buffer in {} chunks", size_text(chunk as u64)),
+        what: format!("read() in {} chunks vs memcpy", size_text(chunk as u64)),
         ours: "read() of /dev/mymap",
         base: "memcpy from a mapping of /dev/mymap",
         kind: Kind::Time,

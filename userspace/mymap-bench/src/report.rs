@@ -24,7 +24,7 @@ pub const SCHEMA: u32 = 1;
 pub struct Comparison {
     /// A stable name, e.g. `touch-write-16m`, for comparing runs.
     pub id: String,
-    /// What is measured, in words.
+    /// What is measured, in a few words (a table's row label).
     pub what: String,
     /// The mymap side and the baseline, in words.
     pub ours: &'static str,
