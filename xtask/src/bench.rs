@@ -52,6 +52,8 @@ const JSON_BEGIN: &str = "MYMAP-BENCH-JSON: BEGIN";
 const JSON_END: &str = "MYMAP-BENCH-JSON: END";
 /// The document layout this file reads.
 const SCHEMA: u32 = 1;
+/// What mymap-bench writes to the kernel log when it starts.
+const BENCH_STARTED: &str = "mymap-bench: started";
 
 /// What `mymap-bench` measured (its README describes the fields).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -110,8 +112,8 @@ pub struct Record {
     pub commit: String,
     /// The printk time of the driver's load line at boot: `/dev/mymap` is registered.
     pub boot_to_device_s: Option<f64>,
-    /// `/proc/uptime` when `mymap-bench` started (after init and udev).
-    pub boot_to_bench_s: f64,
+    /// The printk time of mymap-bench's start (after init, udev and the module).
+    pub boot_to_bench_s: Option<f64>,
     pub mymap_ko_bytes: u64,
     pub mymap_read_bytes: u64,
     pub target: TargetReport,
@@ -185,7 +187,7 @@ impl flags::Bench {
             kernel_source: image.kernel.source.clone(),
             commit: commit(sh),
             boot_to_device_s: device_registered_at(&boot.console),
-            boot_to_bench_s: target.uptime_at_start_s,
+            boot_to_bench_s: bench_started_at(&boot.console),
             mymap_ko_bytes: size(&image.module)?,
             mymap_read_bytes: size(&mymap_read.path)?,
             target,
@@ -252,11 +254,23 @@ fn printk_time(line: &str) -> Option<f64> {
 }
 
 /// The printk time of the driver's first load line: `[ t] mymap: N device(s) ...`.
-/// Init may print on the same line before it (`Starting mymap: [ t] ...`).
 pub fn device_registered_at(console: &str) -> Option<f64> {
+    first_printk(console, "mymap: ", " device(s) ")
+}
+
+/// The printk time of the line mymap-bench writes to the kernel log at start.
+pub fn bench_started_at(console: &str) -> Option<f64> {
+    first_printk(console, BENCH_STARTED, "")
+}
+
+/// The time of the first kernel line whose message starts with `message` and
+/// contains `also`. Init may print on the same line before the kernel's
+/// (`Starting mymap: [ t] mymap: ...`).
+fn first_printk(console: &str, message: &str, also: &str) -> Option<f64> {
+    let needle = format!("] {message}");
     console.lines().find_map(|line| {
-        let at = line.find("] mymap: ")?;
-        if !line[at..].contains(" device(s) ") {
+        let at = line.find(&needle)?;
+        if !line[at..].contains(also) {
             return None;
         }
         let open = line[..at].rfind('[')?;
@@ -366,15 +380,15 @@ pub fn markdown(r: &Record) -> String {
             time_text(l.node_s)
         );
     }
-    let device = r
-        .boot_to_device_s
-        .map(|s| format!("{s:.2} s"))
-        .unwrap_or_else(|| "not found in the console".into());
+    let at = |s: Option<f64>| s.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "not found".into());
     let _ = writeln!(
         out,
-        "\nBoot to `/dev/mymap` registered (printk time of the driver's load line): {device}; \
-         `mymap-bench` started at {:.2} s.\nmymap.ko: {} bytes; mymap-read: {} bytes.",
-        r.boot_to_bench_s, r.mymap_ko_bytes, r.mymap_read_bytes
+        "\nBoot to `/dev/mymap` registered (printk time of the driver's load line): {}; \
+         `mymap-bench` started at {}.\nmymap.ko: {} bytes; mymap-read: {} bytes.",
+        at(r.boot_to_device_s),
+        at(r.boot_to_bench_s),
+        r.mymap_ko_bytes,
+        r.mymap_read_bytes
     );
     out
 }
@@ -414,6 +428,7 @@ Starting mymap: [   16.628501] mymap: loading out-of-tree module taints kernel.
 [   16.668064] mymap: 1 device(s) of 65536 bytes: /dev/mymap
 OK
 MYMAP-JOB: BEGIN
+[   17.000100] mymap-bench: started
 id           size    mymap  baseline  ratio  target  met
 MYMAP-BENCH-JSON: BEGIN
 {
@@ -447,7 +462,7 @@ MYMAP-JOB: END rc=0
             kernel_source: "linux-source-7.3".into(),
             commit: "abc1234".into(),
             boot_to_device_s: device_registered_at(CONSOLE),
-            boot_to_bench_s: 20.5,
+            boot_to_bench_s: bench_started_at(CONSOLE),
             mymap_ko_bytes: 100,
             mymap_read_bytes: 200,
             target: extract(CONSOLE).unwrap(),
@@ -479,6 +494,8 @@ MYMAP-JOB: END rc=0
         let same_line = "Starting mymap: [    9.5] mymap: 2 device(s) of 4096 bytes: /dev/mymap\n";
         assert_eq!(device_registered_at(same_line), Some(9.5));
         assert_eq!(device_registered_at("[ 1.0] mymap: size=0 refused\n"), None);
+        assert_eq!(bench_started_at(CONSOLE), Some(17.0001));
+        assert_eq!(bench_started_at("mymap-bench: started\n"), None);
     }
 
     #[test]
@@ -504,7 +521,7 @@ MYMAP-JOB: END rc=0
         );
         assert!(md.contains("| read() in 4 KiB chunks vs memcpy | 16 MiB |  |  | n/a |  |  |"), "{md}");
         assert!(md.contains("| `size=64 KiB` | 21.0 ms | 50.0 ms |"), "{md}");
-        assert!(md.contains("registered (printk time of the driver's load line): 16.67 s;"), "{md}");
+        assert!(md.contains("load line): 16.67 s; `mymap-bench` started at 17.00 s."), "{md}");
         assert!(md.contains("mymap.ko: 100 bytes; mymap-read: 200 bytes."), "{md}");
     }
 

@@ -121,7 +121,7 @@ pub struct Bench {
     #[arg(long, env = "MYMAP_KERNEL_SRC")]
     pub kernel_src: Option<PathBuf>,
     /// Timed repetitions of each side of each comparison.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 11)]
     pub reps: u32,
     /// Also print each ratio's change against the committed bench/<board>.json.
     #[arg(long)]

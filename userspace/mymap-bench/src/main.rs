@@ -17,6 +17,9 @@ use std::{
 
 use measure::Config;
 
+/// Written to the kernel log at start; `cargo xtask bench` looks for it.
+const START_MARKER: &str = "mymap-bench: started";
+
 const USAGE: &str = "\
 usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE]
 
@@ -25,7 +28,7 @@ memory, prints a table and a JSON document, and leaves the module loaded with
 its default parameters. Run as root. SIZE is bytes, or a number with K or M
 (KiB, MiB).
 
-  --reps N            timed repetitions of each side (default 7)
+  --reps N            timed repetitions of each side (default 11)
   --sizes SIZE,...    sizes for module load and mmap + first touch
                       (default 64K,1M,16M,64M)
   --stream-size SIZE  size for the read throughput and read() comparisons
@@ -48,6 +51,10 @@ fn main() -> ExitCode {
         eprintln!("mymap-bench: run as root: it loads and unloads the mymap module");
         return ExitCode::from(2);
     }
+    // A line in the kernel log, so the console shows when the bench started on the
+    // printk clock, the one the driver's load line is stamped with (`/proc/uptime`
+    // counts from a slightly different origin).
+    let _ = fs::write("/dev/kmsg", format!("{START_MARKER}\n"));
     let measured = measure::run(&cfg);
     // Whatever happened, leave the module as the board boots it.
     let restored = module::reload(&[]).and_then(|_| module::settle());

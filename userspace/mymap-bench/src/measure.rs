@@ -59,7 +59,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            reps: 7,
+            reps: 11,
             sizes: vec![64 * KIB, MIB, 16 * MIB, 64 * MIB],
             stream_size: 16 * MIB,
             chunks: vec![4 * KIB, 64 * KIB, MIB],
