@@ -251,7 +251,8 @@ pub fn fuzz_arguments() -> TestResult {
                 );
             }
             _ => {
-                let off = offset & !(page - 1);
+                // What the kernel sees: on 32-bit, off_t truncates the offset.
+                let off = ((offset & !(page - 1)) as libc::off_t) as i64;
                 let len = (len.min(4 * size as usize)).max(1);
                 let r = Map::new(&f, len, libc::PROT_READ, libc::MAP_SHARED, off);
                 let fits = off >= 0 && off.checked_add(len as i64).is_some_and(|end| end <= size);
