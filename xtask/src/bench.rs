@@ -83,6 +83,11 @@ pub struct Comparison {
     pub base_median_s: Option<f64>,
     pub ours_mib_s: Option<f64>,
     pub base_mib_s: Option<f64>,
+    /// Median minor page faults per repetition.
+    #[serde(default)]
+    pub ours_minflt: Option<f64>,
+    #[serde(default)]
+    pub base_minflt: Option<f64>,
     pub ours_s: Vec<f64>,
     pub base_s: Vec<f64>,
 }
@@ -106,6 +111,10 @@ pub struct Record {
     /// QEMU's accelerator: `tcg`, as the xtask never passes `-accel`.
     pub accelerator: String,
     pub host_cpu: String,
+    /// The host's load average over the last minute as the board booted: other
+    /// work on the host slows the emulated board, unevenly.
+    #[serde(default)]
+    pub host_load: Option<f64>,
     pub kernel_release: String,
     pub kernel_source: String,
     /// `git describe`-like: the commit measured, `+dirty` with local changes.
@@ -156,6 +165,7 @@ impl flags::Bench {
         };
         let job = format!("mymap-bench --reps {}", self.reps);
         let image = image::build(sh, &board, &args, None, Job::Command(job))?;
+        let host_load = host_load();
         let boot = step(&format!("bench {} ({})", board.name, board.description), || {
             qemu::job(&board, &image, Duration::from_secs(self.timeout), self.verbose)
         })?;
@@ -183,6 +193,7 @@ impl flags::Bench {
             emulated: true,
             accelerator: "tcg".into(),
             host_cpu: host_cpu(),
+            host_load,
             kernel_release: image.kernel.release.clone(),
             kernel_source: image.kernel.source.clone(),
             commit: commit(sh),
@@ -290,6 +301,11 @@ fn host_cpu() -> String {
     format!("{model} ({cpus} CPUs)")
 }
 
+/// The first figure of /proc/loadavg.
+fn host_load() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 /// The checkout's commit, `+dirty` when tracked files differ from it.
 fn commit(sh: &Shell) -> String {
     let Ok(hash) = cmd!(sh, "git rev-parse --short HEAD").quiet().ignore_stderr().read() else {
@@ -339,15 +355,17 @@ pub fn markdown(r: &Record) -> String {
     let _ = writeln!(out, "### {} ({})\n", r.board, r.description);
     let _ = writeln!(
         out,
-        "Emulated ({}) on {}; kernel {}; commit {}; {} repetitions per side, medians.\n",
+        "Emulated ({}) on {}, load average {}; kernel {}; commit {}; \
+         {} repetitions per side, medians.\n",
         r.accelerator.to_uppercase(),
         r.host_cpu,
+        r.host_load.map(|l| format!("{l:.1}")).unwrap_or_else(|| "unknown".into()),
         r.kernel_release,
         r.commit,
         t.reps
     );
-    out.push_str("| measurement | buffer | mymap | baseline | ratio | target | met |\n");
-    out.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
+    out.push_str("| measurement | buffer | mymap | baseline | ratio | target | met | page faults |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for c in &t.comparisons {
         let (ours, base) = if c.ratio_is.starts_with("throughput") {
             let mib = |m: Option<f64>| m.map(|m| format!("{m:.1} MiB/s")).unwrap_or_default();
@@ -360,9 +378,13 @@ pub fn markdown(r: &Record) -> String {
             Some(false) => "**no**",
             None => "",
         };
+        let faults = match (c.ours_minflt, c.base_minflt) {
+            (Some(o), Some(b)) => format!("{o} / {b}"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {ours} | {base} | {} | {} | {met} |",
+            "| {} | {} | {ours} | {base} | {} | {} | {met} | {faults} |",
             c.what,
             size_text(c.size),
             ratio_text(c.ratio),
@@ -438,9 +460,9 @@ MYMAP-BENCH-JSON: BEGIN
   \"reps\": 3,
   \"uptime_at_start_s\": 20.5,
   \"comparisons\": [
-    {\"id\": \"mapped-read\", \"what\": \"read through a mapping vs anonymous memory\", \"ours\": \"m\", \"base\": \"a\", \"size\": 16777216, \"bytes\": 16777216, \"ratio\": 0.99, \"ratio_is\": \"throughput ratio\", \"target\": \">= 0.97\", \"met\": true, \"ours_median_s\": 0.04, \"base_median_s\": 0.0396, \"ours_mib_s\": 400, \"base_mib_s\": 404.0, \"ours_s\": [0.04], \"base_s\": [0.0396]},
+    {\"id\": \"mapped-read\", \"what\": \"read through a mapping vs anonymous memory\", \"ours\": \"m\", \"base\": \"a\", \"size\": 16777216, \"bytes\": 16777216, \"ratio\": 0.99, \"ratio_is\": \"throughput ratio\", \"target\": \">= 0.97\", \"met\": true, \"ours_median_s\": 0.04, \"base_median_s\": 0.0396, \"ours_mib_s\": 400, \"base_mib_s\": 404.0, \"ours_minflt\": 0, \"base_minflt\": 0, \"ours_s\": [0.04], \"base_s\": [0.0396]},
 [   40.100000] mymap: 1 device(s) of 65536 bytes: /dev/mymap
-    {\"id\": \"touch-read-16m\", \"what\": \"mmap + first read vs MAP_POPULATE\", \"ours\": \"m\", \"base\": \"p\", \"size\": 16777216, \"bytes\": 16777216, \"ratio\": 0.2, \"ratio_is\": \"time ratio\", \"target\": \"<= 0.06\", \"met\": false, \"ours_median_s\": 0.002, \"base_median_s\": 0.01, \"ours_mib_s\": 8000, \"base_mib_s\": 1600, \"ours_s\": [0.002], \"base_s\": [0.01]},
+    {\"id\": \"touch-read-16m\", \"what\": \"mmap + first read vs MAP_POPULATE\", \"ours\": \"m\", \"base\": \"p\", \"size\": 16777216, \"bytes\": 16777216, \"ratio\": 0.2, \"ratio_is\": \"time ratio\", \"target\": \"<= 0.06\", \"met\": false, \"ours_median_s\": 0.002, \"base_median_s\": 0.01, \"ours_mib_s\": 8000, \"base_mib_s\": 1600, \"ours_minflt\": 0, \"base_minflt\": 4096, \"ours_s\": [0.002], \"base_s\": [0.01]},
     {\"id\": \"read-4k\", \"what\": \"read() in 4 KiB chunks vs memcpy\", \"ours\": \"r\", \"base\": \"c\", \"size\": 16777216, \"bytes\": 16777216, \"ratio\": null, \"ratio_is\": \"time ratio\", \"target\": null, \"met\": null, \"ours_median_s\": null, \"base_median_s\": null, \"ours_mib_s\": null, \"base_mib_s\": null, \"ours_s\": [], \"base_s\": []}
   ],
   \"module_load\": [
@@ -458,6 +480,7 @@ MYMAP-JOB: END rc=0
             emulated: true,
             accelerator: "tcg".into(),
             host_cpu: "Some CPU (2 CPUs)".into(),
+            host_load: Some(1.25),
             kernel_release: "7.3.4".into(),
             kernel_source: "linux-source-7.3".into(),
             commit: "abc1234".into(),
@@ -511,15 +534,16 @@ MYMAP-JOB: END rc=0
     fn the_markdown_table_has_a_row_per_comparison_and_load() {
         let md = markdown(&record());
         assert!(md.starts_with("### qemu-aarch64-virt (QEMU virt)\n\nEmulated (TCG) on Some CPU"), "{md}");
+        assert!(md.contains("(2 CPUs), load average 1.2; kernel"), "{md}");
         assert!(
-            md.contains("| read through a mapping vs anonymous memory | 16 MiB | 400.0 MiB/s | 404.0 MiB/s | 0.990 | >= 0.97 | yes |"),
+            md.contains("| read through a mapping vs anonymous memory | 16 MiB | 400.0 MiB/s | 404.0 MiB/s | 0.990 | >= 0.97 | yes | 0 / 0 |"),
             "{md}"
         );
         assert!(
-            md.contains("| mmap + first read vs MAP_POPULATE | 16 MiB | 2.000 ms | 10.0 ms | 0.200 | <= 0.06 | **no** |"),
+            md.contains("| mmap + first read vs MAP_POPULATE | 16 MiB | 2.000 ms | 10.0 ms | 0.200 | <= 0.06 | **no** | 0 / 4096 |"),
             "{md}"
         );
-        assert!(md.contains("| read() in 4 KiB chunks vs memcpy | 16 MiB |  |  | n/a |  |  |"), "{md}");
+        assert!(md.contains("| read() in 4 KiB chunks vs memcpy | 16 MiB |  |  | n/a |  |  |  |"), "{md}");
         assert!(md.contains("| `size=64 KiB` | 21.0 ms | 50.0 ms |"), "{md}");
         assert!(md.contains("load line): 16.67 s; `mymap-bench` started at 17.00 s."), "{md}");
         assert!(md.contains("mymap.ko: 100 bytes; mymap-read: 200 bytes."), "{md}");

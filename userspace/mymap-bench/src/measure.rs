@@ -147,26 +147,58 @@ fn open(size: usize) -> io::Result<File> {
     Ok(file)
 }
 
+/// The two sides of a comparison, pair by pair.
+#[derive(Debug, Default, PartialEq)]
+struct Sides {
+    ours_s: Vec<f64>,
+    base_s: Vec<f64>,
+    ours_faults: Vec<u64>,
+    base_faults: Vec<u64>,
+}
+
 /// Times `ours` and `base` `reps` times each, alternating which goes first,
-/// after one untimed round of each. Returns seconds, pair by pair.
+/// after one untimed round of each. Each side times itself; the minor page
+/// faults it took are counted around it, outside its timed part.
 fn side_by_side(
     reps: usize,
     mut ours: impl FnMut() -> io::Result<Duration>,
     mut base: impl FnMut() -> io::Result<Duration>,
-) -> io::Result<(Vec<f64>, Vec<f64>)> {
+) -> io::Result<Sides> {
     ours()?;
     base()?;
-    let (mut o, mut b) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+    let mut sides = Sides::default();
+    let counted = |side: &mut dyn FnMut() -> io::Result<Duration>| -> io::Result<(f64, u64)> {
+        let before = minor_faults()?;
+        let took = side()?;
+        Ok((took.as_secs_f64(), minor_faults()?.saturating_sub(before)))
+    };
     for rep in 0..reps {
-        if rep % 2 == 0 {
-            o.push(ours()?.as_secs_f64());
-            b.push(base()?.as_secs_f64());
+        let (o, b) = if rep % 2 == 0 {
+            let o = counted(&mut ours)?;
+            (o, counted(&mut base)?)
         } else {
-            b.push(base()?.as_secs_f64());
-            o.push(ours()?.as_secs_f64());
-        }
+            let b = counted(&mut base)?;
+            (counted(&mut ours)?, b)
+        };
+        sides.ours_s.push(o.0);
+        sides.ours_faults.push(o.1);
+        sides.base_s.push(b.0);
+        sides.base_faults.push(b.1);
     }
-    Ok((o, b))
+    Ok(sides)
+}
+
+/// This process's minor page faults so far (`/proc/self/stat`).
+fn minor_faults() -> io::Result<u64> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    minflt_in(&stat).ok_or_else(|| io::Error::other(format!("unreadable /proc/self/stat: {stat}")))
+}
+
+/// Field 10, `minflt`, of a `/proc/<pid>/stat` line; the command name in
+/// field 2 is in parentheses and may hold spaces and parentheses itself.
+fn minflt_in(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_whitespace().nth(7)?.parse().ok()
 }
 
 /// `mmap` of the whole device plus the first store (or load) to every page,
@@ -185,7 +217,7 @@ fn touch(
             black_box(m.touch_read(page));
         }
     };
-    let (ours_s, base_s) = side_by_side(
+    let sides = side_by_side(
         reps,
         || {
             let start = Instant::now();
@@ -213,8 +245,10 @@ fn touch(
         kind: Kind::Time,
         size: size as u64,
         bytes: size as u64,
-        ours_s,
-        base_s,
+        ours_s: sides.ours_s,
+        base_s: sides.base_s,
+        ours_faults: sides.ours_faults,
+        base_faults: sides.base_faults,
         target: (size == TOUCH_TARGET_SIZE).then_some(target),
     })
 }
@@ -227,7 +261,7 @@ fn mapped_read(reps: usize, dev: &Mapping, anon: &Mapping) -> io::Result<Compari
         black_box(m.sum());
         Ok(start.elapsed())
     };
-    let (ours_s, base_s) = side_by_side(reps, || scan(dev), || scan(anon))?;
+    let sides = side_by_side(reps, || scan(dev), || scan(anon))?;
     Ok(Comparison {
         id: "mapped-read".into(),
         what: "read through a mapping vs anonymous memory".into(),
@@ -236,8 +270,10 @@ fn mapped_read(reps: usize, dev: &Mapping, anon: &Mapping) -> io::Result<Compari
         kind: Kind::Throughput,
         size: dev.len() as u64,
         bytes: dev.len() as u64,
-        ours_s,
-        base_s,
+        ours_s: sides.ours_s,
+        base_s: sides.base_s,
+        ours_faults: sides.ours_faults,
+        base_faults: sides.base_faults,
         target: Some(MAPPED_READ_TARGET),
     })
 }
@@ -250,7 +286,7 @@ fn read_chunks(file: &File, reps: usize, dev: &Mapping, chunk: usize) -> io::Res
     let dst = Mapping::anonymous(chunk, true)?;
     dst.fill(0);
     let mut file = file;
-    let (ours_s, base_s) = side_by_side(
+    let sides = side_by_side(
         reps,
         || {
             let start = Instant::now();
@@ -280,8 +316,10 @@ fn read_chunks(file: &File, reps: usize, dev: &Mapping, chunk: usize) -> io::Res
         kind: Kind::Time,
         size: size as u64,
         bytes: size as u64,
-        ours_s,
-        base_s,
+        ours_s: sides.ours_s,
+        base_s: sides.base_s,
+        ours_faults: sides.ours_faults,
+        base_faults: sides.base_faults,
         target: (chunk == MIB && size >= MIB).then_some(READ_1M_TARGET),
     })
 }
@@ -309,7 +347,7 @@ mod tests {
     #[test]
     fn sides_alternate_and_pair_up() {
         let order = std::cell::RefCell::new(String::new());
-        let (o, b) = side_by_side(
+        let sides = side_by_side(
             3,
             || {
                 order.borrow_mut().push('o');
@@ -323,7 +361,33 @@ mod tests {
         .unwrap();
         // The warm-up round, then o-b, b-o, o-b.
         assert_eq!(order.into_inner(), "obobboob");
-        assert_eq!(o, vec![0.002; 3]);
-        assert_eq!(b, vec![0.001; 3]);
+        assert_eq!(sides.ours_s, vec![0.002; 3]);
+        assert_eq!(sides.base_s, vec![0.001; 3]);
+        assert_eq!(sides.ours_faults.len(), 3);
+    }
+
+    #[test]
+    fn faults_are_counted_per_side() {
+        let page = page_size();
+        let sides = side_by_side(
+            1,
+            || {
+                let m = Mapping::anonymous(64 * page, false)?;
+                m.touch_write(page);
+                Ok(Duration::ZERO)
+            },
+            || Ok(Duration::ZERO),
+        )
+        .unwrap();
+        assert!(sides.ours_faults[0] >= 64, "{sides:?}");
+        assert!(sides.base_faults[0] < 64, "{sides:?}");
+    }
+
+    #[test]
+    fn minflt_is_the_tenth_field_whatever_the_command_name() {
+        let stat = "1234 (a b) c)) S 1 1234 1234 0 -1 4194560 777 0 0 0 5 3 0 0 20 0 1 0";
+        assert_eq!(minflt_in(stat), Some(777));
+        assert_eq!(minflt_in("garbage"), None);
+        assert!(minor_faults().unwrap() > 0);
     }
 }

@@ -37,6 +37,9 @@ pub struct Comparison {
     /// Seconds per repetition, pair by pair.
     pub ours_s: Vec<f64>,
     pub base_s: Vec<f64>,
+    /// Minor page faults per repetition, pair by pair.
+    pub ours_faults: Vec<u64>,
+    pub base_faults: Vec<u64>,
     pub target: Option<Bound>,
 }
 
@@ -115,6 +118,7 @@ impl Report {
             "ratio".into(),
             "target".into(),
             "met".into(),
+            "faults".into(),
         ]];
         for c in &self.comparisons {
             let side = |s: f64| match c.kind {
@@ -133,6 +137,11 @@ impl Report {
                     Some(false) => "no".into(),
                     None => String::new(),
                 },
+                format!(
+                    "{}/{}",
+                    number(median_count(&c.ours_faults), 1),
+                    number(median_count(&c.base_faults), 1)
+                ),
             ]);
         }
         let mut out = aligned(&rows);
@@ -173,6 +182,8 @@ impl Report {
                 ("base_median_s", number(c.base_median(), 9)),
                 ("ours_mib_s", number(mib_per_s(c.bytes, c.ours_median()), 1)),
                 ("base_mib_s", number(mib_per_s(c.bytes, c.base_median()), 1)),
+                ("ours_minflt", number(median_count(&c.ours_faults), 1)),
+                ("base_minflt", number(median_count(&c.base_faults), 1)),
                 ("ours_s", numbers(&c.ours_s, 9)),
                 ("base_s", numbers(&c.base_s, 9)),
             ];
@@ -194,6 +205,12 @@ impl Report {
         out.push_str("  ]\n}\n");
         out
     }
+}
+
+/// The median of counts, as a number for JSON (`NaN`, so `null`, when empty).
+fn median_count(counts: &[u64]) -> f64 {
+    let counts: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+    crate::stats::median(&counts).unwrap_or(f64::NAN)
 }
 
 /// Rows padded to their columns' widths, two spaces apart.
@@ -287,6 +304,8 @@ mod tests {
                     bytes: 16 << 20,
                     ours_s: vec![0.5, 0.5, 0.5],
                     base_s: vec![0.49, 0.5, 0.51],
+                    ours_faults: vec![0, 0, 0],
+                    base_faults: vec![0, 1, 0],
                     target: Some(Bound::AtLeast(0.97)),
                 },
                 Comparison {
@@ -299,6 +318,8 @@ mod tests {
                     bytes: 16 << 20,
                     ours_s: vec![0.002, 0.001, 0.003],
                     base_s: vec![0.02, 0.02, 0.02],
+                    ours_faults: vec![4096, 4097],
+                    base_faults: vec![],
                     target: Some(Bound::AtMost(0.06)),
                 },
             ],
@@ -336,6 +357,7 @@ mod tests {
         assert!(json.contains("\"target\": \"<= 0.06\", \"met\": false"), "{json}");
         assert!(json.contains("\"what\": \"sum \\\"u64\\\" words\""), "{json}");
         assert!(json.contains("\"ours_s\": [0.002, 0.001, 0.003]"), "{json}");
+        assert!(json.contains("\"ours_minflt\": 4096.5, \"base_minflt\": null,"), "{json}");
         assert!(json.contains("{\"size\": 65536, \"modprobe_s\": 0.02, \"node_s\": 0.05,"), "{json}");
         // Arrays: a comma after every object but the last.
         assert_eq!(json.matches("},\n").count(), 1, "{json}");
@@ -347,8 +369,8 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].starts_with("id              size    mymap"), "{table}");
         assert!(lines[1].starts_with("mapped-read     16 MiB  32.0 MiB/s"), "{table}");
-        assert!(lines[1].ends_with("1.000  >= 0.97  yes"), "{table}");
-        assert!(lines[2].ends_with("0.100  <= 0.06  no"), "{table}");
+        assert!(lines[1].ends_with("1.000  >= 0.97  yes  0/0"), "{table}");
+        assert!(lines[2].ends_with("0.100  <= 0.06  no   4096.5/null"), "{table}");
         assert!(table.contains("size=64 KiB  20.000 ms  50.000 ms"), "{table}");
     }
 
