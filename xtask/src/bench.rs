@@ -6,11 +6,7 @@
 //! the ratios, whose two sides run in turn in one process, say more than the
 //! absolute figures, which follow the host.
 
-use std::{
-    fmt::Write as _,
-    fs,
-    time::Duration,
-};
+use std::{fmt::Write as _, fs, time::Duration};
 
 use anyhow::{
     bail,
@@ -166,16 +162,30 @@ impl flags::Bench {
         let job = format!("mymap-bench --reps {}", self.reps);
         let image = image::build(sh, &board, &args, None, Job::Command(job))?;
         let host_load = host_load();
-        let boot = step(&format!("bench {} ({})", board.name, board.description), || {
-            qemu::job(&board, &image, Duration::from_secs(self.timeout), self.verbose)
-        })?;
+        let boot = step(
+            &format!("bench {} ({})", board.name, board.description),
+            || {
+                qemu::job(
+                    &board,
+                    &image,
+                    Duration::from_secs(self.timeout),
+                    self.verbose,
+                )
+            },
+        )?;
         let log = boot.log.display();
         let splats = qemu::splats(&boot.console);
         if !splats.is_empty() {
-            bail!("kernel reported problems (console log {log}):\n  {}", splats.join("\n  "));
+            bail!(
+                "kernel reported problems (console log {log}):\n  {}",
+                splats.join("\n  ")
+            );
         }
         if boot.rc != 0 {
-            bail!("mymap-bench exited with status {}; console log {log}", boot.rc);
+            bail!(
+                "mymap-bench exited with status {}; console log {log}",
+                boot.rc
+            );
         }
         let target = extract(&boot.console).with_context(|| format!("console log {log}"))?;
         let size = |path: &std::path::Path| {
@@ -206,7 +216,11 @@ impl flags::Bench {
         let mut out = markdown(&record);
         let path = format!("bench/{name}.json");
         if self.compare {
-            match cmd!(sh, "git show HEAD:{path}").quiet().ignore_stderr().read() {
+            match cmd!(sh, "git show HEAD:{path}")
+                .quiet()
+                .ignore_stderr()
+                .read()
+            {
                 Ok(text) => {
                     let old: Record = serde_json::from_str(&text)
                         .with_context(|| format!("parse the committed {path}"))?;
@@ -252,7 +266,10 @@ pub fn extract(console: &str) -> Result<TargetReport> {
     let report: TargetReport =
         serde_json::from_str(&text).context("parse mymap-bench's JSON document")?;
     if report.schema != SCHEMA {
-        bail!("mymap-bench's JSON has schema {}, this xtask reads {SCHEMA}", report.schema);
+        bail!(
+            "mymap-bench's JSON has schema {}, this xtask reads {SCHEMA}",
+            report.schema
+        );
     }
     Ok(report)
 }
@@ -291,7 +308,9 @@ fn first_printk(console: &str, message: &str, also: &str) -> Option<f64> {
 
 /// The host's CPU, which sets the pace of an emulated board.
 fn host_cpu() -> String {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let text = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = text
         .lines()
@@ -303,12 +322,21 @@ fn host_cpu() -> String {
 
 /// The first figure of /proc/loadavg.
 fn host_load() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The checkout's commit, `+dirty` when tracked files differ from it.
 fn commit(sh: &Shell) -> String {
-    let Ok(hash) = cmd!(sh, "git rev-parse --short HEAD").quiet().ignore_stderr().read() else {
+    let Ok(hash) = cmd!(sh, "git rev-parse --short HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+    else {
         return "unknown".into();
     };
     let dirty = cmd!(sh, "git status --porcelain --untracked-files=no")
@@ -345,7 +373,9 @@ fn time_text(seconds: Option<f64>) -> String {
 }
 
 fn ratio_text(ratio: Option<f64>) -> String {
-    ratio.map(|r| format!("{r:.3}")).unwrap_or_else(|| "n/a".into())
+    ratio
+        .map(|r| format!("{r:.3}"))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 /// The record as Markdown: the comparisons, the module loads, the facts.
@@ -359,12 +389,16 @@ pub fn markdown(r: &Record) -> String {
          {} repetitions per side, medians.\n",
         r.accelerator.to_uppercase(),
         r.host_cpu,
-        r.host_load.map(|l| format!("{l:.1}")).unwrap_or_else(|| "unknown".into()),
+        r.host_load
+            .map(|l| format!("{l:.1}"))
+            .unwrap_or_else(|| "unknown".into()),
         r.kernel_release,
         r.commit,
         t.reps
     );
-    out.push_str("| measurement | buffer | mymap | baseline | ratio | target | met | page faults |\n");
+    out.push_str(
+        "| measurement | buffer | mymap | baseline | ratio | target | met | page faults |\n",
+    );
     out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for c in &t.comparisons {
         let (ours, base) = if c.ratio_is.starts_with("throughput") {
@@ -402,7 +436,10 @@ pub fn markdown(r: &Record) -> String {
             time_text(l.node_s)
         );
     }
-    let at = |s: Option<f64>| s.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "not found".into());
+    let at = |s: Option<f64>| {
+        s.map(|s| format!("{s:.2} s"))
+            .unwrap_or_else(|| "not found".into())
+    };
     let _ = writeln!(
         out,
         "\nBoot to `/dev/mymap` registered (printk time of the driver's load line): {}; \
@@ -423,7 +460,12 @@ pub fn compare(old: &Record, new: &Record) -> String {
         old.commit, old.kernel_release
     );
     for c in &new.target.comparisons {
-        let before = old.target.comparisons.iter().find(|o| o.id == c.id).and_then(|o| o.ratio);
+        let before = old
+            .target
+            .comparisons
+            .iter()
+            .find(|o| o.id == c.id)
+            .and_then(|o| o.ratio);
         let change = match (before, c.ratio) {
             (Some(b), Some(n)) if b != 0.0 => format!("{:+.1}%", (n / b - 1.0) * 100.0),
             _ => "new".into(),
@@ -506,9 +548,15 @@ MYMAP-JOB: END rc=0
     fn missing_markers_and_other_schemas_are_errors() {
         assert!(extract("MYMAP-JOB: END rc=1\n").is_err());
         let cut = CONSOLE.replace("MYMAP-BENCH-JSON: END", "");
-        assert!(extract(&cut).unwrap_err().to_string().contains("no MYMAP-BENCH-JSON: END"));
+        assert!(extract(&cut)
+            .unwrap_err()
+            .to_string()
+            .contains("no MYMAP-BENCH-JSON: END"));
         let newer = CONSOLE.replace("\"schema\": 1", "\"schema\": 2");
-        assert!(extract(&newer).unwrap_err().to_string().contains("schema 2"));
+        assert!(extract(&newer)
+            .unwrap_err()
+            .to_string()
+            .contains("schema 2"));
     }
 
     #[test]
@@ -533,7 +581,10 @@ MYMAP-JOB: END rc=0
     #[test]
     fn the_markdown_table_has_a_row_per_comparison_and_load() {
         let md = markdown(&record());
-        assert!(md.starts_with("### qemu-aarch64-virt (QEMU virt)\n\nEmulated (TCG) on Some CPU"), "{md}");
+        assert!(
+            md.starts_with("### qemu-aarch64-virt (QEMU virt)\n\nEmulated (TCG) on Some CPU"),
+            "{md}"
+        );
         assert!(md.contains("(2 CPUs), load average 1.2; kernel"), "{md}");
         assert!(
             md.contains("| read through a mapping vs anonymous memory | 16 MiB | 400.0 MiB/s | 404.0 MiB/s | 0.990 | >= 0.97 | yes | 0 / 0 |"),
@@ -543,10 +594,19 @@ MYMAP-JOB: END rc=0
             md.contains("| mmap + first read vs MAP_POPULATE | 16 MiB | 2.000 ms | 10.0 ms | 0.200 | <= 0.06 | **no** | 0 / 4096 |"),
             "{md}"
         );
-        assert!(md.contains("| read() in 4 KiB chunks vs memcpy | 16 MiB |  |  | n/a |  |  |  |"), "{md}");
+        assert!(
+            md.contains("| read() in 4 KiB chunks vs memcpy | 16 MiB |  |  | n/a |  |  |  |"),
+            "{md}"
+        );
         assert!(md.contains("| `size=64 KiB` | 21.0 ms | 50.0 ms |"), "{md}");
-        assert!(md.contains("load line): 16.67 s; `mymap-bench` started at 17.00 s."), "{md}");
-        assert!(md.contains("mymap.ko: 100 bytes; mymap-read: 200 bytes."), "{md}");
+        assert!(
+            md.contains("load line): 16.67 s; `mymap-bench` started at 17.00 s."),
+            "{md}"
+        );
+        assert!(
+            md.contains("mymap.ko: 100 bytes; mymap-read: 200 bytes."),
+            "{md}"
+        );
     }
 
     #[test]
@@ -556,8 +616,14 @@ MYMAP-JOB: END rc=0
         new.target.comparisons[0].ratio = Some(0.891);
         new.target.comparisons[1].id = "touch-read-64m".into();
         let text = compare(&old, &new);
-        assert!(text.contains("| mapped-read | 0.990 | 0.891 | -10.0% |"), "{text}");
-        assert!(text.contains("| touch-read-64m |  | 0.200 | new |"), "{text}");
+        assert!(
+            text.contains("| mapped-read | 0.990 | 0.891 | -10.0% |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| touch-read-64m |  | 0.200 | new |"),
+            "{text}"
+        );
         assert!(text.contains("| read-4k |  | n/a | new |"), "{text}");
     }
 

@@ -65,7 +65,11 @@ impl Board {
         let dir = project_root().join("boards").join(name);
         let path = dir.join("board.toml");
         let text = fs::read_to_string(&path).with_context(|| {
-            format!("unknown board '{name}': no {} (boards: {})", path.display(), ALL.join(", "))
+            format!(
+                "unknown board '{name}': no {} (boards: {})",
+                path.display(),
+                ALL.join(", ")
+            )
         })?;
         let mut board: Board =
             toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;

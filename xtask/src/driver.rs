@@ -46,18 +46,24 @@ impl flags::BoardArgs {
 pub fn build(board: &Board, kernel: &Kernel) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap();
     let dir = cache_dir()?.join("driver").join(name);
-    step(&format!("driver: build mymap.ko for {} (kernel {})", board.name, kernel.release), || {
-        sync_sources(&project_root().join("driver"), &dir)?;
-        let mut make = Command::new("make");
-        make.arg("-C")
-            .arg(&kernel.dir)
-            .arg(format!("M={}", dir.display()))
-            .args(&kernel.make_vars)
-            .arg("modules")
-            .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
-        run_logged(make, &dir.join("build.log"), "make modules (mymap.ko)")?;
-        Ok(dir.join("mymap.ko"))
-    })
+    step(
+        &format!(
+            "driver: build mymap.ko for {} (kernel {})",
+            board.name, kernel.release
+        ),
+        || {
+            sync_sources(&project_root().join("driver"), &dir)?;
+            let mut make = Command::new("make");
+            make.arg("-C")
+                .arg(&kernel.dir)
+                .arg(format!("M={}", dir.display()))
+                .args(&kernel.make_vars)
+                .arg("modules")
+                .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
+            run_logged(make, &dir.join("build.log"), "make modules (mymap.ko)")?;
+            Ok(dir.join("mymap.ko"))
+        },
+    )
 }
 
 /// Copies the driver's sources into `to`, touching only files whose content changed,

@@ -33,14 +33,12 @@ use xshell::{
 
 use crate::{
     board::Board,
-    driver,
-    flags,
+    driver, flags,
     kernel::{
         self,
         Kernel, //
     },
-    setup,
-    userspace,
+    setup, userspace,
     util::{
         cache_dir,
         copy_tree,
@@ -130,7 +128,13 @@ pub fn build(
         Some(name) => Some(qemu_dtb(sh, board, &kernel, name, &dir)?),
         None => None,
     };
-    Ok(Image { kernel, module, binaries, initramfs, dtb })
+    Ok(Image {
+        kernel,
+        module,
+        binaries,
+        initramfs,
+        dtb,
+    })
 }
 
 /// Our layers over the Debian files.
@@ -142,7 +146,9 @@ fn populate(
     binaries: &[userspace::Binary],
 ) -> Result<()> {
     let project = project_root();
-    for dir in ["dev", "proc", "sys", "tmp", "run", "root", "sbin", "usr/sbin", "var/run"] {
+    for dir in [
+        "dev", "proc", "sys", "tmp", "run", "root", "sbin", "usr/sbin", "var/run",
+    ] {
         fs::create_dir_all(root.join(dir))?;
     }
     // busybox provides the commands; `/init` installs the rest of its links at boot.
@@ -159,7 +165,11 @@ fn populate(
     // modprobe know the built-in ones; then ours under updates/.
     let moddir = root.join("lib/modules").join(&kernel.release);
     fs::create_dir_all(moddir.join("updates"))?;
-    for file in ["modules.order", "modules.builtin", "modules.builtin.modinfo"] {
+    for file in [
+        "modules.order",
+        "modules.builtin",
+        "modules.builtin.modinfo",
+    ] {
         fs::copy(kernel.dir.join(file), moddir.join(file))
             .with_context(|| format!("copy {file} from the kernel build"))?;
     }
@@ -219,7 +229,10 @@ fn write_cpio(sh: &Shell, kernel: &Kernel, root: &Path, out: &Path) -> Result<()
     fs::write(&spec_path, spec)?;
     let tool = kernel.dir.join("usr/gen_init_cpio");
     if !tool.exists() {
-        bail!("{} is missing: the kernel needs CONFIG_BLK_DEV_INITRD=y", tool.display());
+        bail!(
+            "{} is missing: the kernel needs CONFIG_BLK_DEV_INITRD=y",
+            tool.display()
+        );
     }
     let data = cmd!(sh, "{tool} {spec_path}").quiet().output()?.stdout;
     fs::write(out, data)?;
@@ -240,9 +253,20 @@ fn list_tree(root: &Path, dir: &Path, spec: &mut String) -> Result<()> {
             list_tree(root, &path, spec)?;
         } else if meta.file_type().is_symlink() {
             let target = fs::read_link(&path)?;
-            writeln!(spec, "slink {} {} 777 0 0", name.display(), target.display())?;
+            writeln!(
+                spec,
+                "slink {} {} 777 0 0",
+                name.display(),
+                target.display()
+            )?;
         } else if meta.is_file() {
-            writeln!(spec, "file {} {} {:o} 0 0", name.display(), path.display(), mode)?;
+            writeln!(
+                spec,
+                "file {} {} {:o} 0 0",
+                name.display(),
+                path.display(),
+                mode
+            )?;
         }
     }
     Ok(())
@@ -271,55 +295,60 @@ fn fetch_debs(sh: &Shell, arch: &str) -> Result<PathBuf> {
     if dir.join(".done").exists() {
         return Ok(tree);
     }
-    step(&format!("image: fetch busybox and udev for {arch} from Debian"), || {
-        setup::ensure(sh)?;
-        let _ = fs::remove_dir_all(&dir);
-        let apt = dir.join("apt");
-        for sub in [
-            "etc/apt/sources.list.d",
-            "etc/apt/preferences.d",
-            "etc/apt/apt.conf.d",
-            "var/lib/apt/lists/partial",
-            "var/cache/apt/archives/partial",
-            "var/lib/dpkg",
-        ] {
-            fs::create_dir_all(apt.join(sub))?;
-        }
-        fs::write(apt.join("var/lib/dpkg/status"), "")?;
-        let mirror = setup::debian_mirror()?;
-        fs::write(
-            apt.join("etc/apt/sources.list"),
-            format!(
-                "deb [arch={arch} signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] \
+    step(
+        &format!("image: fetch busybox and udev for {arch} from Debian"),
+        || {
+            setup::ensure(sh)?;
+            let _ = fs::remove_dir_all(&dir);
+            let apt = dir.join("apt");
+            for sub in [
+                "etc/apt/sources.list.d",
+                "etc/apt/preferences.d",
+                "etc/apt/apt.conf.d",
+                "var/lib/apt/lists/partial",
+                "var/cache/apt/archives/partial",
+                "var/lib/dpkg",
+            ] {
+                fs::create_dir_all(apt.join(sub))?;
+            }
+            fs::write(apt.join("var/lib/dpkg/status"), "")?;
+            let mirror = setup::debian_mirror()?;
+            fs::write(
+                apt.join("etc/apt/sources.list"),
+                format!(
+                    "deb [arch={arch} signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] \
                  {mirror} bookworm main\n"
-            ),
-        )?;
-        let opts = [
-            format!("-oDir={}", apt.display()),
-            format!("-oAPT::Architecture={arch}"),
-            format!("-oAPT::Architectures={arch}"),
-            "-oDir::Etc::TrustedParts=/etc/apt/trusted.gpg.d".to_string(),
-            "-oAcquire::Languages=none".to_string(),
-        ];
-        let opts = &opts;
-        cmd!(sh, "apt-get {opts...} update").quiet().run()?;
-        let debs = dir.join("debs");
-        fs::create_dir_all(&debs)?;
-        {
-            let _cd = sh.push_dir(&debs);
-            cmd!(sh, "apt-get {opts...} download {DEBS...}").quiet().run()?;
-        }
-        fs::create_dir_all(&tree)?;
-        let mut versions = String::new();
-        for deb in fs::read_dir(&debs)? {
-            let deb = deb?.path();
-            cmd!(sh, "dpkg-deb -x {deb} {tree}").run()?;
-            writeln!(versions, "{}", deb.file_name().unwrap().to_string_lossy())?;
-        }
-        fs::write(dir.join("versions"), versions)?;
-        fs::remove_dir_all(&apt)?;
-        fs::write(dir.join(".done"), "")?;
-        Ok(())
-    })?;
+                ),
+            )?;
+            let opts = [
+                format!("-oDir={}", apt.display()),
+                format!("-oAPT::Architecture={arch}"),
+                format!("-oAPT::Architectures={arch}"),
+                "-oDir::Etc::TrustedParts=/etc/apt/trusted.gpg.d".to_string(),
+                "-oAcquire::Languages=none".to_string(),
+            ];
+            let opts = &opts;
+            cmd!(sh, "apt-get {opts...} update").quiet().run()?;
+            let debs = dir.join("debs");
+            fs::create_dir_all(&debs)?;
+            {
+                let _cd = sh.push_dir(&debs);
+                cmd!(sh, "apt-get {opts...} download {DEBS...}")
+                    .quiet()
+                    .run()?;
+            }
+            fs::create_dir_all(&tree)?;
+            let mut versions = String::new();
+            for deb in fs::read_dir(&debs)? {
+                let deb = deb?.path();
+                cmd!(sh, "dpkg-deb -x {deb} {tree}").run()?;
+                writeln!(versions, "{}", deb.file_name().unwrap().to_string_lossy())?;
+            }
+            fs::write(dir.join("versions"), versions)?;
+            fs::remove_dir_all(&apt)?;
+            fs::write(dir.join(".done"), "")?;
+            Ok(())
+        },
+    )?;
     Ok(tree)
 }

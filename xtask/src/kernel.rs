@@ -61,7 +61,11 @@ impl Kernel {
     }
 
     pub fn dtb(&self, name: &str, board: &Board) -> PathBuf {
-        self.dir.join("arch").join(&board.arch).join("boot/dts").join(name)
+        self.dir
+            .join("arch")
+            .join(&board.arch)
+            .join("boot/dts")
+            .join(name)
     }
 }
 
@@ -112,9 +116,13 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
     }
     let key = hash_parts(&parts);
     // Everything but the fragments: builds that share it can share object files.
-    let toolchain_key = hash_parts(parts.iter().enumerate().filter(|(i, _)| {
-        *i < 2 || *i >= 2 + fragments.len()
-    }).map(|(_, p)| p));
+    let toolchain_key = hash_parts(
+        parts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 2 || *i >= 2 + fragments.len())
+            .map(|(_, p)| p),
+    );
     let variant = format!("{:?}", args.kernel).to_lowercase();
     // Set where another kernel build may be running: fail instead of starting one.
     let cached_only = std::env::var_os("MYMAP_KERNEL_CACHED_ONLY").is_some();
@@ -156,7 +164,11 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         step(&format!("{label}: build {}", targets.join(" ")), || {
             let mut make = make(&src, &dir, &make_vars);
             make.arg(format!("-j{}", jobs())).args(&targets);
-            run_logged(make, &dir.join("build.log"), &format!("make {}", targets.join(" ")))?;
+            run_logged(
+                make,
+                &dir.join("build.log"),
+                &format!("make {}", targets.join(" ")),
+            )?;
             fs::write(&stamp, "")?;
             Ok(())
         })?;
@@ -166,42 +178,63 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         .trim()
         .to_string();
     fs::write(dir.join("mymap-source"), format!("{source}\n"))?;
-    Ok(Kernel { dir, make_vars, release, source, debug: args.kernel == KernelVariant::Debug })
+    Ok(Kernel {
+        dir,
+        make_vars,
+        release,
+        source,
+        debug: args.kernel == KernelVariant::Debug,
+    })
 }
 
 /// Starts a new build directory as a copy of a finished build with the same source
 /// and toolchain, when there is one: after a fragment changes, Kbuild then rebuilds
 /// only what the changed options touch instead of the whole kernel.
 fn seed(sh: &Shell, kernels: &Path, dir: &Path, toolchain_key: &str) -> Result<()> {
-    let Ok(entries) = fs::read_dir(kernels) else { return Ok(()) };
+    let Ok(entries) = fs::read_dir(kernels) else {
+        return Ok(());
+    };
     let donor = entries.filter_map(|e| e.ok().map(|e| e.path())).find(|d| {
         fs::read_to_string(d.join("mymap-toolchain-key")).is_ok_and(|k| k == toolchain_key)
             && fs::read_dir(d).is_ok_and(|mut es| {
-                es.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".mymap-built-")))
+                es.any(|e| {
+                    e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(".mymap-built-"))
+                })
             })
     });
     let Some(donor) = donor else { return Ok(()) };
-    step(&format!("kernel: start from {} (same source and toolchain)", donor.display()), || {
-        cmd!(sh, "cp -a {donor} {dir}").run()?;
-        for entry in fs::read_dir(dir)? {
-            let path = entry?.path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with(".mymap-built-") || name == ".mymap-config-ok" {
-                fs::remove_file(path)?;
+    step(
+        &format!(
+            "kernel: start from {} (same source and toolchain)",
+            donor.display()
+        ),
+        || {
+            cmd!(sh, "cp -a {donor} {dir}").run()?;
+            for entry in fs::read_dir(dir)? {
+                let path = entry?.path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if name.starts_with(".mymap-built-") || name == ".mymap-config-ok" {
+                    fs::remove_file(path)?;
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 fn jobs() -> usize {
-    std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(3)
+    std::thread::available_parallelism()
+        .map(|n| n.get() + 1)
+        .unwrap_or(3)
 }
 
 /// A `make` in the kernel source with the build directory and variables set.
 pub fn make(src: &Path, dir: &Path, make_vars: &[String]) -> Command {
     let mut make = Command::new("make");
-    make.arg("-C").arg(src).arg(format!("O={}", dir.display())).args(make_vars);
+    make.arg("-C")
+        .arg(src)
+        .arg(format!("O={}", dir.display()))
+        .args(make_vars);
     make.env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
     make
 }
@@ -216,14 +249,21 @@ fn configure(
     let log = dir.join("config.log");
     let mut rustavailable = make(src, dir, make_vars);
     rustavailable.arg("rustavailable");
-    run_logged(rustavailable, &log, "make rustavailable (Rust toolchain check)")
-        .context("the kernel cannot find a usable Rust toolchain; run `cargo xtask setup`")?;
+    run_logged(
+        rustavailable,
+        &log,
+        "make rustavailable (Rust toolchain check)",
+    )
+    .context("the kernel cannot find a usable Rust toolchain; run `cargo xtask setup`")?;
     let mut tiny = make(src, dir, make_vars);
     tiny.arg("tinyconfig");
     run_logged(tiny, &log, "make tinyconfig")?;
     let merge = src.join("scripts/kconfig/merge_config.sh");
     let config = dir.join(".config");
-    cmd!(sh, "{merge} -m -O {dir} {config} {fragments...}").quiet().ignore_stdout().run()?;
+    cmd!(sh, "{merge} -m -O {dir} {config} {fragments...}")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
     let mut olddefconfig = make(src, dir, make_vars);
     olddefconfig.arg("olddefconfig");
     run_logged(olddefconfig, &log, "make olddefconfig")?;
@@ -244,7 +284,9 @@ fn check_config(config: &Path, fragments: &[PathBuf]) -> Result<()> {
             if !wanted {
                 continue;
             }
-            let unset = line.strip_prefix("# ").and_then(|l| l.strip_suffix(" is not set"));
+            let unset = line
+                .strip_prefix("# ")
+                .and_then(|l| l.strip_suffix(" is not set"));
             let ok = match unset {
                 // An unset option may also be absent when its dependencies are off.
                 Some(name) => !merged.iter().any(|l| l.starts_with(&format!("{name}="))),
@@ -276,10 +318,16 @@ fn source(sh: &Shell, given: Option<&Path>) -> Result<(PathBuf, String)> {
             let makefile = fs::read_to_string(given.join("Makefile"))
                 .with_context(|| format!("{} is not a kernel tree", given.display()))?;
             let version = makefile_version(&makefile);
-            return Ok((given.clone(), format!("tree {} ({version})", given.display())));
+            return Ok((
+                given.clone(),
+                format!("tree {} ({version})", given.display()),
+            ));
         }
         let meta = fs::metadata(&given)?;
-        let key = hash_parts([given.to_string_lossy().as_bytes(), &meta.len().to_le_bytes()]);
+        let key = hash_parts([
+            given.to_string_lossy().as_bytes(),
+            &meta.len().to_le_bytes(),
+        ]);
         let dir = srcs.join(format!("tarball-{key}"));
         extract_tarball(sh, &given, &dir)?;
         return Ok((tree_in(&dir)?, format!("tarball {}", given.display())));
@@ -288,32 +336,43 @@ fn source(sh: &Shell, given: Option<&Path>) -> Result<(PathBuf, String)> {
     let version = debian_candidate(sh)?;
     let dir = srcs.join(format!("{SOURCE_PACKAGE}_{version}"));
     if !dir.join(".extracted").exists() {
-        step(&format!("download and unpack {SOURCE_PACKAGE} {version}"), || {
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir)?;
-            let _cd = sh.push_dir(&dir);
-            cmd!(sh, "apt-get download {SOURCE_PACKAGE}={version}").quiet().run()?;
-            let deb = fs::read_dir(&dir)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.extension().is_some_and(|e| e == "deb"))
-                .context("apt-get download left no .deb")?;
-            let unpacked = dir.join("deb");
-            cmd!(sh, "dpkg-deb -x {deb} {unpacked}").run()?;
-            let tarball = unpacked.join(format!("usr/src/{SOURCE_PACKAGE}.tar.xz"));
-            extract_tarball(sh, &tarball, &dir.join("tree"))?;
-            fs::remove_dir_all(&unpacked)?;
-            fs::remove_file(&deb)?;
-            fs::write(dir.join(".extracted"), "")?;
-            Ok(())
-        })?;
+        step(
+            &format!("download and unpack {SOURCE_PACKAGE} {version}"),
+            || {
+                let _ = fs::remove_dir_all(&dir);
+                fs::create_dir_all(&dir)?;
+                let _cd = sh.push_dir(&dir);
+                cmd!(sh, "apt-get download {SOURCE_PACKAGE}={version}")
+                    .quiet()
+                    .run()?;
+                let deb = fs::read_dir(&dir)?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .find(|p| p.extension().is_some_and(|e| e == "deb"))
+                    .context("apt-get download left no .deb")?;
+                let unpacked = dir.join("deb");
+                cmd!(sh, "dpkg-deb -x {deb} {unpacked}").run()?;
+                let tarball = unpacked.join(format!("usr/src/{SOURCE_PACKAGE}.tar.xz"));
+                extract_tarball(sh, &tarball, &dir.join("tree"))?;
+                fs::remove_dir_all(&unpacked)?;
+                fs::remove_file(&deb)?;
+                fs::write(dir.join(".extracted"), "")?;
+                Ok(())
+            },
+        )?;
     }
-    Ok((tree_in(&dir.join("tree"))?, format!("{SOURCE_PACKAGE} {version}")))
+    Ok((
+        tree_in(&dir.join("tree"))?,
+        format!("{SOURCE_PACKAGE} {version}"),
+    ))
 }
 
 /// The version apt would install, or the newest already unpacked when apt knows none
 /// (backports keep only recent revisions; any 7.3 revision will do).
 fn debian_candidate(sh: &Shell) -> Result<String> {
-    let policy = cmd!(sh, "apt-cache policy {SOURCE_PACKAGE}").quiet().read().unwrap_or_default();
+    let policy = cmd!(sh, "apt-cache policy {SOURCE_PACKAGE}")
+        .quiet()
+        .read()
+        .unwrap_or_default();
     let candidate = policy
         .lines()
         .find_map(|l| l.trim().strip_prefix("Candidate:"))
@@ -327,7 +386,10 @@ fn debian_candidate(sh: &Shell) -> Result<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join(".extracted").exists())
         .filter_map(|e| {
-            e.file_name().to_str()?.strip_prefix(&format!("{SOURCE_PACKAGE}_")).map(String::from)
+            e.file_name()
+                .to_str()?
+                .strip_prefix(&format!("{SOURCE_PACKAGE}_"))
+                .map(String::from)
         })
         .collect();
     unpacked.sort();
@@ -365,11 +427,19 @@ fn makefile_version(makefile: &str) -> String {
     let get = |key: &str| {
         makefile
             .lines()
-            .find_map(|l| l.strip_prefix(key).map(|v| v.trim_start_matches([' ', '=']).trim()))
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .map(|v| v.trim_start_matches([' ', '=']).trim())
+            })
             .unwrap_or("?")
             .to_string()
     };
-    format!("{}.{}.{}", get("VERSION"), get("PATCHLEVEL"), get("SUBLEVEL"))
+    format!(
+        "{}.{}.{}",
+        get("VERSION"),
+        get("PATCHLEVEL"),
+        get("SUBLEVEL")
+    )
 }
 
 #[cfg(test)]
@@ -384,7 +454,11 @@ mod tests {
         let config = dir.join("config");
         let fragment = dir.join("fragment");
         fs::write(&config, "CONFIG_RUST=y\n# CONFIG_MODVERSIONS is not set\n").unwrap();
-        fs::write(&fragment, "# comment\nCONFIG_RUST=y\n# CONFIG_MODVERSIONS is not set\n").unwrap();
+        fs::write(
+            &fragment,
+            "# comment\nCONFIG_RUST=y\n# CONFIG_MODVERSIONS is not set\n",
+        )
+        .unwrap();
         assert!(check_config(&config, &[fragment.clone()]).is_ok());
         fs::write(&fragment, "CONFIG_RUST=y\nCONFIG_GPIO_SIM=y\n").unwrap();
         let err = check_config(&config, &[fragment]).unwrap_err().to_string();

@@ -91,7 +91,10 @@ pub fn interactive(board: &Board, image: &Image) -> Result<()> {
 /// Boots, logs the console, waits for the job's end marker or the deadline.
 /// `echo` prints the console live.
 pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Result<Boot> {
-    let log = cache_dir()?.join("image").join(&board.name).join("console.log");
+    let log = cache_dir()?
+        .join("image")
+        .join(&board.name)
+        .join("console.log");
     let mut log_file = fs::File::create(&log)?;
     let mut child = command(board, image)
         .args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
@@ -126,7 +129,8 @@ pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Resul
         }
         // After the end marker, give a board with PSCI a moment to power off.
         if let Some(at) = ended_at {
-            if !board.qemu.can_poweroff || Instant::now().duration_since(at) > Duration::from_secs(20)
+            if !board.qemu.can_poweroff
+                || Instant::now().duration_since(at) > Duration::from_secs(20)
             {
                 break;
             }
@@ -153,7 +157,12 @@ pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Resul
     let _ = child.wait();
     let took = start.elapsed();
     match rc {
-        Some(rc) => Ok(Boot { console, rc, log, took }),
+        Some(rc) => Ok(Boot {
+            console,
+            rc,
+            log,
+            took,
+        }),
         None => {
             print_tail(&log, 60);
             let why = if took >= timeout {
@@ -161,7 +170,11 @@ pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Resul
             } else {
                 "QEMU exited before the job ended".to_string()
             };
-            bail!("{} boot failed: {why}; console log: {}", board.name, log.display())
+            bail!(
+                "{} boot failed: {why}; console log: {}",
+                board.name,
+                log.display()
+            )
         }
     }
 }

@@ -34,12 +34,16 @@ impl flags::Run {
         };
         let image = image::build(sh, &board, &self.board, self.overlay.as_deref(), job)?;
         if self.shell {
-            eprintln!("==> {}: booting with a console here; quit QEMU with Ctrl-A X", board.name);
+            eprintln!(
+                "==> {}: booting with a console here; quit QEMU with Ctrl-A X",
+                board.name
+            );
             return qemu::interactive(&board, &image);
         }
-        let boot = step(&format!("boot {} ({})", board.name, board.description), || {
-            qemu::job(&board, &image, Duration::from_secs(self.timeout), true)
-        })?;
+        let boot = step(
+            &format!("boot {} ({})", board.name, board.description),
+            || qemu::job(&board, &image, Duration::from_secs(self.timeout), true),
+        )?;
         let splats = qemu::splats(&boot.console);
         if !splats.is_empty() {
             bail!("kernel reported problems:\n  {}", splats.join("\n  "));

@@ -85,7 +85,9 @@ pub fn ensure(sh: &Shell) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    step(&format!("setup: installing {}", describe(&missing)), || install(sh, &missing))
+    step(&format!("setup: installing {}", describe(&missing)), || {
+        install(sh, &missing)
+    })
 }
 
 #[derive(Debug, PartialEq)]
@@ -117,26 +119,41 @@ fn missing(sh: &Shell) -> Result<Vec<Missing>> {
     if !Path::new(SOURCES_FILE).exists() {
         out.push(Missing::AptSources);
     }
-    let packages: Vec<_> = PACKAGES.iter().copied().filter(|p| !dpkg_installed(sh, p)).collect();
+    let packages: Vec<_> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(sh, p))
+        .collect();
     if !packages.is_empty() {
         out.push(Missing::Packages(packages));
     }
-    let machines = cmd!(sh, "qemu-system-aarch64 -M help").quiet().ignore_stderr().read();
+    let machines = cmd!(sh, "qemu-system-aarch64 -M help")
+        .quiet()
+        .ignore_stderr()
+        .read();
     if !machines.map(|m| m.contains("raspi4b")).unwrap_or(false) {
         out.push(Missing::Backports(BACKPORT_PACKAGES.to_vec()));
     }
-    let components = cmd!(sh, "rustup component list --installed").quiet().read()?;
+    let components = cmd!(sh, "rustup component list --installed")
+        .quiet()
+        .read()?;
     if !components.lines().any(|l| l.starts_with("rust-src")) {
         out.push(Missing::RustSrc);
     }
     let targets = cmd!(sh, "rustup target list --installed").quiet().read()?;
-    let targets: Vec<_> =
-        RUST_TARGETS.iter().copied().filter(|t| !targets.lines().any(|l| l == *t)).collect();
+    let targets: Vec<_> = RUST_TARGETS
+        .iter()
+        .copied()
+        .filter(|t| !targets.lines().any(|l| l == *t))
+        .collect();
     if !targets.is_empty() {
         out.push(Missing::Targets(targets));
     }
     let bindgen = cmd!(sh, "bindgen --version").quiet().ignore_stderr().read();
-    if !bindgen.map(|v| v.trim() == format!("bindgen {BINDGEN_VERSION}")).unwrap_or(false) {
+    if !bindgen
+        .map(|v| v.trim() == format!("bindgen {BINDGEN_VERSION}"))
+        .unwrap_or(false)
+    {
         out.push(Missing::Bindgen);
     }
     Ok(out)
@@ -162,9 +179,10 @@ fn commands(missing: &[Missing]) -> Vec<String> {
                  machine's Debian mirror) and run apt-get update"
             )),
             Missing::Packages(p) => out.push(format!("apt-get install -y {}", p.join(" "))),
-            Missing::Backports(p) => {
-                out.push(format!("apt-get install -y -t bookworm-backports {}", p.join(" ")))
-            }
+            Missing::Backports(p) => out.push(format!(
+                "apt-get install -y -t bookworm-backports {}",
+                p.join(" ")
+            )),
             Missing::RustSrc => out.push("rustup component add rust-src".into()),
             Missing::Targets(t) => out.push(format!("rustup target add {}", t.join(" "))),
             Missing::Bindgen => out.push(format!(
@@ -177,7 +195,10 @@ fn commands(missing: &[Missing]) -> Vec<String> {
 
 fn install(sh: &Shell, missing: &[Missing]) -> Result<()> {
     let needs_root = missing.iter().any(|m| {
-        matches!(m, Missing::AptSources | Missing::Packages(_) | Missing::Backports(_))
+        matches!(
+            m,
+            Missing::AptSources | Missing::Packages(_) | Missing::Backports(_)
+        )
     });
     if needs_root && !is_root() {
         bail!(
@@ -207,9 +228,11 @@ fn install(sh: &Shell, missing: &[Missing]) -> Result<()> {
             }
             Missing::RustSrc => cmd!(sh, "rustup component add rust-src").run()?,
             Missing::Targets(t) => cmd!(sh, "rustup target add {t...}").run()?,
-            Missing::Bindgen => {
-                cmd!(sh, "cargo install --locked bindgen-cli --version {BINDGEN_VERSION}").run()?
-            }
+            Missing::Bindgen => cmd!(
+                sh,
+                "cargo install --locked bindgen-cli --version {BINDGEN_VERSION}"
+            )
+            .run()?,
         }
     }
     Ok(())
@@ -238,15 +261,16 @@ pub fn debian_mirror() -> Result<String> {
         files.extend(dir.filter_map(|e| e.ok()).map(|e| e.path()));
     }
     for file in files {
-        let Ok(text) = fs::read_to_string(&file) else { continue };
+        let Ok(text) = fs::read_to_string(&file) else {
+            continue;
+        };
         let is_deb822 = file.extension().is_some_and(|e| e == "sources");
         for line in text.lines().map(str::trim) {
             let uri = if is_deb822 {
                 line.strip_prefix("URIs:").map(str::trim)
             } else {
-                line.strip_prefix("deb ").and_then(|rest| {
-                    rest.split_whitespace().find(|w| w.contains("://"))
-                })
+                line.strip_prefix("deb ")
+                    .and_then(|rest| rest.split_whitespace().find(|w| w.contains("://")))
             };
             if let Some(uri) = uri.and_then(|u| u.split_whitespace().next()) {
                 if uri.ends_with("/debian") {

@@ -83,7 +83,10 @@ impl flags::Test {
         println!();
         println!("==> summary");
         for o in &outcomes {
-            println!("{}: {} passed, {} failed; {}", o.board, o.passed, o.failed, o.note);
+            println!(
+                "{}: {} passed, {} failed; {}",
+                o.board, o.passed, o.failed, o.note
+            );
         }
         let passed: usize = outcomes.iter().map(|o| o.passed).sum();
         let failed: usize = outcomes.iter().map(|o| o.failed).sum();
@@ -101,12 +104,16 @@ fn host(sh: &Shell) -> Outcome {
     let checks: [(&str, &dyn Fn() -> Result<()>); 4] = [
         ("cargo test --workspace", &|| {
             let libclang = setup::LIBCLANG_PATH;
-            Ok(cmd!(sh, "cargo test --workspace").env("LIBCLANG_PATH", libclang).run()?)
+            Ok(cmd!(sh, "cargo test --workspace")
+                .env("LIBCLANG_PATH", libclang)
+                .run()?)
         }),
         ("cargo xtask codegen --check", &|| crate::codegen::check(sh)),
         ("shellcheck", &|| shellcheck(sh)),
         // Every path the Buildroot tree refers to exists (CI has no Buildroot).
-        ("buildroot-ext/check-paths.sh", &|| Ok(cmd!(sh, "sh buildroot-ext/check-paths.sh").run()?)),
+        ("buildroot-ext/check-paths.sh", &|| {
+            Ok(cmd!(sh, "sh buildroot-ext/check-paths.sh").run()?)
+        }),
     ];
     let total = checks.len();
     let mut failed = Vec::new();
@@ -119,7 +126,11 @@ fn host(sh: &Shell) -> Outcome {
         board: "host".into(),
         passed: total - failed.len(),
         failed: failed.len(),
-        note: if failed.is_empty() { "all checks ok".into() } else { format!("failed: {}", failed.join(", ")) },
+        note: if failed.is_empty() {
+            "all checks ok".into()
+        } else {
+            format!("failed: {}", failed.join(", "))
+        },
     }
 }
 
@@ -127,7 +138,14 @@ fn host(sh: &Shell) -> Outcome {
 fn shellcheck(sh: &Shell) -> Result<()> {
     let root = project_root();
     let mut scripts = Vec::new();
-    for dir in ["rootfs-overlay", "boards", "tests", "buildroot-ext", "userspace", ".ci"] {
+    for dir in [
+        "rootfs-overlay",
+        "boards",
+        "tests",
+        "buildroot-ext",
+        "userspace",
+        ".ci",
+    ] {
         collect_scripts(&root.join(dir), &mut scripts)?;
     }
     if scripts.is_empty() {
@@ -141,7 +159,9 @@ fn shellcheck(sh: &Shell) -> Result<()> {
 
 /// Files that start with a `#!/bin/sh` or `#!/usr/bin/env bash`-style line.
 fn collect_scripts(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     for entry in entries {
         let path = entry?.path();
         if path.is_dir() {
@@ -162,13 +182,16 @@ fn collect_scripts(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> 
 fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
     let board = Board::load(&args.board)?;
     let image = image::build(sh, &board, args, None, Job::Command(RUN_ALL.into()))?;
-    let boot = step(&format!("test {} ({})", board.name, board.description), || {
-        qemu::job(&board, &image, timeout, false)
-    })?;
+    let boot = step(
+        &format!("test {} ({})", board.name, board.description),
+        || qemu::job(&board, &image, timeout, false),
+    )?;
     let mut passed = 0;
     let mut failures = Vec::new();
     for line in boot.console.lines() {
-        let Some(result) = line.trim().strip_prefix("MYMAP-TEST: ") else { continue };
+        let Some(result) = line.trim().strip_prefix("MYMAP-TEST: ") else {
+            continue;
+        };
         if result.starts_with("ok ") {
             passed += 1;
         } else if let Some(what) = result.strip_prefix("not ok ") {
@@ -200,5 +223,10 @@ fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
         notes.push(format!("suite exited {}", boot.rc));
     }
     notes.push(format!("log {}", boot.log.display()));
-    Ok(Outcome { board: board.name, passed, failed, note: notes.join("; ") })
+    Ok(Outcome {
+        board: board.name,
+        passed,
+        failed,
+        note: notes.join("; "),
+    })
 }

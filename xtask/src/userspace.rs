@@ -10,8 +10,7 @@ use xshell::{
 
 use crate::{
     board::Board,
-    flags,
-    setup,
+    flags, setup,
     util::{
         project_root,
         step, //
@@ -50,7 +49,10 @@ pub fn build(sh: &Shell, board: &Board) -> Result<Vec<Binary>> {
     let dir = cargo_build(sh, &board.rust_target, board.rust_static_gnu, &bins)?;
     let mut out: Vec<Binary> = BINARIES
         .iter()
-        .map(|(bin, dest)| Binary { path: dir.join(bin), dest: format!("{dest}/{bin}") })
+        .map(|(bin, dest)| Binary {
+            path: dir.join(bin),
+            dest: format!("{dest}/{bin}"),
+        })
         .collect();
     if let Some(compat) = &board.compat_rust_target {
         let dir = cargo_build(sh, compat, true, &["mymap-target-tests"])?;
@@ -65,21 +67,26 @@ pub fn build(sh: &Shell, board: &Board) -> Result<Vec<Binary>> {
 /// `cargo build --release --target T --bin ...`; with `static_gnu`, glibc linked
 /// statically (for targets without musl here). Returns the output directory.
 fn cargo_build(sh: &Shell, target: &str, static_gnu: bool, bins: &[&str]) -> Result<PathBuf> {
-    step(&format!("userspace: cargo build --release --target {target}"), || {
-        let mut args = Vec::new();
-        for bin in bins {
-            args.push("--bin".to_string());
-            args.push(bin.to_string());
-        }
-        let mut build = cmd!(sh, "cargo build --release --target {target} {args...}")
-            .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
-        if static_gnu {
-            let var =
-                format!("CARGO_TARGET_{}_RUSTFLAGS", target.to_uppercase().replace('-', "_"));
-            build = build.env(var, "-C target-feature=+crt-static");
-        }
-        build.run()?;
-        Ok(())
-    })?;
+    step(
+        &format!("userspace: cargo build --release --target {target}"),
+        || {
+            let mut args = Vec::new();
+            for bin in bins {
+                args.push("--bin".to_string());
+                args.push(bin.to_string());
+            }
+            let mut build = cmd!(sh, "cargo build --release --target {target} {args...}")
+                .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
+            if static_gnu {
+                let var = format!(
+                    "CARGO_TARGET_{}_RUSTFLAGS",
+                    target.to_uppercase().replace('-', "_")
+                );
+                build = build.env(var, "-C target-feature=+crt-static");
+            }
+            build.run()?;
+            Ok(())
+        },
+    )?;
     Ok(project_root().join("target").join(target).join("release"))
 }

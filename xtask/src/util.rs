@@ -36,7 +36,10 @@ use xshell::Shell;
 
 /// The checkout's root directory.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A shell rooted at the project.
@@ -133,7 +136,11 @@ pub fn run_logged(cmd: Command, log: &Path, what: &str) -> Result<()> {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         if start.elapsed() >= next_report {
-            eprintln!("    {what}: {} ... {}", fmt_duration(start.elapsed()), last_line.trim());
+            eprintln!(
+                "    {what}: {} ... {}",
+                fmt_duration(start.elapsed()),
+                last_line.trim()
+            );
             next_report += Duration::from_secs(30);
         }
     }
@@ -150,7 +157,11 @@ pub fn run_logged(cmd: Command, log: &Path, what: &str) -> Result<()> {
 pub fn print_tail(path: &Path, n: usize) {
     if let Ok(text) = fs::read_to_string(path) {
         let lines: Vec<&str> = text.lines().collect();
-        eprintln!("---- last {} lines of {} ----", n.min(lines.len()), path.display());
+        eprintln!(
+            "---- last {} lines of {} ----",
+            n.min(lines.len()),
+            path.display()
+        );
         for line in &lines[lines.len().saturating_sub(n)..] {
             eprintln!("{line}");
         }
@@ -161,7 +172,9 @@ pub fn print_tail(path: &Path, n: usize) {
 /// Whether we run as root (setup installs only then): the owner of our own /proc entry.
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// Copies a directory tree (files, directories, symlinks), keeping modes.

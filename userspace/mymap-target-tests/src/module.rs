@@ -66,7 +66,11 @@ pub fn restore_default() -> Result<(), String> {
 
 /// The node of device `index`: /dev/mymap, /dev/mymap1, ...
 pub fn node(index: u32) -> String {
-    if index == 0 { "/dev/mymap".into() } else { format!("/dev/mymap{index}") }
+    if index == 0 {
+        "/dev/mymap".into()
+    } else {
+        format!("/dev/mymap{index}")
+    }
 }
 
 /// Waits until `path` is (or, with `present == false`, is no longer) a character
@@ -86,7 +90,11 @@ pub fn wait_for_node(path: &str, present: bool) -> Result<(), String> {
         if Instant::now() >= deadline {
             return Err(format!(
                 "{path} {} within 15s (state {state:?})",
-                if present { "did not appear with group mymap" } else { "did not go away" }
+                if present {
+                    "did not appear with group mymap"
+                } else {
+                    "did not go away"
+                }
             ));
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -33,8 +33,7 @@ use mymap_uapi::{
 };
 
 use crate::{
-    check,
-    module,
+    check, module,
     sys::{
         self,
         errname,
@@ -51,7 +50,11 @@ const REGION: usize = SIZE / THREADS;
 
 fn open(index: u32) -> Result<File, String> {
     let path = module::node(index);
-    OpenOptions::new().read(true).write(true).open(&path).map_err(|e| format!("{path}: {e}"))
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{path}: {e}"))
 }
 
 /// Runs `f` with the module loaded as 3 devices of 256 KiB, then restores the default.
@@ -60,7 +63,10 @@ fn with_devices(f: impl FnOnce() -> TestResult) -> TestResult {
         if module::loaded() {
             module::unload()?;
         }
-        module::load_and_wait(&[&format!("size={SIZE}"), &format!("devices={DEVICES}")], DEVICES)
+        module::load_and_wait(
+            &[&format!("size={SIZE}"), &format!("devices={DEVICES}")],
+            DEVICES,
+        )
     })();
     let result = setup.and_then(|()| f());
     module::restore_default()?;
@@ -86,7 +92,9 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
         let f = &files[dev];
         let at = rng.usize(0..REGION);
         let len = rng.usize(1..=(REGION - at).min(3 * page));
-        let fill: Vec<u8> = (0..len).map(|i| (ops as u8) ^ (i as u8) ^ (t as u8)).collect();
+        let fill: Vec<u8> = (0..len)
+            .map(|i| (ops as u8) ^ (i as u8) ^ (t as u8))
+            .collect();
         match rng.u8(0..10) {
             0 | 1 => {
                 let n = sys::pwrite(f, &fill, (base + at) as i64).map_err(errname)?;
@@ -103,8 +111,14 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
                 // Map the pages around the range, store through the mapping.
                 let first = (base + at) / page * page;
                 let last = (base + at + len).next_multiple_of(page);
-                let map = Map::new(f, last - first, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, first as i64)
-                    .map_err(|e| format!("seed {seed}: mmap: {}", errname(e)))?;
+                let map = Map::new(
+                    f,
+                    last - first,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    first as i64,
+                )
+                .map_err(|e| format!("seed {seed}: mmap: {}", errname(e)))?;
                 for (i, b) in fill.iter().enumerate() {
                     map.set(base + at - first + i, *b);
                 }
@@ -113,12 +127,19 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
             4 | 5 => {
                 let mut got = vec![0u8; len];
                 let n = sys::pread(f, &mut got, (base + at) as i64).map_err(errname)?;
-                check!(n == len && got == expect[dev][at..at + len], "seed {seed}: pread of own region differs");
+                check!(
+                    n == len && got == expect[dev][at..at + len],
+                    "seed {seed}: pread of own region differs"
+                );
             }
             6 => {
-                let map = Map::new(f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
+                let map =
+                    Map::new(f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
                 let got = map.copy_out(base + at, len);
-                check!(got == expect[dev][at..at + len], "seed {seed}: mapping of own region differs");
+                check!(
+                    got == expect[dev][at..at + len],
+                    "seed {seed}: mapping of own region differs"
+                );
             }
             7 => {
                 // The shared device: write all or clear, then read must be uniform.
@@ -127,11 +148,15 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
                     let fill = vec![rng.u8(1..=255); SIZE];
                     sys::pwrite(shared, &fill, 0).map_err(errname)?;
                 } else {
-                    mymap_uapi::clear(shared.as_fd()).map_err(|e| format!("seed {seed}: CLEAR: {e}"))?;
+                    mymap_uapi::clear(shared.as_fd())
+                        .map_err(|e| format!("seed {seed}: CLEAR: {e}"))?;
                 }
                 let mut got = vec![0u8; SIZE];
                 sys::pread(shared, &mut got, 0).map_err(errname)?;
-                check!(got.iter().all(|&b| b == got[0]), "seed {seed}: read of device 2 saw a mix");
+                check!(
+                    got.iter().all(|&b| b == got[0]),
+                    "seed {seed}: read of device 2 saw a mix"
+                );
             }
             8 => {
                 // A child process checks the thread's region through its own mapping.
@@ -140,19 +165,27 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
                 // SAFETY: the child only opens, maps, compares and exits.
                 let pid = unsafe { libc::fork() };
                 if pid == 0 {
-                    let ok = open(index).ok().and_then(|g| Map::new(&g, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).ok())
+                    let ok = open(index)
+                        .ok()
+                        .and_then(|g| Map::new(&g, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).ok())
                         .is_some_and(|m| m.copy_out(base + at, len) == want);
                     // SAFETY: ends the child at once.
                     unsafe { libc::_exit(if ok { 0 } else { 1 }) };
                 }
                 let status = sys::wait(pid);
-                check!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "seed {seed}: child saw other data");
+                check!(
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                    "seed {seed}: child saw other data"
+                );
             }
             _ => {
                 // Reopen a device: close and open races with the others.
                 files[dev] = open(dev as u32)?;
                 let info = mymap_uapi::info(files[dev].as_fd()).map_err(|e| e.to_string())?;
-                check!(info.size == SIZE as u64 && info.index == dev as u32, "seed {seed}: INFO {info:?}");
+                check!(
+                    info.size == SIZE as u64 && info.index == dev as u32,
+                    "seed {seed}: INFO {info:?}"
+                );
             }
         }
     }
@@ -174,7 +207,10 @@ pub fn random_operations() -> TestResult {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut refused = 0;
         while Instant::now() < deadline {
-            check!(module::unload().is_err(), "rmmod succeeded while the devices were busy");
+            check!(
+                module::unload().is_err(),
+                "rmmod succeeded while the devices were busy"
+            );
             refused += 1;
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -182,7 +218,10 @@ pub fn random_operations() -> TestResult {
         for h in handles {
             h.join().map_err(|_| "thread panicked")??;
         }
-        check!(refused > 0 && module::loaded(), "module state after the run");
+        check!(
+            refused > 0 && module::loaded(),
+            "module state after the run"
+        );
         Ok(())
     })
 }
@@ -193,24 +232,56 @@ pub fn random_operations() -> TestResult {
 pub fn fuzz_arguments() -> TestResult {
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);
-    let f = OpenOptions::new().read(true).write(true).open("/dev/mymap").map_err(|e| e.to_string())?;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/mymap")
+        .map_err(|e| e.to_string())?;
     let size = mymap_uapi::info(f.as_fd()).map_err(|e| e.to_string())?.size as i64;
     let page = sys::page_size() as i64;
-    let offsets = [0, 1, -1, size - 1, size, size + 1, i64::MAX, i64::MIN, page, -page];
-    let scratch = Map::anon(2 * page as usize, libc::PROT_READ | libc::PROT_WRITE).map_err(errname)?;
-    let pointers: [usize; 6] = [0, 1, usize::MAX, usize::MAX - 4095, scratch.ptr() as usize, scratch.ptr() as usize + page as usize - 1];
+    let offsets = [
+        0,
+        1,
+        -1,
+        size - 1,
+        size,
+        size + 1,
+        i64::MAX,
+        i64::MIN,
+        page,
+        -page,
+    ];
+    let scratch =
+        Map::anon(2 * page as usize, libc::PROT_READ | libc::PROT_WRITE).map_err(errname)?;
+    let pointers: [usize; 6] = [
+        0,
+        1,
+        usize::MAX,
+        usize::MAX - 4095,
+        scratch.ptr() as usize,
+        scratch.ptr() as usize + page as usize - 1,
+    ];
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut calls = 0u64;
     while Instant::now() < deadline {
         calls += 1;
-        let offset = if rng.bool() { offsets[rng.usize(..offsets.len())] } else { rng.i64(..) };
+        let offset = if rng.bool() {
+            offsets[rng.usize(..offsets.len())]
+        } else {
+            rng.i64(..)
+        };
         let ptr = pointers[rng.usize(..pointers.len())];
         let len = [0usize, 1, page as usize, 2 * page as usize, usize::MAX / 2][rng.usize(..5)];
         match rng.u8(0..5) {
             0 => {
                 let cmd = match rng.u8(0..3) {
                     0 => rng.u32(..),
-                    1 => (MYMAP_IOC_MAGIC << 8) | rng.u32(0..256) | (rng.u32(0..4) << 30) | (rng.u32(0..0x4000) << 16),
+                    1 => {
+                        (MYMAP_IOC_MAGIC << 8)
+                            | rng.u32(0..256)
+                            | (rng.u32(0..4) << 30)
+                            | (rng.u32(0..0x4000) << 16)
+                    }
                     _ => [MYMAP_IOC_INFO as u32, MYMAP_IOC_CLEAR as u32][rng.usize(..2)],
                 };
                 let r = sys::ioctl_ptr(&f, cmd as u64, ptr as *mut libc::c_void);
@@ -224,7 +295,11 @@ pub fn fuzz_arguments() -> TestResult {
                 // Only our scratch pages are ever valid targets; other pointers are bad
                 // on purpose and the kernel must refuse them. Lengths past the scratch
                 // mapping are bounded by the buffer or fault at its end.
-                let len = if ptr >= scratch.ptr() as usize { len.min(page as usize) } else { len };
+                let len = if ptr >= scratch.ptr() as usize {
+                    len.min(page as usize)
+                } else {
+                    len
+                };
                 // SAFETY: see above: the kernel checks user pointers; valid ones point into
                 // `scratch`, which has at least `len` bytes from `ptr`.
                 let r = unsafe {
@@ -243,10 +318,12 @@ pub fn fuzz_arguments() -> TestResult {
                 check!(r <= len as isize, "seed {seed}: returned {r} > {len}");
             }
             3 => {
-                let whence = [libc::SEEK_SET, libc::SEEK_CUR, libc::SEEK_END, 3, 4, 5, -1][rng.usize(..7)];
+                let whence =
+                    [libc::SEEK_SET, libc::SEEK_CUR, libc::SEEK_END, 3, 4, 5, -1][rng.usize(..7)];
                 let r = sys::lseek(&f, offset, whence);
                 check!(
-                    matches!(r, Ok(p) if (0..=size).contains(&p)) || matches!(r, Err(libc::EINVAL | libc::ENXIO)),
+                    matches!(r, Ok(p) if (0..=size).contains(&p))
+                        || matches!(r, Err(libc::EINVAL | libc::ENXIO)),
                     "seed {seed}: lseek({offset}, {whence}) = {r:?}"
                 );
             }
@@ -257,13 +334,22 @@ pub fn fuzz_arguments() -> TestResult {
                 let r = Map::new(&f, len, libc::PROT_READ, libc::MAP_SHARED, off);
                 let fits = off >= 0 && off.checked_add(len as i64).is_some_and(|end| end <= size);
                 match r {
-                    Ok(map) => check!(fits, "seed {seed}: mmap({len}, {off}) past the end succeeded (len {})", map.len()),
-                    Err(e) => check!(!fits && matches!(e, libc::EINVAL | libc::ENOMEM | libc::EOVERFLOW), "seed {seed}: mmap({len}, {off}): {}", errname(e)),
+                    Ok(map) => check!(
+                        fits,
+                        "seed {seed}: mmap({len}, {off}) past the end succeeded (len {})",
+                        map.len()
+                    ),
+                    Err(e) => check!(
+                        !fits && matches!(e, libc::EINVAL | libc::ENOMEM | libc::EOVERFLOW),
+                        "seed {seed}: mmap({len}, {off}): {}",
+                        errname(e)
+                    ),
                 }
             }
         }
     }
-    let info = mymap_uapi::info(f.as_fd()).map_err(|e| format!("seed {seed}: INFO after fuzzing: {e}"))?;
+    let info =
+        mymap_uapi::info(f.as_fd()).map_err(|e| format!("seed {seed}: INFO after fuzzing: {e}"))?;
     check!(info.size as i64 == size, "seed {seed}: size changed");
     check!(calls > 100, "only {calls} calls");
     Ok(())
@@ -273,7 +359,10 @@ const KMEMLEAK: &str = "/sys/kernel/debug/kmemleak";
 
 /// Whether the kernel has kmemleak (the debug kernel).
 pub fn has_kmemleak() -> bool {
-    if !std::path::Path::new("/sys/kernel/debug").join("kmemleak").exists() {
+    if !std::path::Path::new("/sys/kernel/debug")
+        .join("kmemleak")
+        .exists()
+    {
         let _ = module::run("mount", &["-t", "debugfs", "debugfs", "/sys/kernel/debug"]);
     }
     std::path::Path::new(KMEMLEAK).exists()
@@ -293,7 +382,11 @@ pub fn kmemleak_after_cycles() -> TestResult {
             fs::write(KMEMLEAK, "scan").map_err(|e| format!("kmemleak scan: {e}"))?;
         }
         let report = fs::read_to_string(KMEMLEAK).map_err(|e| e.to_string())?;
-        check!(report.trim().is_empty(), "kmemleak reports: {}", report.lines().take(20).collect::<Vec<_>>().join(" | "));
+        check!(
+            report.trim().is_empty(),
+            "kmemleak reports: {}",
+            report.lines().take(20).collect::<Vec<_>>().join(" | ")
+        );
         Ok(())
     })();
     module::restore_default()?;

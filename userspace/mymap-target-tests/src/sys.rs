@@ -85,35 +85,69 @@ pub fn wait(pid: libc::pid_t) -> i32 {
 /// `pread` into `buf`: the count, or the errno.
 pub fn pread(file: &File, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for writing `buf.len()` bytes.
-    let r = unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) };
-    if r < 0 { Err(errno()) } else { Ok(r as usize) }
+    let r = unsafe {
+        libc::pread(
+            file.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            offset as libc::off_t,
+        )
+    };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 /// `pwrite` from `buf`: the count, or the errno.
 pub fn pwrite(file: &File, buf: &[u8], offset: i64) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for reading `buf.len()` bytes.
-    let r = unsafe { libc::pwrite(file.as_raw_fd(), buf.as_ptr().cast(), buf.len(), offset as libc::off_t) };
-    if r < 0 { Err(errno()) } else { Ok(r as usize) }
+    let r = unsafe {
+        libc::pwrite(
+            file.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            offset as libc::off_t,
+        )
+    };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 /// `read` at the file position.
 pub fn read(file: &File, buf: &mut [u8]) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for writing `buf.len()` bytes.
     let r = unsafe { libc::read(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if r < 0 { Err(errno()) } else { Ok(r as usize) }
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 /// `write` at the file position.
 pub fn write(file: &File, buf: &[u8]) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for reading `buf.len()` bytes.
     let r = unsafe { libc::write(file.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
-    if r < 0 { Err(errno()) } else { Ok(r as usize) }
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 pub fn lseek(file: &File, offset: i64, whence: i32) -> Result<i64, i32> {
     // SAFETY: lseek has no memory-safety preconditions.
     let r = unsafe { libc::lseek(file.as_raw_fd(), offset as libc::off_t, whence) };
-    if r < 0 { Err(errno()) } else { Ok(r as i64) }
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as i64)
+    }
 }
 
 /// `ioctl` with a raw pointer argument: the return value, or the errno.
@@ -121,7 +155,11 @@ pub fn ioctl_ptr(file: &File, request: u64, arg: *mut libc::c_void) -> Result<i3
     // SAFETY: the tests pass either a pointer valid for the request or a deliberately bad
     // one; the kernel checks user pointers and answers EFAULT, it never writes out of them.
     let r = unsafe { libc::ioctl(file.as_raw_fd(), request as _, arg) };
-    if r < 0 { Err(errno()) } else { Ok(r) }
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
 }
 
 /// A memory mapping, unmapped on drop. Accesses are volatile: the memory is
@@ -136,12 +174,22 @@ impl Map {
         // SAFETY: a fresh mapping at an address the kernel chooses cannot alias any Rust
         // object.
         let ptr = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, prot, flags, file.as_raw_fd(), offset as _)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                flags,
+                file.as_raw_fd(),
+                offset as _,
+            )
         };
         if ptr == libc::MAP_FAILED {
             return Err(errno());
         }
-        Ok(Map { ptr: ptr.cast(), len })
+        Ok(Map {
+            ptr: ptr.cast(),
+            len,
+        })
     }
 
     /// An anonymous private mapping.
@@ -160,7 +208,10 @@ impl Map {
         if ptr == libc::MAP_FAILED {
             return Err(errno());
         }
-        Ok(Map { ptr: ptr.cast(), len })
+        Ok(Map {
+            ptr: ptr.cast(),
+            len,
+        })
     }
 
     pub fn ptr(&self) -> *mut u8 {
@@ -199,9 +250,7 @@ impl Map {
     /// replaced by the new one.
     pub fn mremap_grow(&mut self, new_len: usize) -> Result<(), i32> {
         // SAFETY: the old range is exactly this live mapping; on success it is replaced.
-        let ptr = unsafe {
-            libc::mremap(self.ptr.cast(), self.len, new_len, libc::MREMAP_MAYMOVE)
-        };
+        let ptr = unsafe { libc::mremap(self.ptr.cast(), self.len, new_len, libc::MREMAP_MAYMOVE) };
         if ptr == libc::MAP_FAILED {
             return Err(errno());
         }
@@ -251,6 +300,8 @@ pub fn as_nobody(f: fn() -> Result<(), String>) -> Result<(), String> {
     match libc::WEXITSTATUS(status) {
         0 if libc::WIFEXITED(status) => Ok(()),
         3 => Err("could not drop privileges".into()),
-        _ => Err(format!("check as nobody failed (status {status:#x}, see stderr)")),
+        _ => Err(format!(
+            "check as nobody failed (status {status:#x}, see stderr)"
+        )),
     }
 }

@@ -8,10 +8,7 @@ use std::{
         File,
         OpenOptions, //
     },
-    os::{
-        fd::AsFd,
-        unix::fs::MetadataExt,
-    },
+    os::{fd::AsFd, unix::fs::MetadataExt},
     sync::{
         atomic::{
             AtomicBool,
@@ -34,16 +31,13 @@ use mymap_uapi::{
 };
 
 use crate::{
-    check,
-    module,
-    stress,
+    check, module, stress,
     sys::{
         self,
         errname,
         Map, //
     },
-    Test,
-    TestResult,
+    Test, TestResult,
 };
 
 const GREETING: &[u8] = b"hello world from kernel space\0";
@@ -110,7 +104,11 @@ pub fn all() -> Vec<Test> {
 }
 
 fn open_rw() -> Result<File, String> {
-    OpenOptions::new().read(true).write(true).open(DEV).map_err(|e| format!("open {DEV}: {e}"))
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(DEV)
+        .map_err(|e| format!("open {DEV}: {e}"))
 }
 
 fn open_ro() -> Result<File, String> {
@@ -121,7 +119,11 @@ fn open_ro() -> Result<File, String> {
 fn expect_errno<T: std::fmt::Debug>(res: Result<T, i32>, want: i32, what: &str) -> TestResult {
     match res {
         Err(e) if e == want => Ok(()),
-        Err(e) => Err(format!("{what}: got {}, want {}", errname(e), errname(want))),
+        Err(e) => Err(format!(
+            "{what}: got {}, want {}",
+            errname(e),
+            errname(want)
+        )),
         Ok(v) => Err(format!("{what}: succeeded ({v:?}), want {}", errname(want))),
     }
 }
@@ -129,7 +131,10 @@ fn expect_errno<T: std::fmt::Debug>(res: Result<T, i32>, want: i32, what: &str) 
 fn read_all(file: &File, size: usize) -> Result<Vec<u8>, String> {
     let mut buf = vec![0u8; size];
     let n = sys::pread(file, &mut buf, 0).map_err(|e| format!("pread: {}", errname(e)))?;
-    check!(n == size, "pread of the whole buffer returned {n}, want {size}");
+    check!(
+        n == size,
+        "pread of the whole buffer returned {n}, want {size}"
+    );
     Ok(buf)
 }
 
@@ -142,15 +147,27 @@ fn greeting_and_zeroed() -> TestResult {
         String::from_utf8_lossy(&buf[..GREETING.len()])
     );
     let stray = buf[GREETING.len()..].iter().position(|&b| b != 0);
-    check!(stray.is_none(), "byte {} after the greeting is not zero", stray.unwrap_or(0) + GREETING.len());
+    check!(
+        stray.is_none(),
+        "byte {} after the greeting is not zero",
+        stray.unwrap_or(0) + GREETING.len()
+    );
     Ok(())
 }
 
 fn node_mode_and_group() -> TestResult {
     let meta = fs::metadata(DEV).map_err(|e| format!("stat {DEV}: {e}"))?;
-    check!(meta.mode() & 0o777 == 0o660, "mode {:o}, want 660", meta.mode() & 0o777);
+    check!(
+        meta.mode() & 0o777 == 0o660,
+        "mode {:o}, want 660",
+        meta.mode() & 0o777
+    );
     let gid = module::group_id("mymap").ok_or("no group mymap in /etc/group")?;
-    check!(meta.gid() == gid, "group id {}, want mymap ({gid})", meta.gid());
+    check!(
+        meta.gid() == gid,
+        "group id {}, want mymap ({gid})",
+        meta.gid()
+    );
     check!(meta.uid() == 0, "owner {}, want root", meta.uid());
     Ok(())
 }
@@ -166,12 +183,24 @@ fn unprivileged_refused() -> TestResult {
 fn info() -> TestResult {
     let f = open_ro()?;
     let info = mymap_uapi::info(f.as_fd()).map_err(|e| format!("INFO: {e}"))?;
-    check!(info.abi_version == MYMAP_ABI_VERSION, "abi_version {}", info.abi_version);
-    check!(info.page_size as usize == sys::page_size(), "page_size {}", info.page_size);
+    check!(
+        info.abi_version == MYMAP_ABI_VERSION,
+        "abi_version {}",
+        info.abi_version
+    );
+    check!(
+        info.page_size as usize == sys::page_size(),
+        "page_size {}",
+        info.page_size
+    );
     check!(info.size == SIZE as u64, "size {}, want {SIZE}", info.size);
     check!(info.index == 0, "index {}", info.index);
     check!(info.devices == 1, "devices {}", info.devices);
-    check!(info.max_size == MYMAP_MAX_SIZE as u64, "max_size {}", info.max_size);
+    check!(
+        info.max_size == MYMAP_MAX_SIZE as u64,
+        "max_size {}",
+        info.max_size
+    );
     Ok(())
 }
 
@@ -183,31 +212,55 @@ fn ioc(dir: u64, kind: u64, nr: u64, size: u64) -> u64 {
 fn ioctl_unknown() -> TestResult {
     let f = open_rw()?;
     let magic = MYMAP_IOC_MAGIC as u64;
-    expect_errno(sys::ioctl_ptr(&f, ioc(0, magic, 0x7f, 0), std::ptr::null_mut()), libc::ENOTTY, "unknown nr")?;
+    expect_errno(
+        sys::ioctl_ptr(&f, ioc(0, magic, 0x7f, 0), std::ptr::null_mut()),
+        libc::ENOTTY,
+        "unknown nr",
+    )?;
     // INFO's number with another direction and size is another command.
-    expect_errno(sys::ioctl_ptr(&f, ioc(1, magic, 2, 40), std::ptr::null_mut()), libc::ENOTTY, "INFO as _IOW")?;
-    expect_errno(sys::ioctl_ptr(&f, libc::TCGETS as u64, std::ptr::null_mut()), libc::ENOTTY, "TCGETS")?;
+    expect_errno(
+        sys::ioctl_ptr(&f, ioc(1, magic, 2, 40), std::ptr::null_mut()),
+        libc::ENOTTY,
+        "INFO as _IOW",
+    )?;
+    expect_errno(
+        sys::ioctl_ptr(&f, libc::TCGETS as u64, std::ptr::null_mut()),
+        libc::ENOTTY,
+        "TCGETS",
+    )?;
     Ok(())
 }
 
 fn ioctl_info_efault() -> TestResult {
     let f = open_ro()?;
     let info = MYMAP_IOC_INFO as u64;
-    expect_errno(sys::ioctl_ptr(&f, info, std::ptr::null_mut()), libc::EFAULT, "INFO to NULL")?;
+    expect_errno(
+        sys::ioctl_ptr(&f, info, std::ptr::null_mut()),
+        libc::EFAULT,
+        "INFO to NULL",
+    )?;
     let guard = Map::anon(sys::page_size(), libc::PROT_READ).map_err(errname)?;
-    expect_errno(sys::ioctl_ptr(&f, info, guard.ptr().cast()), libc::EFAULT, "INFO to read-only memory")?;
+    expect_errno(
+        sys::ioctl_ptr(&f, info, guard.ptr().cast()),
+        libc::EFAULT,
+        "INFO to read-only memory",
+    )?;
     Ok(())
 }
 
 fn clear() -> TestResult {
     let f = open_rw()?;
-    let before = mymap_uapi::info(f.as_fd()).map_err(|e| e.to_string())?.clears;
+    let before = mymap_uapi::info(f.as_fd())
+        .map_err(|e| e.to_string())?
+        .clears;
     sys::pwrite(&f, b"dirty", 0).map_err(errname)?;
     sys::pwrite(&f, b"!", (SIZE - 1) as i64).map_err(errname)?;
     mymap_uapi::clear(f.as_fd()).map_err(|e| format!("CLEAR: {e}"))?;
     let buf = read_all(&f, SIZE)?;
     check!(buf.iter().all(|&b| b == 0), "buffer not zero after CLEAR");
-    let after = mymap_uapi::info(f.as_fd()).map_err(|e| e.to_string())?.clears;
+    let after = mymap_uapi::info(f.as_fd())
+        .map_err(|e| e.to_string())?
+        .clears;
     check!(after == before + 1, "clears went {before} -> {after}");
     Ok(())
 }
@@ -232,19 +285,42 @@ fn read_short_and_eof() -> TestResult {
     let n = sys::pread(&f, &mut buf, (SIZE - 10) as i64).map_err(errname)?;
     check!(n == 10, "pread across the end returned {n}, want 10");
     check!(buf[..10] == tail[..], "short read returned other bytes");
-    check!(sys::pread(&f, &mut buf, SIZE as i64) == Ok(0), "pread at the end is not 0");
-    check!(sys::pread(&f, &mut buf, SIZE as i64 + 4096) == Ok(0), "pread past the end is not 0");
+    check!(
+        sys::pread(&f, &mut buf, SIZE as i64) == Ok(0),
+        "pread at the end is not 0"
+    );
+    check!(
+        sys::pread(&f, &mut buf, SIZE as i64 + 4096) == Ok(0),
+        "pread past the end is not 0"
+    );
     sys::lseek(&f, (SIZE - 4) as i64, libc::SEEK_SET).map_err(errname)?;
-    check!(sys::read(&f, &mut buf) == Ok(4), "read() across the end is not 4");
-    check!(sys::read(&f, &mut buf) == Ok(0), "read() at the end is not 0");
+    check!(
+        sys::read(&f, &mut buf) == Ok(4),
+        "read() across the end is not 4"
+    );
+    check!(
+        sys::read(&f, &mut buf) == Ok(0),
+        "read() at the end is not 0"
+    );
     Ok(())
 }
 
 fn write_enospc_and_partial() -> TestResult {
     let f = open_rw()?;
-    expect_errno(sys::pwrite(&f, b"x", SIZE as i64), libc::ENOSPC, "pwrite at the end")?;
-    expect_errno(sys::pwrite(&f, b"x", SIZE as i64 + 100), libc::ENOSPC, "pwrite past the end")?;
-    check!(sys::pwrite(&f, b"", SIZE as i64) == Ok(0), "empty pwrite at the end is not 0");
+    expect_errno(
+        sys::pwrite(&f, b"x", SIZE as i64),
+        libc::ENOSPC,
+        "pwrite at the end",
+    )?;
+    expect_errno(
+        sys::pwrite(&f, b"x", SIZE as i64 + 100),
+        libc::ENOSPC,
+        "pwrite past the end",
+    )?;
+    check!(
+        sys::pwrite(&f, b"", SIZE as i64) == Ok(0),
+        "empty pwrite at the end is not 0"
+    );
     let data = [0x5au8; 20];
     let n = sys::pwrite(&f, &data, (SIZE - 8) as i64).map_err(errname)?;
     check!(n == 8, "pwrite across the end returned {n}, want 8");
@@ -260,19 +336,44 @@ fn read_write_efault() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     // SAFETY: a null pointer is never dereferenced here; the kernel checks it.
-    let r = unsafe { libc::pread(std::os::fd::AsRawFd::as_raw_fd(&f), std::ptr::null_mut(), 10, 0) };
-    check!(r < 0 && sys::errno() == libc::EFAULT, "pread to NULL: {r} ({})", errname(sys::errno()));
+    let r = unsafe {
+        libc::pread(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            std::ptr::null_mut(),
+            10,
+            0,
+        )
+    };
+    check!(
+        r < 0 && sys::errno() == libc::EFAULT,
+        "pread to NULL: {r} ({})",
+        errname(sys::errno())
+    );
     // SAFETY: as above.
     let r = unsafe { libc::pwrite(std::os::fd::AsRawFd::as_raw_fd(&f), std::ptr::null(), 10, 0) };
-    check!(r < 0 && sys::errno() == libc::EFAULT, "pwrite from NULL: {r} ({})", errname(sys::errno()));
+    check!(
+        r < 0 && sys::errno() == libc::EFAULT,
+        "pwrite from NULL: {r} ({})",
+        errname(sys::errno())
+    );
     // A user buffer whose second page is inaccessible: the read stops there.
     let two = Map::anon(2 * page, libc::PROT_READ | libc::PROT_WRITE).map_err(errname)?;
     // SAFETY: protects the second page of our own anonymous mapping.
     let r = unsafe { libc::mprotect(two.ptr().add(page).cast(), page, libc::PROT_NONE) };
     check!(r == 0, "mprotect");
     // SAFETY: the buffer is our mapping; the kernel copies at most 2 pages and faults on the second.
-    let n = unsafe { libc::pread(std::os::fd::AsRawFd::as_raw_fd(&f), two.ptr().cast(), 2 * page, 0) };
-    check!(n == page as isize, "pread into half-accessible memory returned {n}, want {page}");
+    let n = unsafe {
+        libc::pread(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            two.ptr().cast(),
+            2 * page,
+            0,
+        )
+    };
+    check!(
+        n == page as isize,
+        "pread into half-accessible memory returned {n}, want {page}"
+    );
     Ok(())
 }
 
@@ -298,41 +399,70 @@ fn lseek() -> TestResult {
     ];
     for &(offset, whence, want) in cases {
         let got = sys::lseek(&f, offset, whence);
-        check!(got == want, "lseek({offset}, {whence}) = {got:?}, want {want:?}");
+        check!(
+            got == want,
+            "lseek({offset}, {whence}) = {got:?}, want {want:?}"
+        );
     }
     // Reads and writes happen at the position lseek set.
     sys::pwrite(&f, b"AT4000", 4000).map_err(errname)?;
     sys::lseek(&f, 4000, libc::SEEK_SET).map_err(errname)?;
     let mut buf = [0u8; 6];
-    check!(sys::read(&f, &mut buf) == Ok(6) && &buf == b"AT4000", "read after lseek: {buf:?}");
-    check!(sys::lseek(&f, 0, libc::SEEK_CUR) == Ok(4006), "position after read");
+    check!(
+        sys::read(&f, &mut buf) == Ok(6) && &buf == b"AT4000",
+        "read after lseek: {buf:?}"
+    );
+    check!(
+        sys::lseek(&f, 0, libc::SEEK_CUR) == Ok(4006),
+        "position after read"
+    );
     Ok(())
 }
 
 fn mmap_shared_coherent() -> TestResult {
     let f = open_rw()?;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
-    let a = Map::new(&f, SIZE, rw, libc::MAP_SHARED, 0).map_err(|e| format!("mmap: {}", errname(e)))?;
+    let a =
+        Map::new(&f, SIZE, rw, libc::MAP_SHARED, 0).map_err(|e| format!("mmap: {}", errname(e)))?;
     let g = open_rw()?;
-    let b = Map::new(&g, SIZE, rw, libc::MAP_SHARED, 0).map_err(|e| format!("mmap 2: {}", errname(e)))?;
+    let b = Map::new(&g, SIZE, rw, libc::MAP_SHARED, 0)
+        .map_err(|e| format!("mmap 2: {}", errname(e)))?;
     for (i, v) in [(100usize, 0x11u8), (SIZE - 1, 0x22), (4096, 0x33)] {
         a.set(i, v);
-        check!(b.get(i) == v, "store at {i} through one mapping not seen by another");
+        check!(
+            b.get(i) == v,
+            "store at {i} through one mapping not seen by another"
+        );
         let mut byte = [0u8];
         sys::pread(&f, &mut byte, i as i64).map_err(errname)?;
-        check!(byte[0] == v, "store at {i} through a mapping not seen by read()");
+        check!(
+            byte[0] == v,
+            "store at {i} through a mapping not seen by read()"
+        );
     }
     sys::pwrite(&f, b"from write", 200).map_err(errname)?;
-    check!(a.copy_out(200, 10) == b"from write", "write() not seen through the mapping");
+    check!(
+        a.copy_out(200, 10) == b"from write",
+        "write() not seen through the mapping"
+    );
     mymap_uapi::clear(f.as_fd()).map_err(|e| e.to_string())?;
-    check!(a.get(100) == 0 && b.get(SIZE - 1) == 0, "CLEAR not seen through the mappings");
+    check!(
+        a.get(100) == 0 && b.get(SIZE - 1) == 0,
+        "CLEAR not seen through the mappings"
+    );
     Ok(())
 }
 
 fn mmap_shared_across_processes() -> TestResult {
     let f = open_rw()?;
-    let map = Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, 0)
-        .map_err(errname)?;
+    let map = Map::new(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        0,
+    )
+    .map_err(errname)?;
     map.set(300, 0);
     // SAFETY: the test process is single-threaded here.
     let pid = unsafe { libc::fork() };
@@ -340,14 +470,26 @@ fn mmap_shared_across_processes() -> TestResult {
         // The child maps the device through a descriptor of its own.
         let ok = open_rw()
             .ok()
-            .and_then(|g| Map::new(&g, SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, 0).ok())
+            .and_then(|g| {
+                Map::new(
+                    &g,
+                    SIZE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    0,
+                )
+                .ok()
+            })
             .map(|m| m.set(300, 0x77))
             .is_some();
         // SAFETY: ends the child at once.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
     let status = sys::wait(pid);
-    check!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child failed to map");
+    check!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed to map"
+    );
     check!(map.get(300) == 0x77, "another process's store not seen");
     Ok(())
 }
@@ -361,7 +503,10 @@ fn mmap_private_readonly() -> TestResult {
             .map_err(|e| format!("MAP_PRIVATE of {pages} pages: {}", errname(e)))?;
         for p in 0..pages {
             for i in [p * page, p * page + page - 1] {
-                check!(map.get(i) == expected[i], "{pages}-page private map differs at {i}");
+                check!(
+                    map.get(i) == expected[i],
+                    "{pages}-page private map differs at {i}"
+                );
             }
         }
     }
@@ -372,16 +517,31 @@ fn mmap_private_write_cow() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     sys::pwrite(&f, b"shared", page as i64).map_err(errname)?;
-    let map = Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE, 0)
-        .map_err(|e| format!("writable MAP_PRIVATE: {}", errname(e)))?;
-    check!(map.copy_out(page, 6) == b"shared", "private map does not show the buffer");
+    let map = Map::new(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_PRIVATE,
+        0,
+    )
+    .map_err(|e| format!("writable MAP_PRIVATE: {}", errname(e)))?;
+    check!(
+        map.copy_out(page, 6) == b"shared",
+        "private map does not show the buffer"
+    );
     for (i, b) in b"privat".iter().enumerate() {
         map.set(page + i, *b);
     }
-    check!(map.copy_out(page, 6) == b"privat", "private store not visible in its own mapping");
+    check!(
+        map.copy_out(page, 6) == b"privat",
+        "private store not visible in its own mapping"
+    );
     let mut back = [0u8; 6];
     sys::pread(&f, &mut back, page as i64).map_err(errname)?;
-    check!(&back == b"shared", "a private store reached the shared buffer: {back:?}");
+    check!(
+        &back == b"shared",
+        "a private store reached the shared buffer: {back:?}"
+    );
     Ok(())
 }
 
@@ -391,35 +551,65 @@ fn mmap_offset_and_bounds() -> TestResult {
     sys::pwrite(&f, b"third page", 2 * page as i64).map_err(errname)?;
     let map = Map::new(&f, page, libc::PROT_READ, libc::MAP_SHARED, 2 * page as i64)
         .map_err(|e| format!("mmap at offset: {}", errname(e)))?;
-    check!(map.copy_out(0, 10) == b"third page", "offset mapping shows other data");
+    check!(
+        map.copy_out(0, 10) == b"third page",
+        "offset mapping shows other data"
+    );
     let last = (SIZE - page) as i64;
-    Map::new(&f, page, libc::PROT_READ, libc::MAP_SHARED, last).map_err(|e| format!("last page: {}", errname(e)))?;
+    Map::new(&f, page, libc::PROT_READ, libc::MAP_SHARED, last)
+        .map_err(|e| format!("last page: {}", errname(e)))?;
     let cases: &[(usize, i64, &str)] = &[
         (2 * page, last, "offset + length past the end"),
         (page, SIZE as i64, "offset at the end"),
         (SIZE + page, 0, "length past the end"),
     ];
     for &(len, offset, what) in cases {
-        expect_errno(Map::new(&f, len, libc::PROT_READ, libc::MAP_SHARED, offset).map(|_| ()), libc::EINVAL, what)?;
+        expect_errno(
+            Map::new(&f, len, libc::PROT_READ, libc::MAP_SHARED, offset).map(|_| ()),
+            libc::EINVAL,
+            what,
+        )?;
     }
-    expect_errno(Map::new(&f, page, libc::PROT_READ, libc::MAP_SHARED, 100).map(|_| ()), libc::EINVAL, "unaligned offset")?;
+    expect_errno(
+        Map::new(&f, page, libc::PROT_READ, libc::MAP_SHARED, 100).map(|_| ()),
+        libc::EINVAL,
+        "unaligned offset",
+    )?;
     Ok(())
 }
 
 fn mmap_exec_refused() -> TestResult {
     let f = open_rw()?;
     expect_errno(
-        Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, 0).map(|_| ()),
+        Map::new(
+            &f,
+            SIZE,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_SHARED,
+            0,
+        )
+        .map(|_| ()),
         libc::EINVAL,
         "PROT_EXEC mapping",
     )?;
     expect_errno(
-        Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_PRIVATE, 0).map(|_| ()),
+        Map::new(
+            &f,
+            SIZE,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_PRIVATE,
+            0,
+        )
+        .map(|_| ()),
         libc::EINVAL,
         "private PROT_EXEC mapping",
     )?;
     let map = Map::new(&f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
-    expect_errno(map.mprotect(libc::PROT_READ | libc::PROT_EXEC), libc::EACCES, "mprotect to exec")?;
+    expect_errno(
+        map.mprotect(libc::PROT_READ | libc::PROT_EXEC),
+        libc::EACCES,
+        "mprotect to exec",
+    )?;
     Ok(())
 }
 
@@ -435,12 +625,23 @@ fn mremap_grow_refused() -> TestResult {
 fn mmap_rdonly_no_shared_write() -> TestResult {
     let f = open_ro()?;
     expect_errno(
-        Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, 0).map(|_| ()),
+        Map::new(
+            &f,
+            SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            0,
+        )
+        .map(|_| ()),
         libc::EACCES,
         "writable shared mapping of an O_RDONLY file",
     )?;
     let map = Map::new(&f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
-    expect_errno(map.mprotect(libc::PROT_READ | libc::PROT_WRITE), libc::EACCES, "mprotect to write")?;
+    expect_errno(
+        map.mprotect(libc::PROT_READ | libc::PROT_WRITE),
+        libc::EACCES,
+        "mprotect to write",
+    )?;
     Ok(())
 }
 
@@ -456,8 +657,15 @@ fn fdinfo() -> TestResult {
     sys::lseek(&f, 1234, libc::SEEK_SET).map_err(errname)?;
     let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
     let text = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).map_err(|e| e.to_string())?;
-    for want in ["pos:\t1234", &format!("mymap-size:\t{SIZE}"), "mymap-index:\t0"] {
-        check!(text.lines().any(|l| l == want), "fdinfo lacks {want:?}: {text:?}");
+    for want in [
+        "pos:\t1234",
+        &format!("mymap-size:\t{SIZE}"),
+        "mymap-index:\t0",
+    ] {
+        check!(
+            text.lines().any(|l| l == want),
+            "fdinfo lacks {want:?}: {text:?}"
+        );
     }
     if let Some(addr) = has_address(&text) {
         return Err(format!("fdinfo shows {addr}, which looks like an address"));
@@ -483,21 +691,47 @@ fn copy_with_own_mapping() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-    let shared = Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, 0).map_err(errname)?;
+    let shared = Map::new(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        0,
+    )
+    .map_err(errname)?;
     sys::pwrite(&f, b"source", 0).map_err(errname)?;
     // SAFETY: the destination is our live mapping, valid for SIZE - page bytes from page.
     let n = unsafe { libc::pread(fd, shared.ptr().add(page).cast(), SIZE - page, 0) };
-    check!(n == (SIZE - page) as isize, "read into own mapping returned {n}");
-    check!(shared.copy_out(page, 6) == b"source", "read into own mapping copied other data");
+    check!(
+        n == (SIZE - page) as isize,
+        "read into own mapping returned {n}"
+    );
+    check!(
+        shared.copy_out(page, 6) == b"source",
+        "read into own mapping copied other data"
+    );
     // SAFETY: the source is our live mapping, valid for `page` bytes.
     let n = unsafe { libc::pwrite(fd, shared.ptr().cast(), page, (2 * page) as libc::off_t) };
     check!(n == page as isize, "write from own mapping returned {n}");
-    check!(shared.copy_out(2 * page, 6) == b"source", "write from own mapping stored other data");
+    check!(
+        shared.copy_out(2 * page, 6) == b"source",
+        "write from own mapping stored other data"
+    );
     // Untouched private pages: every page faults (copy-on-write) during the copy.
-    let private = Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE, 0).map_err(errname)?;
+    let private = Map::new(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_PRIVATE,
+        0,
+    )
+    .map_err(errname)?;
     // SAFETY: the destination is our live private mapping of SIZE bytes.
     let n = unsafe { libc::pread(fd, private.ptr().cast(), SIZE, 0) };
-    check!(n == SIZE as isize, "read into a private mapping returned {n}");
+    check!(
+        n == SIZE as isize,
+        "read into a private mapping returned {n}"
+    );
     Ok(())
 }
 
@@ -542,7 +776,10 @@ fn concurrent_serialised() -> TestResult {
                 check!(n == SIZE, "reader read {n}");
                 let first = buf[0];
                 if let Some(i) = buf.iter().position(|&b| b != first) {
-                    return Err(format!("read saw a mix: byte 0 is {first:#x}, byte {i} is {:#x}", buf[i]));
+                    return Err(format!(
+                        "read saw a mix: byte 0 is {first:#x}, byte {i} is {:#x}",
+                        buf[i]
+                    ));
                 }
                 count += 1;
             }
@@ -574,8 +811,14 @@ fn concurrent_open_map_close() -> TestResult {
                 let info = mymap_uapi::info(f.as_fd()).map_err(|e| e.to_string())?;
                 check!(info.size == SIZE as u64, "INFO size {}", info.size);
                 let off = (t * page) as i64;
-                let map = Map::new(&f, page, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, off)
-                    .map_err(errname)?;
+                let map = Map::new(
+                    &f,
+                    page,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    off,
+                )
+                .map_err(errname)?;
                 map.set(0, t as u8);
                 let mut b = [0u8];
                 sys::pread(&f, &mut b, off).map_err(errname)?;
@@ -596,7 +839,10 @@ fn concurrent_open_map_close() -> TestResult {
 
 fn lifetime_open_file() -> TestResult {
     let f = open_rw()?;
-    check!(module::unload().is_err(), "rmmod succeeded while a file was open");
+    check!(
+        module::unload().is_err(),
+        "rmmod succeeded while a file was open"
+    );
     check!(module::loaded(), "module gone while a file was open");
     drop(f);
     module::unload().map_err(|e| format!("rmmod after close: {e}"))?;
@@ -606,9 +852,19 @@ fn lifetime_open_file() -> TestResult {
 
 fn lifetime_mapping() -> TestResult {
     let f = open_rw()?;
-    let map = Map::new(&f, SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, 0).map_err(errname)?;
+    let map = Map::new(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        0,
+    )
+    .map_err(errname)?;
     drop(f);
-    check!(module::unload().is_err(), "rmmod succeeded while a mapping was alive");
+    check!(
+        module::unload().is_err(),
+        "rmmod succeeded while a mapping was alive"
+    );
     map.set(0, 0x42);
     check!(map.get(0) == 0x42, "the mapping's page stopped working");
     drop(map);
@@ -626,11 +882,21 @@ fn params_refused() -> TestResult {
             ("devices=0", "devices=0 refused"),
             ("devices=9", "devices=9 refused"),
         ] {
-            check!(module::load(&[param]).is_err(), "modprobe mymap {param} succeeded");
+            check!(
+                module::load(&[param]).is_err(),
+                "modprobe mymap {param} succeeded"
+            );
             check!(!module::loaded(), "module loaded with {param}");
             let log = module::dmesg();
-            let last = log.lines().rev().find(|l| l.contains("mymap")).unwrap_or("");
-            check!(last.contains(message), "no pr_err for {param}; last mymap line: {last:?}");
+            let last = log
+                .lines()
+                .rev()
+                .find(|l| l.contains("mymap"))
+                .unwrap_or("");
+            check!(
+                last.contains(message),
+                "no pr_err for {param}; last mymap line: {last:?}"
+            );
         }
         Ok(())
     })();
@@ -647,18 +913,43 @@ fn params_size_and_devices() -> TestResult {
                 .map(|s| s.trim().to_string())
                 .ok()
         };
-        check!(param("size").as_deref() == Some("5000"), "sysfs size: {:?}", param("size"));
-        check!(param("devices").as_deref() == Some("3"), "sysfs devices: {:?}", param("devices"));
+        check!(
+            param("size").as_deref() == Some("5000"),
+            "sysfs size: {:?}",
+            param("size")
+        );
+        check!(
+            param("devices").as_deref() == Some("3"),
+            "sysfs devices: {:?}",
+            param("devices")
+        );
         let page = sys::page_size() as u64;
         let mut files = Vec::new();
         for index in 0..3 {
             let path = module::node(index);
-            let f = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| format!("{path}: {e}"))?;
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| format!("{path}: {e}"))?;
             let meta = f.metadata().map_err(|e| e.to_string())?;
-            check!(meta.mode() & 0o777 == 0o660, "{path} mode {:o}", meta.mode() & 0o777);
+            check!(
+                meta.mode() & 0o777 == 0o660,
+                "{path} mode {:o}",
+                meta.mode() & 0o777
+            );
             let info = mymap_uapi::info(f.as_fd()).map_err(|e| e.to_string())?;
-            check!(info.index == index && info.devices == 3, "{path}: index {} devices {}", info.index, info.devices);
-            check!(info.size == 5000u64.next_multiple_of(page), "{path}: size {}", info.size);
+            check!(
+                info.index == index && info.devices == 3,
+                "{path}: index {} devices {}",
+                info.index,
+                info.devices
+            );
+            check!(
+                info.size == 5000u64.next_multiple_of(page),
+                "{path}: size {}",
+                info.size
+            );
             files.push(f);
         }
         sys::pwrite(&files[1], b"one", 0).map_err(errname)?;
@@ -685,7 +976,10 @@ fn load_unload_cycles() -> TestResult {
         let _ = module::run("udevadm", &["settle", "--timeout=30"]);
         let after = module::mem_available_kib().ok_or("no MemAvailable")?;
         let lost = before.saturating_sub(after);
-        check!(lost < 16 * 1024, "MemAvailable fell by {lost} KiB over 100 cycles");
+        check!(
+            lost < 16 * 1024,
+            "MemAvailable fell by {lost} KiB over 100 cycles"
+        );
         Ok(())
     })();
     module::restore_default()?;
