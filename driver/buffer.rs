@@ -175,7 +175,11 @@ impl Buffer {
     pub(crate) fn map(&self, vma: &VmaNew, pgoff: usize) -> Result {
         let count = (vma.end() - vma.start()) >> PAGE_SHIFT;
         if pgoff > self.pages.len() || count > self.pages.len() - pgoff {
-            pr_debug!("mmap refused: pages {}+{} beyond the buffer\n", pgoff, count);
+            pr_debug!(
+                "mmap refused: pages {}+{} beyond the buffer\n",
+                pgoff,
+                count
+            );
             return Err(EINVAL);
         }
         if vma.try_clear_mayexec().is_err() {

@@ -93,7 +93,10 @@ impl kernel::Module for MymapModule {
         let mut devices = KVec::with_capacity(params.devices as usize, GFP_KERNEL)?;
         for index in 0..params.devices {
             let buffer = Buffer::new(index, params.devices, params.size)?;
-            devices.push(KBox::pin_init(MymapDevice::new(buffer), GFP_KERNEL)?, GFP_KERNEL)?;
+            devices.push(
+                KBox::pin_init(MymapDevice::new(buffer), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
         }
         pr_info!(
             "{} device(s) of {} bytes: /dev/mymap{}\n",
