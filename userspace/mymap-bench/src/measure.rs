@@ -188,10 +188,12 @@ fn side_by_side(
     Ok(sides)
 }
 
-/// This process's minor page faults so far (`/proc/self/stat`).
+/// This thread's minor page faults so far (`/proc/thread-self/stat`: the bench has
+/// one thread, and the unit tests' other threads do not count).
 fn minor_faults() -> io::Result<u64> {
-    let stat = fs::read_to_string("/proc/self/stat")?;
-    minflt_in(&stat).ok_or_else(|| io::Error::other(format!("unreadable /proc/self/stat: {stat}")))
+    let stat = fs::read_to_string("/proc/thread-self/stat")?;
+    minflt_in(&stat)
+        .ok_or_else(|| io::Error::other(format!("unreadable /proc/thread-self/stat: {stat}")))
 }
 
 /// Field 10, `minflt`, of a `/proc/<pid>/stat` line; the command name in
@@ -388,6 +390,6 @@ mod tests {
         let stat = "1234 (a b) c)) S 1 1234 1234 0 -1 4194560 777 0 0 0 5 3 0 0 20 0 1 0";
         assert_eq!(minflt_in(stat), Some(777));
         assert_eq!(minflt_in("garbage"), None);
-        assert!(minor_faults().unwrap() > 0);
+        assert!(minor_faults().is_ok());
     }
 }
