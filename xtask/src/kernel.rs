@@ -134,6 +134,13 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
     if !dir.exists() && !clean && !cached_only {
         seed(sh, &kernels, &dir, &toolchain_key)?;
     }
+    if cached_only && !dir.exists() {
+        bail!(
+            "kernel {} ({variant}) for {} is not built and MYMAP_KERNEL_CACHED_ONLY is set",
+            board.arch,
+            board.name
+        );
+    }
     fs::create_dir_all(&dir)?;
     fs::write(dir.join("mymap-toolchain-key"), &toolchain_key)?;
     let label = format!("kernel {} ({variant}) for {}", board.arch, board.name);
@@ -157,10 +164,13 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         targets.push("dtbs".into());
     }
     let stamp = dir.join(format!(".mymap-built-{}", targets.join("-")));
-    if cached_only && !stamp.exists() {
+    // A build for another board of the same kernel may have made more targets.
+    let built = built_targets(&dir);
+    let done = targets.iter().all(|t| built.contains(t));
+    if cached_only && !done {
         bail!("{label} is not built and MYMAP_KERNEL_CACHED_ONLY is set");
     }
-    if !stamp.exists() {
+    if !done {
         step(&format!("{label}: build {}", targets.join(" ")), || {
             let mut make = make(&src, &dir, &make_vars);
             make.arg(format!("-j{}", jobs())).args(&targets);
@@ -220,6 +230,22 @@ fn seed(sh: &Shell, kernels: &Path, dir: &Path, toolchain_key: &str) -> Result<(
             Ok(())
         },
     )
+}
+
+/// Every target some finished build in `dir` made, from the stamps' names.
+fn built_targets(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(".mymap-built-")
+                .map(|t| t.split('-').map(String::from).collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect()
 }
 
 fn jobs() -> usize {
