@@ -88,5 +88,9 @@ fn cargo_build(sh: &Shell, target: &str, static_gnu: bool, bins: &[&str]) -> Res
             Ok(())
         },
     )?;
-    Ok(project_root().join("target").join(target).join("release"))
+    // Cargo's output directory: CARGO_TARGET_DIR (relative to the root) if set.
+    let out = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| project_root().join(dir))
+        .unwrap_or_else(|| project_root().join("target"));
+    Ok(out.join(target).join("release"))
 }
