@@ -128,6 +128,23 @@ fn expect_errno<T: std::fmt::Debug>(res: Result<T, i32>, want: i32, what: &str) 
     }
 }
 
+/// Expects `mmap` of `file` with these arguments to fail with `want`.
+fn expect_mmap_errno(
+    file: &File,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    offset: i64,
+    want: i32,
+    what: &str,
+) -> TestResult {
+    expect_errno(
+        Map::new(file, len, prot, flags, offset).map(|_| ()),
+        want,
+        what,
+    )
+}
+
 fn read_all(file: &File, size: usize) -> Result<Vec<u8>, String> {
     let mut buf = vec![0u8; size];
     let n = sys::pread(file, &mut buf, 0).map_err(|e| format!("pread: {}", errname(e)))?;
@@ -564,14 +581,22 @@ fn mmap_offset_and_bounds() -> TestResult {
         (SIZE + page, 0, "length past the end"),
     ];
     for &(len, offset, what) in cases {
-        expect_errno(
-            Map::new(&f, len, libc::PROT_READ, libc::MAP_SHARED, offset).map(|_| ()),
+        expect_mmap_errno(
+            &f,
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            offset,
             libc::EINVAL,
             what,
         )?;
     }
-    expect_errno(
-        Map::new(&f, page, libc::PROT_READ, libc::MAP_SHARED, 100).map(|_| ()),
+    expect_mmap_errno(
+        &f,
+        page,
+        libc::PROT_READ,
+        libc::MAP_SHARED,
+        100,
         libc::EINVAL,
         "unaligned offset",
     )?;
@@ -580,27 +605,21 @@ fn mmap_offset_and_bounds() -> TestResult {
 
 fn mmap_exec_refused() -> TestResult {
     let f = open_rw()?;
-    expect_errno(
-        Map::new(
-            &f,
-            SIZE,
-            libc::PROT_READ | libc::PROT_EXEC,
-            libc::MAP_SHARED,
-            0,
-        )
-        .map(|_| ()),
+    expect_mmap_errno(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_EXEC,
+        libc::MAP_SHARED,
+        0,
         libc::EINVAL,
         "PROT_EXEC mapping",
     )?;
-    expect_errno(
-        Map::new(
-            &f,
-            SIZE,
-            libc::PROT_READ | libc::PROT_EXEC,
-            libc::MAP_PRIVATE,
-            0,
-        )
-        .map(|_| ()),
+    expect_mmap_errno(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_EXEC,
+        libc::MAP_PRIVATE,
+        0,
         libc::EINVAL,
         "private PROT_EXEC mapping",
     )?;
@@ -624,15 +643,12 @@ fn mremap_grow_refused() -> TestResult {
 
 fn mmap_rdonly_no_shared_write() -> TestResult {
     let f = open_ro()?;
-    expect_errno(
-        Map::new(
-            &f,
-            SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            0,
-        )
-        .map(|_| ()),
+    expect_mmap_errno(
+        &f,
+        SIZE,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        0,
         libc::EACCES,
         "writable shared mapping of an O_RDONLY file",
     )?;
