@@ -59,9 +59,24 @@ pub fn load_and_wait(params: &[&str], count: u32) -> Result<(), String> {
 /// Leaves the module loaded with default parameters, whatever state it is in.
 pub fn restore_default() -> Result<(), String> {
     if loaded() {
-        unload()?;
+        unload_when_unused()?;
     }
     load_and_wait(&[], 1)
+}
+
+/// Unloads once the last file reference is gone. A thread that closed its files
+/// and was joined may still hold them for a moment: its exit wakes the joiner
+/// (clearing the thread id) before it releases its files. So wait, up to 10
+/// seconds, for the module's reference count to reach 0 before `rmmod`.
+pub fn unload_when_unused() -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let refcnt = fs::read_to_string("/sys/module/mymap/refcnt").unwrap_or_default();
+        if refcnt.trim() == "0" || Instant::now() >= deadline {
+            return unload();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The node of device `index`: /dev/mymap, /dev/mymap1, ...

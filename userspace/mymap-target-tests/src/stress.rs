@@ -61,7 +61,7 @@ fn open(index: u32) -> Result<File, String> {
 fn with_devices(f: impl FnOnce() -> TestResult) -> TestResult {
     let setup = (|| {
         if module::loaded() {
-            module::unload()?;
+            module::unload_when_unused()?;
         }
         module::load_and_wait(
             &[&format!("size={SIZE}"), &format!("devices={DEVICES}")],
@@ -372,7 +372,7 @@ pub fn has_kmemleak() -> bool {
 pub fn kmemleak_after_cycles() -> TestResult {
     fs::write(KMEMLEAK, "clear").map_err(|e| format!("kmemleak clear: {e}"))?;
     let result = (|| {
-        module::unload()?;
+        module::unload_when_unused()?;
         for i in 0..100 {
             module::load(&["size=1048576", "devices=2"]).map_err(|e| format!("cycle {i}: {e}"))?;
             module::unload().map_err(|e| format!("cycle {i}: {e}"))?;

@@ -754,6 +754,9 @@ fn copy_with_own_mapping() -> TestResult {
 /// Readers of the whole buffer must see one writer's or CLEAR's result, never a mix:
 /// read, write and CLEAR are serialised by the driver.
 fn concurrent_serialised() -> TestResult {
+    // Start uniform: earlier tests left mixed bytes, which a reader could see
+    // before the first write or CLEAR.
+    mymap_uapi::clear(open_rw()?.as_fd()).map_err(|e| format!("CLEAR: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut handles = Vec::new();
     for writer in 0..2u8 {
@@ -890,7 +893,7 @@ fn lifetime_mapping() -> TestResult {
 
 fn params_refused() -> TestResult {
     let result = (|| {
-        module::unload()?;
+        module::unload_when_unused()?;
         let too_big = format!("size={}", MYMAP_MAX_SIZE as u64 + 1);
         for (param, message) in [
             ("size=0", "size=0 refused"),
@@ -922,7 +925,7 @@ fn params_refused() -> TestResult {
 
 fn params_size_and_devices() -> TestResult {
     let result = (|| {
-        module::unload()?;
+        module::unload_when_unused()?;
         module::load_and_wait(&["size=5000", "devices=3"], 3)?;
         let param = |name: &str| {
             fs::read_to_string(format!("/sys/module/mymap/parameters/{name}"))
@@ -983,7 +986,7 @@ fn params_size_and_devices() -> TestResult {
 /// 100 loads and unloads with a 1 MiB buffer: a leaked buffer would lose 100 MiB.
 fn load_unload_cycles() -> TestResult {
     let result = (|| {
-        module::unload()?;
+        module::unload_when_unused()?;
         let before = module::mem_available_kib().ok_or("no MemAvailable")?;
         for i in 0..100 {
             module::load(&["size=1048576"]).map_err(|e| format!("cycle {i}: {e}"))?;
