@@ -28,79 +28,52 @@ pub struct MappingMut {
     offset: u64,
 }
 
-impl Mapping {
-    pub(crate) fn new(map: SharedMap, offset: u64) -> Self {
-        Mapping { map, offset }
-    }
+/// The read side both mapping types share: geometry and copy-out.
+macro_rules! read_accessors {
+    ($ty:ident, $raw:ident) => {
+        impl $ty {
+            pub(crate) fn new(map: $raw, offset: u64) -> Self {
+                $ty { map, offset }
+            }
 
-    /// The device offset of the first mapped byte.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
+            /// The device offset of the first mapped byte.
+            pub fn offset(&self) -> u64 {
+                self.offset
+            }
 
-    /// The length of the mapping in bytes.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
+            /// The length of the mapping in bytes.
+            pub fn len(&self) -> usize {
+                self.map.len()
+            }
 
-    /// Always false: a mapping has at least one byte.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
+            /// Always false: a mapping has at least one byte.
+            pub fn is_empty(&self) -> bool {
+                self.map.is_empty()
+            }
 
-    /// Copies the mapping from its start into `buf`; returns `min(len, buf.len())`.
-    pub fn copy_to(&self, buf: &mut [u8]) -> usize {
-        self.map.read(0, buf)
-    }
+            /// Copies the mapping from its start into `buf`; returns `min(len, buf.len())`.
+            pub fn copy_to(&self, buf: &mut [u8]) -> usize {
+                self.map.read(0, buf)
+            }
 
-    /// Copies the mapping from `pos` (relative to the mapping) into `buf`; returns the
-    /// number of bytes copied, 0 at or past the end.
-    pub fn copy_at(&self, pos: usize, buf: &mut [u8]) -> usize {
-        self.map.read(pos, buf)
-    }
+            /// Copies the mapping from `pos` (relative to the mapping) into `buf`; returns the
+            /// number of bytes copied, 0 at or past the end.
+            pub fn copy_at(&self, pos: usize, buf: &mut [u8]) -> usize {
+                self.map.read(pos, buf)
+            }
 
-    /// Copies the whole mapping into a new vector.
-    pub fn snapshot(&self) -> Vec<u8> {
-        snapshot(self.len(), |buf| self.copy_to(buf))
-    }
+            /// Copies the whole mapping into a new vector.
+            pub fn snapshot(&self) -> Vec<u8> {
+                snapshot(self.len(), |buf| self.copy_to(buf))
+            }
+        }
+    };
 }
 
+read_accessors!(Mapping, SharedMap);
+read_accessors!(MappingMut, SharedMapMut);
+
 impl MappingMut {
-    pub(crate) fn new(map: SharedMapMut, offset: u64) -> Self {
-        MappingMut { map, offset }
-    }
-
-    /// The device offset of the first mapped byte.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// The length of the mapping in bytes.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Always false: a mapping has at least one byte.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Copies the mapping from its start into `buf`; returns `min(len, buf.len())`.
-    pub fn copy_to(&self, buf: &mut [u8]) -> usize {
-        self.map.read(0, buf)
-    }
-
-    /// Copies the mapping from `pos` (relative to the mapping) into `buf`; returns the
-    /// number of bytes copied, 0 at or past the end.
-    pub fn copy_at(&self, pos: usize, buf: &mut [u8]) -> usize {
-        self.map.read(pos, buf)
-    }
-
-    /// Copies the whole mapping into a new vector.
-    pub fn snapshot(&self) -> Vec<u8> {
-        snapshot(self.len(), |buf| self.copy_to(buf))
-    }
-
     /// Copies `data` into the mapping at `pos` (relative to the mapping), as much as fits;
     /// returns the number of bytes written. Every reader of the buffer sees them at once.
     pub fn write_at(&self, pos: usize, data: &[u8]) -> usize {
