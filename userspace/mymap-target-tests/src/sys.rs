@@ -82,6 +82,11 @@ pub fn wait(pid: libc::pid_t) -> i32 {
     status
 }
 
+/// A read or write system call's result: the byte count, or the errno.
+fn count(r: isize) -> Result<usize, i32> {
+    usize::try_from(r).map_err(|_| errno())
+}
+
 /// `pread` into `buf`: the count, or the errno.
 pub fn pread(file: &File, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for writing `buf.len()` bytes.
@@ -93,11 +98,7 @@ pub fn pread(file: &File, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
             offset as libc::off_t,
         )
     };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
-    }
+    count(r)
 }
 
 /// `pwrite` from `buf`: the count, or the errno.
@@ -111,33 +112,21 @@ pub fn pwrite(file: &File, buf: &[u8], offset: i64) -> Result<usize, i32> {
             offset as libc::off_t,
         )
     };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
-    }
+    count(r)
 }
 
 /// `read` at the file position.
 pub fn read(file: &File, buf: &mut [u8]) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for writing `buf.len()` bytes.
     let r = unsafe { libc::read(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
-    }
+    count(r)
 }
 
 /// `write` at the file position.
 pub fn write(file: &File, buf: &[u8]) -> Result<usize, i32> {
     // SAFETY: `buf` is valid for reading `buf.len()` bytes.
     let r = unsafe { libc::write(file.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
-    }
+    count(r)
 }
 
 pub fn lseek(file: &File, offset: i64, whence: i32) -> Result<i64, i32> {
