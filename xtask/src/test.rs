@@ -46,6 +46,8 @@ struct Outcome {
     passed: usize,
     failed: usize,
     note: String,
+    /// What failed, one line each, repeated in the summary.
+    failures: Vec<String>,
 }
 
 impl flags::Test {
@@ -76,7 +78,8 @@ impl flags::Test {
                 board: name.clone(),
                 passed: 0,
                 failed: 1,
-                note: format!("{err:#}"),
+                note: "could not test".into(),
+                failures: vec![format!("{err:#}")],
             }));
         }
 
@@ -87,6 +90,9 @@ impl flags::Test {
                 "{}: {} passed, {} failed; {}",
                 o.board, o.passed, o.failed, o.note
             );
+            for failure in &o.failures {
+                println!("    {failure}");
+            }
         }
         let passed: usize = outcomes.iter().map(|o| o.passed).sum();
         let failed: usize = outcomes.iter().map(|o| o.failed).sum();
@@ -131,6 +137,10 @@ fn host(sh: &Shell) -> Outcome {
         } else {
             format!("failed: {}", failed.join(", "))
         },
+        failures: failed
+            .iter()
+            .map(|name| format!("failed: {name}"))
+            .collect(),
     }
 }
 
@@ -223,10 +233,13 @@ fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
         notes.push(format!("suite exited {}", boot.rc));
     }
     notes.push(format!("log {}", boot.log.display()));
+    let mut failures: Vec<String> = failures.iter().map(|f| format!("not ok {f}")).collect();
+    failures.extend(splats.iter().take(3).map(|s| format!("kernel splat: {s}")));
     Ok(Outcome {
         board: board.name,
         passed,
         failed,
         note: notes.join("; "),
+        failures,
     })
 }

@@ -9,11 +9,7 @@ mod module;
 mod report;
 mod stats;
 
-use std::{
-    fs,
-    os::unix::fs::MetadataExt,
-    process::ExitCode,
-};
+use std::{fs, os::unix::fs::MetadataExt, process::ExitCode};
 
 use measure::Config;
 
@@ -83,7 +79,9 @@ fn parse(args: &[String]) -> Result<Config, String> {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--reps" => {
-                cfg.reps = value()?.parse().map_err(|_| "--reps needs a number".to_string())?;
+                cfg.reps = value()?
+                    .parse()
+                    .map_err(|_| "--reps needs a number".to_string())?;
                 if cfg.reps == 0 {
                     return Err("--reps must be at least 1".into());
                 }
@@ -134,9 +132,19 @@ mod tests {
     #[test]
     fn flags_override_the_defaults() {
         assert_eq!(parse(&[]), Ok(Config::default()));
-        let cfg = parse(&args(&["--reps", "3", "--sizes", "64K,1M", "--stream-size", "4M"]));
+        let cfg = parse(&args(&[
+            "--reps",
+            "3",
+            "--sizes",
+            "64K,1M",
+            "--stream-size",
+            "4M",
+        ]));
         let cfg = cfg.unwrap();
-        assert_eq!((cfg.reps, cfg.sizes, cfg.stream_size), (3, vec![65536, 1 << 20], 4 << 20));
+        assert_eq!(
+            (cfg.reps, cfg.sizes, cfg.stream_size),
+            (3, vec![65536, 1 << 20], 4 << 20)
+        );
         assert!(parse(&args(&["--reps", "0"])).is_err());
         assert!(parse(&args(&["--reps"])).is_err());
         assert!(parse(&args(&["--bogus"])).is_err());

@@ -76,7 +76,10 @@ const TOUCH_READ_TARGET: Bound = Bound::AtMost(0.06);
 
 /// `64k`, `1m`: sizes in ids.
 pub fn short(bytes: usize) -> String {
-    size_text(bytes as u64).replace(" KiB", "k").replace(" MiB", "m").replace(" B", "b")
+    size_text(bytes as u64)
+        .replace(" KiB", "k")
+        .replace(" MiB", "m")
+        .replace(" B", "b")
 }
 
 /// Runs every measurement; leaves the module loaded with the last size used.
@@ -84,7 +87,9 @@ pub fn run(cfg: &Config) -> io::Result<Report> {
     let uptime_at_start_s = uptime()?;
     let page = page_size();
     let mut report = Report {
-        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")?.trim().to_string(),
+        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")?
+            .trim()
+            .to_string(),
         page_size: page as u64,
         reps: cfg.reps,
         uptime_at_start_s,
@@ -92,14 +97,22 @@ pub fn run(cfg: &Config) -> io::Result<Report> {
         loads: Vec::new(),
     };
     for &size in &cfg.sizes {
-        progress(&format!("module load and mmap + first touch, size={}", size_text(size as u64)));
+        progress(&format!(
+            "module load and mmap + first touch, size={}",
+            size_text(size as u64)
+        ));
         report.loads.push(loads(cfg.reps, size)?);
         let file = open(size)?;
         for write in [true, false] {
-            report.comparisons.push(touch(&file, cfg.reps, size, page, write)?);
+            report
+                .comparisons
+                .push(touch(&file, cfg.reps, size, page, write)?);
         }
     }
-    progress(&format!("read throughput and read(), size={}", size_text(cfg.stream_size as u64)));
+    progress(&format!(
+        "read throughput and read(), size={}",
+        size_text(cfg.stream_size as u64)
+    ));
     module::reload(&[&format!("size={}", cfg.stream_size)])?;
     let file = open(cfg.stream_size)?;
     let dev = Mapping::device(&file, cfg.stream_size)?;
@@ -108,7 +121,9 @@ pub fn run(cfg: &Config) -> io::Result<Report> {
     anon.fill(0x5a);
     report.comparisons.push(mapped_read(cfg.reps, &dev, &anon)?);
     for &chunk in &cfg.chunks {
-        report.comparisons.push(read_chunks(&file, cfg.reps, &dev, chunk)?);
+        report
+            .comparisons
+            .push(read_chunks(&file, cfg.reps, &dev, chunk)?);
     }
     Ok(report)
 }
@@ -120,7 +135,11 @@ fn progress(what: &str) {
 /// Loads the module `reps` times with `size`.
 fn loads(reps: usize, size: usize) -> io::Result<Load> {
     let param = format!("size={size}");
-    let mut load = Load { size: size as u64, modprobe_s: Vec::new(), node_s: Vec::new() };
+    let mut load = Load {
+        size: size as u64,
+        modprobe_s: Vec::new(),
+        node_s: Vec::new(),
+    };
     for _ in 0..reps {
         let t = module::reload(&[&param])?;
         load.modprobe_s.push(t.modprobe.as_secs_f64());
@@ -296,7 +315,11 @@ fn read_chunks(file: &File, reps: usize, dev: &Mapping, chunk: usize) -> io::Res
             let mut done = 0;
             while done < size {
                 match dst.read_from(file, chunk)? {
-                    0 => return Err(io::Error::other(format!("read() ended at {done} of {size}"))),
+                    0 => {
+                        return Err(io::Error::other(format!(
+                            "read() ended at {done} of {size}"
+                        )))
+                    }
                     n => done += n,
                 }
             }

@@ -51,7 +51,14 @@ impl Mapping {
         // SAFETY: no address hint and no `MAP_FIXED`, so the kernel picks a free range
         // and no existing mapping is replaced; a bad `fd` or length only fails the call.
         let addr = unsafe {
-            libc::mmap(ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, fd, 0)
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                fd,
+                0,
+            )
         };
         if addr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
@@ -99,9 +106,8 @@ impl Mapping {
         // `len` bytes until `self` is dropped, which the borrow prevents. Nobody writes
         // it while the slice lives (see the module's documentation), and every bit
         // pattern is a valid `u64`.
-        let words = unsafe {
-            std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u64>(), self.len / 8)
-        };
+        let words =
+            unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u64>(), self.len / 8) };
         words.iter().fold(0u64, |acc, &w| acc.wrapping_add(w))
     }
 

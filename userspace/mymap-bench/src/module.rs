@@ -3,8 +3,7 @@
 //! Loading the module with a buffer size, timed, and waiting for udev's node.
 
 use std::{
-    fs,
-    io,
+    fs, io,
     os::unix::fs::{
         FileTypeExt,
         MetadataExt, //
@@ -70,7 +69,10 @@ pub fn reload(params: &[&str]) -> io::Result<LoadTime> {
     run("modprobe", &args)?;
     let modprobe = start.elapsed();
     wait_for_node(NODE)?;
-    Ok(LoadTime { modprobe, node: start.elapsed() })
+    Ok(LoadTime {
+        modprobe,
+        node: start.elapsed(),
+    })
 }
 
 /// Polls until `path` is a character device with udev's group `mymap` applied.

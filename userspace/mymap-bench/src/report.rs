@@ -146,11 +146,22 @@ impl Report {
         }
         let mut out = aligned(&rows);
         out.push('\n');
-        let mut loads =
-            vec![["module load".to_string(), "modprobe".into(), "to /dev/mymap".into()]];
+        let mut loads = vec![[
+            "module load".to_string(),
+            "modprobe".into(),
+            "to /dev/mymap".into(),
+        ]];
         for l in &self.loads {
-            let med = |v: &[f64]| crate::stats::median(v).map(seconds_text).unwrap_or_default();
-            loads.push([format!("size={}", size_text(l.size)), med(&l.modprobe_s), med(&l.node_s)]);
+            let med = |v: &[f64]| {
+                crate::stats::median(v)
+                    .map(seconds_text)
+                    .unwrap_or_default()
+            };
+            loads.push([
+                format!("size={}", size_text(l.size)),
+                med(&l.modprobe_s),
+                med(&l.node_s),
+            ]);
         }
         out.push_str(&aligned(&loads));
         out
@@ -164,7 +175,11 @@ impl Report {
         let _ = writeln!(out, "  \"kernel\": {},", string(&self.kernel));
         let _ = writeln!(out, "  \"page_size\": {},", self.page_size);
         let _ = writeln!(out, "  \"reps\": {},", self.reps);
-        let _ = writeln!(out, "  \"uptime_at_start_s\": {},", number(self.uptime_at_start_s, 3));
+        let _ = writeln!(
+            out,
+            "  \"uptime_at_start_s\": {},",
+            number(self.uptime_at_start_s, 3)
+        );
         out.push_str("  \"comparisons\": [\n");
         for (i, c) in self.comparisons.iter().enumerate() {
             let fields = [
@@ -176,8 +191,14 @@ impl Report {
                 ("bytes", c.bytes.to_string()),
                 ("ratio", number(c.ratio(), 4)),
                 ("ratio_is", string(c.kind.meaning())),
-                ("target", c.target.map(|t| string(&t.text())).unwrap_or("null".into())),
-                ("met", c.met().map(|m| m.to_string()).unwrap_or("null".into())),
+                (
+                    "target",
+                    c.target.map(|t| string(&t.text())).unwrap_or("null".into()),
+                ),
+                (
+                    "met",
+                    c.met().map(|m| m.to_string()).unwrap_or("null".into()),
+                ),
                 ("ours_median_s", number(c.ours_median(), 9)),
                 ("base_median_s", number(c.base_median(), 9)),
                 ("ours_mib_s", number(mib_per_s(c.bytes, c.ours_median()), 1)),
@@ -235,8 +256,16 @@ fn aligned<const N: usize>(rows: &[[String; N]]) -> String {
 
 /// One object of an array, on one line.
 fn object(out: &mut String, fields: &[(&str, String)], more: bool) {
-    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}: {v}", string(k))).collect();
-    let _ = writeln!(out, "    {{{}}}{}", body.join(", "), if more { "," } else { "" });
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", string(k)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "    {{{}}}{}",
+        body.join(", "),
+        if more { "," } else { "" }
+    );
 }
 
 /// A JSON string literal.
@@ -323,7 +352,11 @@ mod tests {
                     target: Some(Bound::AtMost(0.06)),
                 },
             ],
-            loads: vec![Load { size: 65536, modprobe_s: vec![0.01, 0.03], node_s: vec![0.05] }],
+            loads: vec![Load {
+                size: 65536,
+                modprobe_s: vec![0.01, 0.03],
+                node_s: vec![0.05],
+            }],
         }
     }
 
@@ -350,15 +383,33 @@ mod tests {
         assert!(json.ends_with("  ]\n}\n"), "{json}");
         // Throughput: base/ours pair by pair = 0.98, 1.0, 1.02.
         assert!(json.contains("\"id\": \"mapped-read\""), "{json}");
-        assert!(json.contains("\"ratio\": 1, \"ratio_is\": \"throughput ratio"), "{json}");
-        assert!(json.contains("\"target\": \">= 0.97\", \"met\": true"), "{json}");
+        assert!(
+            json.contains("\"ratio\": 1, \"ratio_is\": \"throughput ratio"),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"target\": \">= 0.97\", \"met\": true"),
+            "{json}"
+        );
         // Time: 0.1, 0.05, 0.15 -> 0.1, above 0.06.
         assert!(json.contains("\"ratio\": 0.1, "), "{json}");
-        assert!(json.contains("\"target\": \"<= 0.06\", \"met\": false"), "{json}");
-        assert!(json.contains("\"what\": \"sum \\\"u64\\\" words\""), "{json}");
+        assert!(
+            json.contains("\"target\": \"<= 0.06\", \"met\": false"),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"what\": \"sum \\\"u64\\\" words\""),
+            "{json}"
+        );
         assert!(json.contains("\"ours_s\": [0.002, 0.001, 0.003]"), "{json}");
-        assert!(json.contains("\"ours_minflt\": 4096.5, \"base_minflt\": null,"), "{json}");
-        assert!(json.contains("{\"size\": 65536, \"modprobe_s\": 0.02, \"node_s\": 0.05,"), "{json}");
+        assert!(
+            json.contains("\"ours_minflt\": 4096.5, \"base_minflt\": null,"),
+            "{json}"
+        );
+        assert!(
+            json.contains("{\"size\": 65536, \"modprobe_s\": 0.02, \"node_s\": 0.05,"),
+            "{json}"
+        );
         // Arrays: a comma after every object but the last.
         assert_eq!(json.matches("},\n").count(), 1, "{json}");
     }
@@ -367,11 +418,23 @@ mod tests {
     fn the_table_aligns_columns_and_names_the_verdicts() {
         let table = sample().table();
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[0].starts_with("id              size    mymap"), "{table}");
-        assert!(lines[1].starts_with("mapped-read     16 MiB  32.0 MiB/s"), "{table}");
+        assert!(
+            lines[0].starts_with("id              size    mymap"),
+            "{table}"
+        );
+        assert!(
+            lines[1].starts_with("mapped-read     16 MiB  32.0 MiB/s"),
+            "{table}"
+        );
         assert!(lines[1].ends_with("1.000  >= 0.97  yes  0/0"), "{table}");
-        assert!(lines[2].ends_with("0.100  <= 0.06  no   4096.5/null"), "{table}");
-        assert!(table.contains("size=64 KiB  20.000 ms  50.000 ms"), "{table}");
+        assert!(
+            lines[2].ends_with("0.100  <= 0.06  no   4096.5/null"),
+            "{table}"
+        );
+        assert!(
+            table.contains("size=64 KiB  20.000 ms  50.000 ms"),
+            "{table}"
+        );
     }
 
     #[test]

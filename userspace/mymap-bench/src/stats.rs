@@ -72,7 +72,11 @@ pub fn median(values: &[f64]) -> Option<f64> {
 /// Pairing, rather than dividing one median by the other, cancels what drifts
 /// during a run (other guest activity, the host's load on an emulated board).
 pub fn paired_ratio(kind: Kind, ours: &[f64], base: &[f64]) -> Option<f64> {
-    let ratios: Vec<f64> = ours.iter().zip(base).map(|(&o, &b)| kind.ratio(o, b)).collect();
+    let ratios: Vec<f64> = ours
+        .iter()
+        .zip(base)
+        .map(|(&o, &b)| kind.ratio(o, b))
+        .collect();
     median(&ratios)
 }
 

@@ -79,12 +79,16 @@ fn with_devices(f: impl FnOnce() -> TestResult) -> TestResult {
 /// region, through read() and through mappings. Device 2 is shared: any thread
 /// writes the whole buffer with one byte or clears it, and every read() of it
 /// must be uniform.
-fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
+///
+/// The thread gets its files already open, so the devices are busy from the moment
+/// the thread exists.
+fn walker(t: usize, seed: u64, mut files: [File; 3], stop: Arc<AtomicBool>) -> TestResult {
     let mut rng = fastrand::Rng::with_seed(seed);
     let page = sys::page_size();
     let base = t * REGION;
     let mut expect: [Vec<u8>; 2] = [vec![0; REGION], vec![0; REGION]];
-    let mut files = [open(0)?, open(1)?, open(2)?];
+    // How each expected byte was last written, for failure messages.
+    let mut how: [Vec<&str>; 2] = [vec!["CLEAR"; REGION], vec!["CLEAR"; REGION]];
     let mut ops = 0u64;
     while !stop.load(Ordering::Relaxed) {
         ops += 1;
@@ -100,12 +104,14 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
                 let n = sys::pwrite(f, &fill, (base + at) as i64).map_err(errname)?;
                 check!(n == len, "seed {seed}: pwrite {n} of {len}");
                 expect[dev][at..at + len].copy_from_slice(&fill);
+                how[dev][at..at + len].fill("pwrite");
             }
             2 => {
                 sys::lseek(f, (base + at) as i64, libc::SEEK_SET).map_err(errname)?;
                 let n = sys::write(f, &fill).map_err(errname)?;
                 check!(n == len, "seed {seed}: write {n} of {len}");
                 expect[dev][at..at + len].copy_from_slice(&fill);
+                how[dev][at..at + len].fill("write");
             }
             3 => {
                 // Map the pages around the range, store through the mapping.
@@ -123,23 +129,43 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
                     map.set(base + at - first + i, *b);
                 }
                 expect[dev][at..at + len].copy_from_slice(&fill);
+                how[dev][at..at + len].fill("mapping");
             }
             4 | 5 => {
                 let mut got = vec![0u8; len];
                 let n = sys::pread(f, &mut got, (base + at) as i64).map_err(errname)?;
-                check!(
-                    n == len && got == expect[dev][at..at + len],
-                    "seed {seed}: pread of own region differs"
-                );
+                check!(n == len, "seed {seed}: pread {n} of {len}");
+                if let Some(i) = first_difference(&got, &expect[dev][at..at + len]) {
+                    return Err(format!(
+                        "seed {seed}: thread {t} op {ops}: pread of device {dev} differs at \
+                         offset {}: expected {:#04x} (written by {}), got {:#04x}",
+                        base + at + i,
+                        expect[dev][at + i],
+                        how[dev][at + i],
+                        got[i],
+                    ));
+                }
             }
             6 => {
                 let map =
                     Map::new(f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
                 let got = map.copy_out(base + at, len);
-                check!(
-                    got == expect[dev][at..at + len],
-                    "seed {seed}: mapping of own region differs"
-                );
+                if let Some(i) = first_difference(&got, &expect[dev][at..at + len]) {
+                    // Which side is wrong: read the byte again both ways.
+                    let mut byte = [0u8];
+                    sys::pread(f, &mut byte, (base + at + i) as i64).map_err(errname)?;
+                    return Err(format!(
+                        "seed {seed}: thread {t} op {ops}: mapping of device {dev} differs at \
+                         offset {}: expected {:#04x} (written by {}), mapping had {:#04x}, \
+                         now has {:#04x}, read() gives {:#04x}",
+                        base + at + i,
+                        expect[dev][at + i],
+                        how[dev][at + i],
+                        got[i],
+                        map.get(base + at + i),
+                        byte[0],
+                    ));
+                }
             }
             7 => {
                 // The shared device: write all or clear, then read must be uniform.
@@ -193,31 +219,45 @@ fn walker(t: usize, seed: u64, stop: Arc<AtomicBool>) -> TestResult {
     Ok(())
 }
 
+/// The index of the first byte where `a` and `b` differ, if any.
+fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x != y)
+}
+
 pub fn random_operations() -> TestResult {
     with_devices(|| {
         let stop = Arc::new(AtomicBool::new(false));
         let seed = fastrand::u64(..);
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let stop = stop.clone();
-                std::thread::spawn(move || walker(t, seed.wrapping_add(t as u64), stop))
-            })
-            .collect();
+        let mut handles = Vec::new();
+        // Devices 0 and 1 start with the load greeting; cleared, every byte of every
+        // thread's region is known to be zero before the walk.
+        for index in 0..2 {
+            mymap_uapi::clear(open(index)?.as_fd()).map_err(|e| format!("CLEAR: {e}"))?;
+        }
+        for t in 0..THREADS {
+            // Opened here, before the first rmmod attempt below.
+            let files = [open(0)?, open(1)?, open(2)?];
+            let stop = stop.clone();
+            let seed = seed.wrapping_add(t as u64);
+            handles.push(std::thread::spawn(move || walker(t, seed, files, stop)));
+        }
         // rmmod attempts while busy must fail and change nothing.
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut refused = 0;
-        while Instant::now() < deadline {
-            check!(
-                module::unload().is_err(),
-                "rmmod succeeded while the devices were busy"
-            );
+        let mut unloaded = false;
+        while Instant::now() < deadline && !unloaded {
+            unloaded = module::unload().is_ok();
             refused += 1;
             std::thread::sleep(Duration::from_millis(200));
         }
+        // Every thread is stopped and joined before the verdict, so none outlives the test.
         stop.store(true, Ordering::Relaxed);
-        for h in handles {
-            h.join().map_err(|_| "thread panicked")??;
-        }
+        let walks: Vec<TestResult> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("thread panicked".into())))
+            .collect();
+        check!(!unloaded, "rmmod succeeded while the devices were busy");
+        walks.into_iter().collect::<TestResult>()?;
         check!(
             refused > 0 && module::loaded(),
             "module state after the run"
