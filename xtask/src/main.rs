@@ -17,9 +17,23 @@ mod test;
 mod userspace;
 mod util;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+/// Errors end the run with one line and its causes, never a backtrace: they
+/// are about boards, caches and tools, not about xtask's own code.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let flags = flags::Xtask::parse();
     let sh = util::shell()?;
     match flags.cmd {
