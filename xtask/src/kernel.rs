@@ -485,7 +485,7 @@ mod tests {
             "# comment\nCONFIG_RUST=y\n# CONFIG_MODVERSIONS is not set\n",
         )
         .unwrap();
-        assert!(check_config(&config, &[fragment.clone()]).is_ok());
+        assert!(check_config(&config, std::slice::from_ref(&fragment)).is_ok());
         fs::write(&fragment, "CONFIG_RUST=y\nCONFIG_GPIO_SIM=y\n").unwrap();
         let err = check_config(&config, &[fragment]).unwrap_err().to_string();
         assert!(err.contains("CONFIG_GPIO_SIM=y"), "{err}");

@@ -108,9 +108,9 @@ impl flags::Test {
 /// as one test in the summary; cargo prints its own per-test lines above.
 fn host(sh: &Shell) -> Outcome {
     let checks: [(&str, &dyn Fn() -> Result<()>); 4] = [
-        ("cargo test --workspace", &|| {
+        ("cargo test --workspace --all-features", &|| {
             let libclang = setup::LIBCLANG_PATH;
-            Ok(cmd!(sh, "cargo test --workspace")
+            Ok(cmd!(sh, "cargo test --workspace --all-features")
                 .env("LIBCLANG_PATH", libclang)
                 .run()?)
         }),

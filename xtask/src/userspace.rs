@@ -25,6 +25,9 @@ pub const BINARIES: &[(&str, &str)] = &[
     ("mymap-target-tests", "usr/libexec/mymap"),
 ];
 
+/// Under cargo's target directory: the generated man pages and completions.
+const DOCS: &str = "mymap-read-docs";
+
 /// A built binary and its path on the target.
 pub struct Binary {
     pub path: PathBuf,
@@ -37,6 +40,8 @@ impl flags::BoardArgs {
         for binary in build(sh, &board)? {
             println!("{} -> /{}", binary.path.display(), binary.dest);
         }
+        let docs = target_dir().join(DOCS);
+        println!("{}: man pages and shell completions", docs.display());
         Ok(())
     }
 }
@@ -45,6 +50,7 @@ impl flags::BoardArgs {
 /// 64-bit board with a 32-bit compat target, also the target tests for that.
 pub fn build(sh: &Shell, board: &Board) -> Result<Vec<Binary>> {
     setup::ensure(sh)?;
+    docs(sh)?;
     let bins: Vec<&str> = BINARIES.iter().map(|(bin, _)| *bin).collect();
     let dir = cargo_build(sh, &board.rust_target, board.rust_static_gnu, &bins)?;
     let mut out: Vec<Binary> = BINARIES
@@ -88,9 +94,30 @@ fn cargo_build(sh: &Shell, target: &str, static_gnu: bool, bins: &[&str]) -> Res
             Ok(())
         },
     )?;
-    // Cargo's output directory: CARGO_TARGET_DIR (relative to the root) if set.
-    let out = std::env::var_os("CARGO_TARGET_DIR")
+    Ok(target_dir().join(target).join("release"))
+}
+
+/// Cargo's output directory: CARGO_TARGET_DIR (relative to the root) if set.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(|dir| project_root().join(dir))
-        .unwrap_or_else(|| project_root().join("target"));
-    Ok(out.join(target).join("release"))
+        .unwrap_or_else(|| project_root().join("target"))
+}
+
+/// Generates the man pages and shell completions of `mymap-read` and `mymapctl`
+/// on the host, from their clap definitions, into `<target>/mymap-read-docs/share/...`
+/// (the layout of a root filesystem's /usr/share).
+fn docs(sh: &Shell) -> Result<()> {
+    let out = target_dir().join(DOCS);
+    step("userspace: man pages and shell completions", || {
+        let _ = std::fs::remove_dir_all(&out);
+        cmd!(
+            sh,
+            "cargo run --quiet -p mymap-read --features generate --bin mymap-read-generate -- {out}"
+        )
+        .env("LIBCLANG_PATH", setup::LIBCLANG_PATH)
+        .ignore_stdout()
+        .run()?;
+        Ok(())
+    })
 }

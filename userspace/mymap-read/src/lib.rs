@@ -14,6 +14,8 @@ pub mod ctl;
 pub mod deadline;
 pub mod exit;
 pub mod follow;
+#[cfg(feature = "generate")]
+pub mod generate;
 pub mod gpio;
 pub mod hexdump;
 pub mod info;
