@@ -234,9 +234,12 @@ pub fn random_operations() -> TestResult {
         for index in 0..2 {
             mymap_uapi::clear(open(index)?.as_fd()).map_err(|e| format!("CLEAR: {e}"))?;
         }
-        for t in 0..THREADS {
-            // Opened here, before the first rmmod attempt below.
-            let files = [open(0)?, open(1)?, open(2)?];
+        // Every thread's files, opened before any thread starts (so a failed open
+        // leaves no thread behind) and before the first rmmod attempt below.
+        let files = (0..THREADS)
+            .map(|_| Ok([open(0)?, open(1)?, open(2)?]))
+            .collect::<Result<Vec<_>, String>>()?;
+        for (t, files) in files.into_iter().enumerate() {
             let stop = stop.clone();
             let seed = seed.wrapping_add(t as u64);
             handles.push(std::thread::spawn(move || walker(t, seed, files, stop)));
