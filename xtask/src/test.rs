@@ -122,25 +122,23 @@ fn host(sh: &Shell) -> Outcome {
         }),
     ];
     let total = checks.len();
-    let mut failed = Vec::new();
+    let mut failures = Vec::new();
     for (name, check) in checks {
-        if step(&format!("host: {name}"), check).is_err() {
-            failed.push(name);
+        if let Err(err) = step(&format!("host: {name}"), check) {
+            // The error starts with the step, "host: <name>", then its cause.
+            failures.push(format!("failed: {err:#}"));
         }
     }
     Outcome {
         board: "host".into(),
-        passed: total - failed.len(),
-        failed: failed.len(),
-        note: if failed.is_empty() {
+        passed: total - failures.len(),
+        failed: failures.len(),
+        note: if failures.is_empty() {
             "all checks ok".into()
         } else {
-            format!("failed: {}", failed.join(", "))
+            "see the failures below".into()
         },
-        failures: failed
-            .iter()
-            .map(|name| format!("failed: {name}"))
-            .collect(),
+        failures,
     }
 }
 
