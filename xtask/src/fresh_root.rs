@@ -5,7 +5,8 @@
 //! 32-bit tools. This command bootstraps a minimal Debian 12 root
 //! (`debootstrap --variant=minbase`, from the mirror of this machine's own apt
 //! sources), gives it only what a reader of the README has before the first
-//! command (rustup's toolchain, bind-mounted from this machine, and the C
+//! command (rustup's toolchain and cargo's home, bind-mounted from this
+//! machine, with the tools `setup` itself `cargo install`s masked, and the C
 //! compiler cargo links with), and runs in it, in a bubblewrap sandbox:
 //! `cargo xtask setup`, `setup --check`, every board's `userspace` build, and
 //! `run` (kernel, module, image, boot of the default board).
@@ -256,6 +257,19 @@ impl Sandbox {
         args.extend(["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"].map(String::from));
         args.extend(["--bind".into(), path(&rustup), "/root/.rustup".into()]);
         args.extend(["--bind".into(), path(&cargo), "/root/.cargo".into()]);
+        // What `setup` itself installs with `cargo install` must be installed
+        // here too, not borrowed: this machine's copy is masked, and installs
+        // go to a directory of the root's own, first on PATH.
+        for tool in setup::CARGO_INSTALLED {
+            let installed = cargo.join("bin").join(tool);
+            if installed.exists() {
+                args.extend([
+                    "--ro-bind".into(),
+                    "/dev/null".into(),
+                    format!("/root/.cargo/bin/{tool}"),
+                ]);
+            }
+        }
         args.extend([
             "--ro-bind".into(),
             path(tree),
@@ -268,8 +282,9 @@ impl Sandbox {
             ("HOME", "/root"),
             (
                 "PATH",
-                "/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "/opt/cargo-install/bin:/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             ),
+            ("CARGO_INSTALL_ROOT", "/opt/cargo-install"),
             ("LANG", "C.UTF-8"),
             ("CARGO_TARGET_DIR", TARGET),
         ] {

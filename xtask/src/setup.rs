@@ -79,6 +79,9 @@ pub const RUST_TARGETS: &[&str] = &[
     "armv7-unknown-linux-gnueabihf",
 ];
 
+/// The programs setup installs with `cargo install`, by their binary's name.
+pub const CARGO_INSTALLED: &[&str] = &["bindgen"];
+
 /// The bindgen the kernel build uses (kernel 7.3 needs >= 0.71.1).
 pub const BINDGEN_VERSION: &str = "0.73.2";
 
