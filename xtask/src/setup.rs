@@ -41,6 +41,13 @@ const PACKAGES: &[&str] = &[
     "shellcheck",
     "gcc-aarch64-linux-gnu",
     "gcc-arm-linux-gnueabihf",
+    // The cross compilers' glibc headers and libraries (only recommended by
+    // them, so --no-install-recommends leaves them out): the test image's
+    // BusyBox is built from source against them (busybox.rs).
+    "libc6-dev-arm64-cross",
+    "libc6-dev-armhf-cross",
+    // BusyBox's source is a .tar.bz2 (busybox.rs).
+    "bzip2",
     // The kernel's Rust support needs libclang >= 17 for bindgen; clang/lld for
     // the debug kernel (KASAN with Rust needs a clang-built kernel).
     "clang-19",
