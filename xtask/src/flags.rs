@@ -21,6 +21,9 @@ pub struct Xtask {
 pub enum Cmd {
     /// Install what the other commands need (apt sources and packages, rustup parts, bindgen).
     Setup(Setup),
+    /// Prove the set-up on a freshly bootstrapped Debian 12 root: setup, every board's
+    /// tools, then `run` (cached by the inputs that decide what a machine needs).
+    FreshRoot(FreshRoot),
     /// Regenerate the driver's Rust copy of the UAPI header.
     Codegen(Codegen),
     /// Build the kernel of a board (cached by source, config and toolchain).
@@ -44,6 +47,16 @@ pub struct Setup {
     /// Only check; print what is missing and fail instead of installing.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Args)]
+pub struct FreshRoot {
+    /// The checkout whose set-up is proved (default: this one).
+    #[arg(long)]
+    pub tree: Option<PathBuf>,
+    /// Run even if a run with the same inputs passed before.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args)]

@@ -10,6 +10,7 @@ mod busybox;
 mod codegen;
 mod driver;
 mod flags;
+mod fresh_root;
 mod image;
 mod kernel;
 mod qemu;
@@ -40,6 +41,7 @@ fn run() -> anyhow::Result<()> {
     let sh = util::shell()?;
     match flags.cmd {
         flags::Cmd::Setup(cmd) => cmd.run(&sh),
+        flags::Cmd::FreshRoot(cmd) => cmd.run(&sh),
         flags::Cmd::Codegen(cmd) => cmd.run(&sh),
         flags::Cmd::Kernel(cmd) => cmd.run(&sh),
         flags::Cmd::Driver(args) => args.run_driver(&sh),

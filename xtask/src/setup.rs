@@ -19,6 +19,8 @@ use xshell::{
     Shell, //
 };
 
+mod prove;
+
 use crate::{
     flags,
     util::{
@@ -27,26 +29,37 @@ use crate::{
     },
 };
 
-/// Debian packages from the machine's own suite.
-const PACKAGES: &[&str] = &[
+/// Debian packages from the machine's own suite. Installed without their
+/// `Recommends:`, so everything the xtask needs is named here, each for what
+/// uses it; `prove` then uses each one (see setup/prove.rs).
+pub const PACKAGES: &[&str] = &[
+    // The host C compiler and C library: build scripts, the kernel's host
+    // programs (HOSTCC), and setup's own proofs.
+    "gcc",
+    "libc6-dev",
+    "make",
+    // The kernel build.
     "bc",
     "bison",
     "flex",
-    "cpio",
     "kmod",
-    "xz-utils",
     "libssl-dev",
     "libelf-dev",
+    // The test image (gen_init_cpio's archive, xz-packed Debian sources) and the
+    // QEMU-only device tree.
+    "cpio",
+    "xz-utils",
     "device-tree-compiler",
     "shellcheck",
+    // `cargo xtask bench` records the commit it measured.
+    "git",
+    // Cross compilers, and the C libraries their Debian packages only
+    // *recommend*: without them a gnu target links no program (crt1.o, -lc).
     "gcc-aarch64-linux-gnu",
-    "gcc-arm-linux-gnueabihf",
-    // The cross compilers' glibc headers and libraries (only recommended by
-    // them, so --no-install-recommends leaves them out): the test image's
-    // BusyBox is built from source against them (busybox.rs).
     "libc6-dev-arm64-cross",
+    "gcc-arm-linux-gnueabihf",
     "libc6-dev-armhf-cross",
-    // BusyBox's source is a .tar.bz2 (busybox.rs).
+    // The test image's BusyBox is built from a .tar.bz2 source (busybox.rs).
     "bzip2",
     // The kernel's Rust support needs libclang >= 17 for bindgen; clang/lld for
     // the debug kernel (KASAN with Rust needs a clang-built kernel).
@@ -54,12 +67,15 @@ const PACKAGES: &[&str] = &[
     "lld-19",
     "llvm-19",
     "libclang-19-dev",
+    // `cargo xtask fresh-root`: a bootstrapped Debian root, run in a sandbox.
+    "debootstrap",
+    "bubblewrap",
 ];
 
 /// QEMU 10 from bookworm-backports: Debian 12's QEMU 7.2 has no `raspi4b`.
 const BACKPORT_PACKAGES: &[&str] = &["qemu-system-arm"];
 
-const RUST_TARGETS: &[&str] = &[
+pub const RUST_TARGETS: &[&str] = &[
     "aarch64-unknown-linux-gnu",
     "aarch64-unknown-linux-musl",
     "armv7-unknown-linux-gnueabihf",
@@ -70,31 +86,38 @@ pub const BINDGEN_VERSION: &str = "0.73.2";
 
 pub const LIBCLANG_PATH: &str = "/usr/lib/llvm-19/lib";
 
-const SOURCES_FILE: &str = "/etc/apt/sources.list.d/mymap-backports.sources";
+pub const SOURCES_FILE: &str = "/etc/apt/sources.list.d/mymap-backports.sources";
 
 impl flags::Setup {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let missing = missing(sh)?;
-        if missing.is_empty() {
-            eprintln!("setup: everything is installed");
-            return Ok(());
+        if !missing.is_empty() {
+            if self.check {
+                bail!(
+                    "missing: {}; run `cargo xtask setup` (as root), or: {}",
+                    describe(&missing),
+                    commands(&missing).join("; ")
+                );
+            }
+            install(sh, &missing)?;
         }
-        if self.check {
-            bail!("missing: {}; run `cargo xtask setup`", describe(&missing));
-        }
-        install(sh, &missing)
+        // Installed is not working: prove it, whatever the stamp says.
+        prove::run(sh, prove::Cache::Ignore)?;
+        eprintln!("setup: everything is installed and works");
+        Ok(())
     }
 }
 
-/// Installs what is missing, or fails naming the commands to run.
+/// Installs what is missing, or fails naming the commands to run; then proves
+/// the toolchain, unless it was proved before on this machine as it is now.
 pub fn ensure(sh: &Shell) -> Result<()> {
     let missing = missing(sh)?;
-    if missing.is_empty() {
-        return Ok(());
+    if !missing.is_empty() {
+        step(&format!("setup: installing {}", describe(&missing)), || {
+            install(sh, &missing)
+        })?;
     }
-    step(&format!("setup: installing {}", describe(&missing)), || {
-        install(sh, &missing)
-    })
+    prove::run(sh, prove::Cache::Use)
 }
 
 #[derive(Debug, PartialEq)]

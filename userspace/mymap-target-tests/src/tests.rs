@@ -992,21 +992,40 @@ fn params_size_and_devices() -> TestResult {
     result
 }
 
+/// What 100 load/unload cycles may cost in free memory. A leaked buffer loses
+/// 100 MiB (100 x 1 MiB); the measured noise of `quiet_free_kib` over 100
+/// cycles was under 1 MiB on every board (README, "Tests"). 8 MiB catches a
+/// leak of a twelfth of every buffer and stays 8x above the noise.
+const CYCLES_MAX_LOSS_KIB: u64 = 8 * 1024;
+
 /// 100 loads and unloads with a 1 MiB buffer: a leaked buffer would lose 100 MiB.
 fn load_unload_cycles() -> TestResult {
     let result = (|| {
         module::unload_when_unused()?;
-        let before = module::mem_available_kib().ok_or("no MemAvailable")?;
+        let available_before = module::mem_available_kib();
+        let (before, before_parts) = module::quiet_free_kib()?;
         for i in 0..100 {
             module::load(&["size=1048576"]).map_err(|e| format!("cycle {i}: {e}"))?;
             module::unload().map_err(|e| format!("cycle {i}: {e}"))?;
         }
         let _ = module::run("udevadm", &["settle", "--timeout=30"]);
-        let after = module::mem_available_kib().ok_or("no MemAvailable")?;
-        let lost = before.saturating_sub(after);
+        let available_after = module::mem_available_kib();
+        let (after, after_parts) = module::quiet_free_kib()?;
+        let lost = before as i64 - after as i64;
+        // The measured noise, for the README's margin, beside what the check
+        // once measured (MemAvailable right after `udevadm settle`): on the
+        // console, not a verdict.
+        let old = available_before
+            .zip(available_after)
+            .map(|(b, a)| b as i64 - a as i64);
+        println!(
+            "MYMAP-NOTE: load-unload-cycles: free memory fell by {lost} KiB over 100 cycles \
+             (MemAvailable after settle: {old:?} KiB)"
+        );
         check!(
-            lost < 16 * 1024,
-            "MemAvailable fell by {lost} KiB over 100 cycles"
+            lost < CYCLES_MAX_LOSS_KIB as i64,
+            "free memory fell by {lost} KiB over 100 cycles (limit {CYCLES_MAX_LOSS_KIB}): \
+             before {before_parts}, after {after_parts}"
         );
         Ok(())
     })();
