@@ -60,6 +60,7 @@ const SOURCE_SUITES: &[&str] = &["forky", "sid"];
 #[serde(deny_unknown_fields)]
 struct Spec {
     buildroot: String,
+    buildroot_commit: String,
     version: String,
     sha256: String,
     config: String,
@@ -96,7 +97,7 @@ pub fn build(sh: &Shell, board: &Board) -> Result<PathBuf> {
     }
     let tarball = source(sh, &spec)?;
     let label = format!(
-        "busybox {} (Buildroot {}'s options) for {}",
+        "busybox {} with Buildroot {}'s options for {}",
         spec.version, spec.buildroot, board.arch
     );
     step(&label, || {
@@ -104,7 +105,12 @@ pub fn build(sh: &Shell, board: &Board) -> Result<PathBuf> {
         let src = dir.join("build");
         fs::create_dir_all(&src)?;
         cmd!(sh, "tar -xjf {tarball} -C {src} --strip-components=1").run()?;
-        configure(&src, &wanted, &dir)?;
+        configure(&src, &wanted, &dir).with_context(|| {
+            format!(
+                "configure busybox {} with the options of Buildroot {} ({})",
+                spec.version, spec.buildroot, spec.buildroot_commit
+            )
+        })?;
         // Linked dynamically, as Buildroot does, against Debian's cross glibc;
         // the image has the same glibc for udev. (A static glibc BusyBox
         // crashes looking up an unknown group, which `S30mymap` does.)
