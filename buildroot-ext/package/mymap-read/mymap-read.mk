@@ -45,6 +45,17 @@ MYMAP_READ_BINS = mymap-read mymapctl
 MYMAP_READ_DEPENDENCIES = host-clang
 MYMAP_READ_CARGO_ENV = LIBCLANG_PATH=$(HOST_DIR)/lib
 
+# The workspace's release profile optimises the tools for size, with LTO
+# and one codegen unit (Cargo.toml). The cargo infrastructure replaces
+# those with BR2_OPTIMIZE_* and BR2_ENABLE_LTO (-O2, no LTO, 16 units by
+# default), which made the binary on the SD card larger than the one the
+# project measures; these come after them in the environment of the
+# build command, and win.
+MYMAP_READ_CARGO_ENV += \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
+	CARGO_PROFILE_RELEASE_LTO=true \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+
 # The cargo-package infrastructure vendors crates when it downloads a
 # package, which a local one never is, and then builds with --offline.
 # So vendor here, the same way: crates are fetched once into
