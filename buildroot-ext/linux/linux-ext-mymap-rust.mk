@@ -32,6 +32,37 @@ LINUX_MAKE_FLAGS += \
 	LIBCLANG_PATH=$(HOST_DIR)/lib \
 	RUST_LIB_SRC=$(HOST_DIR)/lib/rustlib/src/rust/library
 
+# The kernel links its Rust procedural macros (host code) with
+# `rustc -Clinker=$(HOSTCC)`, so HOSTCC must be one word. Buildroot's
+# LINUX_MAKE_FLAGS gives it several, `HOSTCC="/usr/bin/gcc -O2 -isystem
+# .../host/include -L.../host/lib -Wl,-rpath,..."`, and the first Rust
+# procedural macro then fails to build:
+#   RUSTC P rust/libpin_init_internal.so
+#   error: Unrecognized option: '2'
+# (rustc reads `-O2` as options of its own). So HOSTCC becomes a script
+# that runs that same command line, flags included, with its arguments:
+# the kernel's C host tools are built exactly as before. It is written
+# after the kernel source is patched, before anything is built with it.
+MYMAP_RUST_HOSTCC = $(HOST_DIR)/bin/mymap-linux-hostcc
+# The value linux/linux.mk gives HOSTCC in LINUX_MAKE_FLAGS.
+MYMAP_RUST_HOSTCC_COMMAND = $(HOSTCC) \
+	$(subst -I/,-isystem /,$(subst -I /,-isystem /,$(HOST_CFLAGS))) \
+	$(HOST_LDFLAGS)
+
+define MYMAP_RUST_INSTALL_HOSTCC
+	mkdir -p $(HOST_DIR)/bin
+	printf '#!/bin/sh\nexec %s "$$@"\n' \
+		'$(strip $(MYMAP_RUST_HOSTCC_COMMAND))' \
+		> $(MYMAP_RUST_HOSTCC)
+	chmod 0755 $(MYMAP_RUST_HOSTCC)
+endef
+# check-package TypoInPackageVariable
+LINUX_POST_PATCH_HOOKS += MYMAP_RUST_INSTALL_HOSTCC
+
+# A later assignment on make's command line wins over the earlier one.
+# check-package TypoInPackageVariable
+LINUX_MAKE_FLAGS += HOSTCC=$(MYMAP_RUST_HOSTCC)
+
 # Fail now rather than after a full kernel build if CONFIG_RUST did not
 # survive olddefconfig (missing tool, MODVERSIONS, an architecture
 # without HAVE_RUST...).

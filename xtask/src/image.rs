@@ -1,8 +1,9 @@
 //! `cargo xtask image`: a board's initramfs test image.
 //!
-//! Layers, later ones winning: Debian's busybox-static and udev for the
-//! board's architecture; `boards/common/test-rootfs/` (a Buildroot-like
-//! busybox init and `S10udev`); the project's `rootfs-overlay/` verbatim; the
+//! Layers, later ones winning: Debian's udev for the board's architecture;
+//! BusyBox with a default Buildroot image's version and options, built from
+//! source (`busybox.rs`), with its applet links; `boards/common/test-rootfs/`
+//! (a Buildroot-like busybox init and `S10udev`); the project's `rootfs-overlay/` verbatim; the
 //! module under `/lib/modules/<release>/` with depmod run; the tools and target
 //! tests; `--overlay DIR`; and last the job `inittab` line. The archive is
 //! written by the kernel's own `usr/gen_init_cpio`, so every file is owned by
@@ -32,8 +33,9 @@ use xshell::{
 };
 
 use crate::{
+    apt::PrivateApt,
     board::Board,
-    driver, flags,
+    busybox, driver, flags,
     kernel::{
         self,
         Kernel, //
@@ -48,9 +50,9 @@ use crate::{
     },
 };
 
-/// Debian packages unpacked into the image: busybox, udev and udev's libraries.
+/// Debian packages unpacked into the image: udev and its libraries. (BusyBox
+/// is built from source: Debian's has every applet, Buildroot's does not.)
 const DEBS: &[&str] = &[
-    "busybox-static",
     "udev",
     "libudev1",
     "libc6",
@@ -104,6 +106,7 @@ pub fn build(
     let module = driver::build(board, &kernel)?;
     let binaries = userspace::build(sh, board)?;
     let debs = fetch_debs(sh, &board.debian_arch)?;
+    let busybox = busybox::build(sh, board)?;
     let dir = cache_dir()?.join("image").join(&board.name);
     let initramfs = step(&format!("image: initramfs for {}", board.name), || {
         let root = dir.join("rootfs");
@@ -112,6 +115,7 @@ pub fn build(
         }
         fs::create_dir_all(&root)?;
         copy_tree(&debs, &root)?;
+        copy_tree(&busybox, &root)?;
         populate(&root, board, &kernel, &module, &binaries)?;
         if let Some(overlay) = overlay {
             copy_tree(overlay, &root)
@@ -137,7 +141,7 @@ pub fn build(
     })
 }
 
-/// Our layers over the Debian files.
+/// Our layers over the Debian files and BusyBox.
 fn populate(
     root: &Path,
     board: &Board,
@@ -150,12 +154,6 @@ fn populate(
         "dev", "proc", "sys", "tmp", "run", "root", "sbin", "usr/sbin", "var/run",
     ] {
         fs::create_dir_all(root.join(dir))?;
-    }
-    // busybox provides the commands; `/init` installs the rest of its links at boot.
-    for (link, target) in [("bin/sh", "busybox"), ("sbin/init", "../bin/busybox")] {
-        let link = root.join(link);
-        let _ = fs::remove_file(&link);
-        std::os::unix::fs::symlink(target, link)?;
     }
     copy_tree(&project.join("boards/common/test-rootfs"), root)?;
     fs::remove_file(root.join("README.md"))?;
@@ -284,10 +282,8 @@ fn qemu_dtb(sh: &Shell, board: &Board, kernel: &Kernel, name: &str, dir: &Path) 
     Ok(out)
 }
 
-/// Downloads and unpacks the Debian packages for `arch` once; returns the tree.
-///
-/// A private apt configuration under the cache lists only the machine's own
-/// Debian mirror for that architecture, so the host's dpkg is never changed.
+/// Downloads and unpacks the Debian packages for `arch` once, through a
+/// private apt configuration; returns the tree.
 fn fetch_debs(sh: &Shell, arch: &str) -> Result<PathBuf> {
     let key = hash_parts(DEBS.iter().chain([&arch]));
     let dir = cache_dir()?.join("debs").join(format!("{arch}-{key}"));
@@ -295,60 +291,25 @@ fn fetch_debs(sh: &Shell, arch: &str) -> Result<PathBuf> {
     if dir.join(".done").exists() {
         return Ok(tree);
     }
-    step(
-        &format!("image: fetch busybox and udev for {arch} from Debian"),
-        || {
-            setup::ensure(sh)?;
-            let _ = fs::remove_dir_all(&dir);
-            let apt = dir.join("apt");
-            for sub in [
-                "etc/apt/sources.list.d",
-                "etc/apt/preferences.d",
-                "etc/apt/apt.conf.d",
-                "var/lib/apt/lists/partial",
-                "var/cache/apt/archives/partial",
-                "var/lib/dpkg",
-            ] {
-                fs::create_dir_all(apt.join(sub))?;
-            }
-            fs::write(apt.join("var/lib/dpkg/status"), "")?;
-            let mirror = setup::debian_mirror()?;
-            fs::write(
-                apt.join("etc/apt/sources.list"),
-                format!(
-                    "deb [arch={arch} signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] \
-                 {mirror} bookworm main\n"
-                ),
-            )?;
-            let opts = [
-                format!("-oDir={}", apt.display()),
-                format!("-oAPT::Architecture={arch}"),
-                format!("-oAPT::Architectures={arch}"),
-                "-oDir::Etc::TrustedParts=/etc/apt/trusted.gpg.d".to_string(),
-                "-oAcquire::Languages=none".to_string(),
-            ];
-            let opts = &opts;
-            cmd!(sh, "apt-get {opts...} update").quiet().run()?;
-            let debs = dir.join("debs");
-            fs::create_dir_all(&debs)?;
-            {
-                let _cd = sh.push_dir(&debs);
-                cmd!(sh, "apt-get {opts...} download {DEBS...}")
-                    .quiet()
-                    .run()?;
-            }
-            fs::create_dir_all(&tree)?;
-            let mut versions = String::new();
-            for deb in fs::read_dir(&debs)? {
-                let deb = deb?.path();
-                cmd!(sh, "dpkg-deb -x {deb} {tree}").run()?;
-                writeln!(versions, "{}", deb.file_name().unwrap().to_string_lossy())?;
-            }
-            fs::write(dir.join("versions"), versions)?;
-            fs::remove_dir_all(&apt)?;
-            fs::write(dir.join(".done"), "")?;
-            Ok(())
-        },
-    )?;
+    step(&format!("image: fetch udev for {arch} from Debian"), || {
+        setup::ensure(sh)?;
+        let _ = fs::remove_dir_all(&dir);
+        let apt = PrivateApt::new(&dir.join("apt"), "deb", arch, &["bookworm"])?;
+        apt.update(sh)?;
+        let debs = dir.join("debs");
+        fs::create_dir_all(&debs)?;
+        apt.get(sh, &debs, &[&["download"], DEBS].concat())?;
+        fs::create_dir_all(&tree)?;
+        let mut versions = String::new();
+        for deb in fs::read_dir(&debs)? {
+            let deb = deb?.path();
+            cmd!(sh, "dpkg-deb -x {deb} {tree}").run()?;
+            writeln!(versions, "{}", deb.file_name().unwrap().to_string_lossy())?;
+        }
+        fs::write(dir.join("versions"), versions)?;
+        apt.remove()?;
+        fs::write(dir.join(".done"), "")?;
+        Ok(())
+    })?;
     Ok(tree)
 }

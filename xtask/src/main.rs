@@ -3,8 +3,10 @@
 //! Each command lives in a file of its own; this file only parses flags and
 //! dispatches. See ARCHITECTURE.md for how the pieces fit.
 
+mod apt;
 mod bench;
 mod board;
+mod busybox;
 mod codegen;
 mod driver;
 mod flags;

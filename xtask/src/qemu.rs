@@ -43,6 +43,8 @@ const END_MARKER: &str = "MYMAP-JOB: END rc=";
 pub struct Boot {
     /// The whole console output, `\r` removed.
     pub console: String,
+    /// Each console line with the time it arrived, counted from QEMU's start.
+    pub lines: Vec<(Duration, String)>,
     /// The job's exit status.
     pub rc: i32,
     pub log: PathBuf,
@@ -120,6 +122,7 @@ pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Resul
 
     let start = Instant::now();
     let mut console = String::new();
+    let mut lines = Vec::new();
     let mut rc = None;
     let mut ended_at = None;
     loop {
@@ -148,6 +151,7 @@ pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Resul
                 }
                 console.push_str(&line);
                 console.push('\n');
+                lines.push((start.elapsed(), line));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -159,6 +163,7 @@ pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Resul
     match rc {
         Some(rc) => Ok(Boot {
             console,
+            lines,
             rc,
             log,
             took,
@@ -177,6 +182,45 @@ pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Resul
             )
         }
     }
+}
+
+/// The console lines as userspace wrote them, each with the time its end
+/// arrived. The kernel prints its messages to the same console: one that came
+/// while a script's line was half written (`printf 'Starting mymap: '`, then
+/// `modprobe` logs) sits in the middle of that line, from its `[    1.234567]`
+/// stamp to the end of the console line, and the script's line ends on a later
+/// console line. Such messages are cut out and the pieces joined.
+pub fn userspace_lines(lines: &[(Duration, String)]) -> Vec<(Duration, String)> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for (at, line) in lines {
+        match kernel_stamp(line) {
+            Some(0) => {}
+            Some(at_byte) => pending.push_str(&line[..at_byte]),
+            None => {
+                pending.push_str(line);
+                out.push((*at, std::mem::take(&mut pending)));
+            }
+        }
+    }
+    out
+}
+
+/// Where a kernel message's `[ seconds.micros]` stamp starts in `line`.
+fn kernel_stamp(line: &str) -> Option<usize> {
+    line.match_indices('[').map(|(i, _)| i).find(|&i| {
+        let Some(end) = line[i..].find(']') else {
+            return false;
+        };
+        let stamp = line[i + 1..i + end].trim_start();
+        let Some((secs, micros)) = stamp.split_once('.') else {
+            return false;
+        };
+        !secs.is_empty()
+            && !micros.is_empty()
+            && secs.bytes().all(|b| b.is_ascii_digit())
+            && micros.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Kernel log lines that fail a test boot: warnings, bugs, oopses, sanitizer
@@ -209,7 +253,10 @@ pub fn splats(console: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::splats;
+    use super::{
+        splats,
+        userspace_lines, //
+    };
 
     #[test]
     fn a_warning_and_a_lockdep_report_are_splats() {
@@ -218,6 +265,27 @@ mod tests {
                    [ 2.0] WARNING: CPU: 0 PID: 1 at mymap.rs:10 init+0x10\n\
                    [ 3.0] WARNING: possible circular locking dependency detected\n";
         assert_eq!(splats(log).len(), 3);
+    }
+
+    #[test]
+    fn a_kernel_message_inside_a_script_line_is_cut_out() {
+        let t = |s| std::time::Duration::from_secs(s);
+        let console = [
+            (t(1), "[    0.500000] Booting Linux".to_string()),
+            (
+                t(2),
+                "Starting mymap: [    2.345678] mymap: 1 device(s) of 65536 bytes".to_string(),
+            ),
+            (t(3), "OK".to_string()),
+            (t(4), "Starting udevd: OK".to_string()),
+        ];
+        assert_eq!(
+            userspace_lines(&console),
+            vec![
+                (t(3), "Starting mymap: OK".to_string()),
+                (t(4), "Starting udevd: OK".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub const PACKAGES: &[&str] = &[
     "libc6-dev-arm64-cross",
     "gcc-arm-linux-gnueabihf",
     "libc6-dev-armhf-cross",
+    // The test image's BusyBox is built from a .tar.bz2 source (busybox.rs).
+    "bzip2",
     // The kernel's Rust support needs libclang >= 17 for bindgen; clang/lld for
     // the debug kernel (KASAN with Rust needs a clang-built kernel).
     "clang-19",

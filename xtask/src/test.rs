@@ -41,6 +41,15 @@ use crate::{
 /// The target suite's entry point, installed from tests/target/.
 const RUN_ALL: &str = "/usr/libexec/mymap/tests/run-all.sh";
 
+/// What the overlay's `S30mymap` prints at boot once udev has given the node
+/// its group, as a Buildroot image's console shows it.
+const INIT_OK: &str = "Starting mymap: OK";
+
+/// How long after QEMU starts `INIT_OK` may come. The script itself gives up
+/// after 10 s (printing FAIL); the rest is the boot and udev's coldplug, about
+/// 30 s on raspi4b under TCG, more on a loaded host.
+const INIT_DEADLINE: Duration = Duration::from_secs(120);
+
 struct Outcome {
     board: String,
     passed: usize,
@@ -187,6 +196,31 @@ fn collect_scripts(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> 
     Ok(())
 }
 
+/// When the console showed `INIT_OK`; else why the boot-path check fails.
+fn init_check(lines: &[(Duration, String)]) -> std::result::Result<Duration, String> {
+    let lines = qemu::userspace_lines(lines);
+    if let Some((at, _)) = lines.iter().find(|(_, l)| l.trim() == INIT_OK) {
+        if *at > INIT_DEADLINE {
+            return Err(format!(
+                "'{INIT_OK}' came after {}, later than {}",
+                fmt_duration(*at),
+                fmt_duration(INIT_DEADLINE)
+            ));
+        }
+        return Ok(*at);
+    }
+    match lines
+        .iter()
+        .find(|(_, l)| l.trim_start().starts_with("Starting mymap:"))
+    {
+        Some((_, line)) => Err(format!(
+            "the console said '{}', not '{INIT_OK}'",
+            line.trim()
+        )),
+        None => Err(format!("no '{INIT_OK}' on the console")),
+    }
+}
+
 fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
     let board = Board::load(&args.board)?;
     let image = image::build(sh, &board, args, None, Job::Command(RUN_ALL.into()))?;
@@ -196,6 +230,14 @@ fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
     )?;
     let mut passed = 0;
     let mut failures = Vec::new();
+    // The boot itself, checked from the console like the tests below.
+    match init_check(&boot.lines) {
+        Ok(at) => {
+            passed += 1;
+            eprintln!("    {}: '{INIT_OK}' after {}", board.name, fmt_duration(at));
+        }
+        Err(why) => failures.push(format!("boot/init-console: {why}")),
+    }
     for line in boot.console.lines() {
         let Some(result) = line.trim().strip_prefix("MYMAP-TEST: ") else {
             continue;
@@ -240,4 +282,34 @@ fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
         note: notes.join("; "),
         failures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::init_check;
+
+    fn console(lines: &[(u64, &str)]) -> Vec<(Duration, String)> {
+        lines
+            .iter()
+            .map(|(t, l)| (Duration::from_secs(*t), l.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_init_line_passes_in_time_and_fails_late_or_failed() {
+        let ok = console(&[(5, "Starting udevd: OK"), (9, "Starting mymap: OK")]);
+        assert_eq!(init_check(&ok), Ok(Duration::from_secs(9)));
+        let late = console(&[(500, "Starting mymap: OK")]);
+        assert!(init_check(&late).unwrap_err().contains("later than"));
+        let failed = console(&[(
+            20,
+            "Starting mymap: FAIL (/dev/mymap did not appear with group mymap within 10s)",
+        )]);
+        assert!(init_check(&failed).unwrap_err().contains("FAIL"));
+        assert!(init_check(&[])
+            .unwrap_err()
+            .contains("no 'Starting mymap: OK'"));
+    }
 }

@@ -86,6 +86,20 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
+/// Parallel jobs for a `make` other than the kernel's: `$MYMAP_JOBS`, else one
+/// more than the machine has cores.
+pub fn jobs() -> usize {
+    env::var("MYMAP_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .filter(|&j| j > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() + 1)
+                .unwrap_or(3)
+        })
+}
+
 /// A hex SHA-256 over a list of parts, each length-prefixed so parts cannot run together.
 pub fn hash_parts<I, P>(parts: I) -> String
 where

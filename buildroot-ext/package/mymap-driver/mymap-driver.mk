@@ -4,9 +4,30 @@
 #
 ################################################################################
 
-MYMAP_DRIVER_SITE = $(BR2_EXTERNAL_MYMAP_PATH)/../driver
+# The repository, of which only driver/ and the licence texts are copied;
+# the module is built in driver/.
+MYMAP_DRIVER_SITE = $(BR2_EXTERNAL_MYMAP_PATH)/..
 MYMAP_DRIVER_SITE_METHOD = local
-MYMAP_DRIVER_LICENSE = GPL-2.0
+# A version, so that make legal-info treats it as a package with sources
+# (Buildroot gives overridden packages the same one).
+MYMAP_DRIVER_VERSION = custom
+MYMAP_DRIVER_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
+	--include=/driver/*** \
+	--include=/COPYING \
+	--include=/LICENSES/*** \
+	--exclude=*
+MYMAP_DRIVER_MODULE_SUBDIRS = driver
+
+# make legal-info archives a local package's sources with an rsync of its
+# own, which knows only RSYNC_VCS_EXCLUSIONS: give it the same filters.
+mymap-driver-legal-info: RSYNC_VCS_EXCLUSIONS += \
+	$(MYMAP_DRIVER_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS)
+
+MYMAP_DRIVER_LICENSE = GPL-2.0, GPL-2.0 WITH Linux-syscall-note (UAPI header)
+MYMAP_DRIVER_LICENSE_FILES = \
+	COPYING \
+	LICENSES/preferred/GPL-2.0 \
+	LICENSES/exceptions/Linux-syscall-note
 
 # What a Rust module needs from the kernel. Rust modules cannot be built
 # against a kernel with MODVERSIONS unless it also has GENDWARFKSYMS, so

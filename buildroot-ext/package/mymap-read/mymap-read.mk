@@ -4,12 +4,38 @@
 #
 ################################################################################
 
-# The whole Cargo workspace: its Cargo.lock pins every crate, and the
-# mymap-uapi crate generates its bindings from driver/include/uapi.
+# The Cargo workspace, of which only what the build reads is copied: the
+# root manifest and Cargo.lock (which pins every crate), the member crates
+# (xtask is one, so cargo wants it too), the UAPI header mymap-uapi
+# generates its bindings from, and the licence texts. Buildroot or its
+# output directory inside the checkout, a common layout, are not copied.
 MYMAP_READ_SITE = $(BR2_EXTERNAL_MYMAP_PATH)/..
 MYMAP_READ_SITE_METHOD = local
+# A version, so that make legal-info treats it as a package with sources
+# (Buildroot gives overridden packages the same one).
+MYMAP_READ_VERSION = custom
+MYMAP_READ_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
+	--exclude=/target/ \
+	--include=/Cargo.toml \
+	--include=/Cargo.lock \
+	--include=/userspace/*** \
+	--include=/xtask/*** \
+	--include=/driver/ \
+	--include=/driver/include/*** \
+	--include=/COPYING \
+	--include=/LICENSES/*** \
+	--exclude=*
+
+# make legal-info archives a local package's sources with an rsync of its
+# own, which knows only RSYNC_VCS_EXCLUSIONS: give it the same filters.
+mymap-read-legal-info: RSYNC_VCS_EXCLUSIONS += \
+	$(MYMAP_READ_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS)
+
 MYMAP_READ_LICENSE = GPL-2.0 or MIT
-MYMAP_READ_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = --exclude=/target
+MYMAP_READ_LICENSE_FILES = \
+	COPYING \
+	LICENSES/preferred/GPL-2.0 \
+	LICENSES/preferred/MIT
 
 # Both are binaries of the userspace/mymap-read crate.
 MYMAP_READ_BINS = mymap-read mymapctl
@@ -18,6 +44,17 @@ MYMAP_READ_BINS = mymap-read mymapctl
 # its own stand-in kernel headers) and loads libclang from LIBCLANG_PATH.
 MYMAP_READ_DEPENDENCIES = host-clang
 MYMAP_READ_CARGO_ENV = LIBCLANG_PATH=$(HOST_DIR)/lib
+
+# The workspace's release profile optimises the tools for size, with LTO
+# and one codegen unit (Cargo.toml). The cargo infrastructure replaces
+# those with BR2_OPTIMIZE_* and BR2_ENABLE_LTO (-O2, no LTO, 16 units by
+# default), which made the binary on the SD card larger than the one the
+# project measures; these come after them in the environment of the
+# build command, and win.
+MYMAP_READ_CARGO_ENV += \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
+	CARGO_PROFILE_RELEASE_LTO=true \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 
 # The cargo-package infrastructure vendors crates when it downloads a
 # package, which a local one never is, and then builds with --offline.

@@ -57,6 +57,7 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("depmod", "kmod"),
     ("cpio", "cpio"),
     ("xz", "xz-utils"),
+    ("bzip2", "bzip2"),
     ("fdtput", "device-tree-compiler"),
     ("shellcheck", "shellcheck"),
     ("git", "git"),
