@@ -71,6 +71,9 @@ const INPUTS: &[&str] = &[
 const SRC: &str = "/src";
 const TARGET: &str = "/var/tmp/mymap-target";
 
+/// Debian's bundle of trusted certificate authorities.
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 impl flags::FreshRoot {
     pub fn run(self, sh: &Shell) -> Result<()> {
         setup::ensure(sh)?;
@@ -254,7 +257,14 @@ impl Sandbox {
             ]
             .map(String::from),
         );
-        args.extend(["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"].map(String::from));
+        // The machine's network, as any machine of this workplace has it: its
+        // resolver and the certificate authorities its HTTPS traffic is
+        // signed by (cargo's registry is reached through them).
+        for file in ["/etc/resolv.conf", CA_BUNDLE] {
+            if Path::new(file).exists() {
+                args.extend(["--ro-bind", file, file].map(String::from));
+            }
+        }
         args.extend(["--bind".into(), path(&rustup), "/root/.rustup".into()]);
         args.extend(["--bind".into(), path(&cargo), "/root/.cargo".into()]);
         // What `setup` itself installs with `cargo install` must be installed
