@@ -123,7 +123,7 @@ impl flags::FreshRoot {
 /// The bootstrapped root, made once per suite, packages and mirror.
 fn base(sh: &Shell, dir: &Path) -> Result<PathBuf> {
     let mirror = setup::debian_mirror()?;
-    let sources = host_sources()?;
+    let sources = host_apt_config(sh)?;
     let mut parts = vec![SUITE.to_string(), "minbase".into(), mirror.clone()];
     parts.extend(PREREQUISITES.iter().map(|p| p.to_string()));
     parts.extend(sources.iter().map(|(name, text)| format!("{name}\n{text}")));
@@ -159,25 +159,39 @@ fn base(sh: &Shell, dir: &Path) -> Result<PathBuf> {
     Ok(base)
 }
 
-/// This machine's apt source files, as (path under /etc/apt, text), without
-/// the one `cargo xtask setup` writes.
-fn host_sources() -> Result<Vec<(String, String)>> {
+/// This machine's own apt configuration, as (path under /etc/apt, text): its
+/// source lists, without the one `cargo xtask setup` writes, and the files in
+/// apt.conf.d that no package installed (how the machine reaches its mirror;
+/// here, a mirror whose Release files may be past their Valid-Until date).
+fn host_apt_config(sh: &Shell) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     if let Ok(text) = fs::read_to_string("/etc/apt/sources.list") {
         out.push(("sources.list".to_string(), text));
     }
-    let mut files: Vec<_> = fs::read_dir("/etc/apt/sources.list.d")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    for file in files {
-        if file == Path::new(setup::SOURCES_FILE) {
-            continue;
+    for (dir, only_unowned) in [("sources.list.d", false), ("apt.conf.d", true)] {
+        let mut files: Vec<_> = fs::read_dir(Path::new("/etc/apt").join(dir))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for file in files {
+            if file == Path::new(setup::SOURCES_FILE) || !file.is_file() {
+                continue;
+            }
+            if only_unowned
+                && cmd!(sh, "dpkg-query -S {file}")
+                    .quiet()
+                    .ignore_stdout()
+                    .ignore_stderr()
+                    .run()
+                    .is_ok()
+            {
+                continue;
+            }
+            let name = file.file_name().unwrap().to_string_lossy();
+            out.push((format!("{dir}/{name}"), fs::read_to_string(&file)?));
         }
-        let name = file.file_name().unwrap().to_string_lossy();
-        out.push((format!("sources.list.d/{name}"), fs::read_to_string(&file)?));
     }
-    if out.is_empty() {
+    if !out.iter().any(|(name, _)| name.starts_with("sources")) {
         bail!("no apt sources on this machine to give the fresh root");
     }
     Ok(out)
