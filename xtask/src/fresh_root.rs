@@ -115,6 +115,8 @@ impl flags::FreshRoot {
             )?;
         }
         fs::write(&stamp, format!("{}\n", tree.display()))?;
+        // Gigabytes of packages and builds; a failed run's root stays for a look.
+        remove_root(&root)?;
         eprintln!("fresh-root: passed; a fresh Debian {SUITE} root sets up, builds and runs");
         Ok(())
     }
@@ -135,7 +137,7 @@ fn base(sh: &Shell, dir: &Path) -> Result<PathBuf> {
     step(
         &format!("fresh-root: debootstrap {SUITE} from {mirror}"),
         || {
-            remove_root(sh, &tmp)?;
+            remove_root(&tmp)?;
             fs::create_dir_all(dir)?;
             let include = format!("--include={}", PREREQUISITES.join(","));
             cmd!(
@@ -223,7 +225,7 @@ fn inputs_key(sh: &Shell, tree: &Path, base: &Path) -> Result<String> {
 /// Replaces `root` with a copy of `base`.
 fn fresh_copy(sh: &Shell, base: &Path, root: &Path) -> Result<()> {
     step("fresh-root: a fresh copy of the bootstrapped root", || {
-        remove_root(sh, root)?;
+        remove_root(root)?;
         cmd!(sh, "cp -a --reflink=auto {base} {root}").run()?;
         Ok(())
     })
@@ -232,7 +234,7 @@ fn fresh_copy(sh: &Shell, base: &Path, root: &Path) -> Result<()> {
 /// Removes a root left by an earlier run, refusing while anything is mounted
 /// below it (the sandbox's mounts end with it; a bind mount of this machine's
 /// toolchain must never be deleted through).
-fn remove_root(_sh: &Shell, root: &Path) -> Result<()> {
+fn remove_root(root: &Path) -> Result<()> {
     if !root.exists() {
         return Ok(());
     }
