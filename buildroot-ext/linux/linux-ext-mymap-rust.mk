@@ -42,7 +42,13 @@ LINUX_MAKE_FLAGS += \
 # (rustc reads `-O2` as options of its own). So HOSTCC becomes a script
 # that runs that same command line, flags included, with its arguments:
 # the kernel's C host tools are built exactly as before. It is written
-# after the kernel source is patched, before anything is built with it.
+# right before the kernel is built, not after it is patched: with
+# LINUX_OVERRIDE_SRCDIR (a local kernel tree) Buildroot rsyncs the source
+# and has no patch step, so a post-patch hook never ran and the build
+# stopped at its first host program:
+#   HOSTCC  scripts/basic/fixdep
+#   /bin/sh: 1: .../host/bin/mymap-linux-hostcc: not found
+# (Kconfig is not affected: linux.mk configures with its own HOSTCC.)
 MYMAP_RUST_HOSTCC = $(HOST_DIR)/bin/mymap-linux-hostcc
 # The value linux/linux.mk gives HOSTCC in LINUX_MAKE_FLAGS.
 MYMAP_RUST_HOSTCC_COMMAND = $(HOSTCC) \
@@ -57,7 +63,7 @@ define MYMAP_RUST_INSTALL_HOSTCC
 	chmod 0755 $(MYMAP_RUST_HOSTCC)
 endef
 # check-package TypoInPackageVariable
-LINUX_POST_PATCH_HOOKS += MYMAP_RUST_INSTALL_HOSTCC
+LINUX_PRE_BUILD_HOOKS += MYMAP_RUST_INSTALL_HOSTCC
 
 # A later assignment on make's command line wins over the earlier one.
 # check-package TypoInPackageVariable
