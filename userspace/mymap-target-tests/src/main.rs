@@ -10,6 +10,7 @@
 // casts that are no-ops on one target are needed on another.
 #![allow(clippy::unnecessary_cast)]
 
+mod faults;
 mod module;
 mod stress;
 mod sys;
