@@ -10,10 +10,12 @@
 // casts that are no-ops on one target are needed on another.
 #![allow(clippy::unnecessary_cast)]
 
+mod direct_io;
 mod module;
 mod stress;
 mod sys;
 mod tests;
+mod trinity;
 
 use std::{
     io::{
