@@ -1,34 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! One device's buffer: zeroed pages, the lock over kernel access to them,
-//! and inserting them into user mappings.
+//! One device's buffer: zeroed pages with one contiguous kernel address, and
+//! the lock over the driver's own access to them.
+//!
+//! The buffer is one `vmalloc` allocation: order-0 pages, each with its own
+//! `struct page` (so that user mappings of them take page references, and
+//! `O_DIRECT` I/O and `vmsplice` from a mapping pin them like any user page),
+//! mapped contiguously in the kernel so that `read()` and `write()` are one
+//! copy each, like the classic `vmalloc` drivers. The page pointers are looked
+//! up once at load: the fault handler (`mapping.rs`) inserts them by index.
 //!
 //! Locks are taken in the order: `Buffer::lock`, then `mmap_lock` (or a VMA
 //! lock), the latter only inside the core kernel when a user copy faults. The
-//! mmap hook runs with `mmap_lock` held, so it never takes `Buffer::lock`; it
-//! needs none, as the page array is fixed at load. There is no fault handler:
-//! every page of a mapping is inserted when the mapping is made, so a user
-//! copy whose buffer is itself a mapping of this device never calls back into
-//! the driver.
+//! fault handler runs with `mmap_lock` or the VMA lock held, so it never takes
+//! `Buffer::lock`; it needs none, as the page array is fixed at load. A user
+//! copy whose buffer is itself a mapping of this device therefore faults into
+//! the driver while `Buffer::lock` is held, which is the order above.
 //!
 //! Userspace stores through a shared mapping race with everything, by the
 //! nature of shared memory; they are plain byte stores into pages the kernel
-//! only accesses through the C copy routines, never through Rust references.
-//! `Buffer::lock` makes the driver's own accesses (read, write, clear)
-//! exclusive with each other, so a `read()` never sees half of a `CLEAR`.
+//! only accesses through the C copy and fill routines, never through Rust
+//! references. `Buffer::lock` makes the driver's own accesses (read, write,
+//! clear) exclusive with each other, so a `read()` never sees half of a
+//! `CLEAR`.
 
-use core::cmp::min;
+use core::{
+    alloc::Layout,
+    cmp::min,
+    ptr::NonNull, //
+};
 use kernel::{
+    alloc::{
+        allocator::Vmalloc,
+        Allocator,
+        NumaNode, //
+    },
     bindings,
-    error::to_result,
     iov::{
         IovIterDest,
         IovIterSource, //
     },
-    mm::virt::VmaNew,
     new_mutex,
     page::{
-        Page,
         PAGE_SHIFT,
         PAGE_SIZE, //
     },
@@ -38,12 +51,6 @@ use kernel::{
         Mutex, //
     },
 };
-
-/// Pages per `vm_insert_pages` call: enough to take the page-table lock once per
-/// batch instead of once per page (measured: mmap of 16 MiB plus a first read of
-/// every page went from 0.25x to 0.13x of an anonymous `MAP_POPULATE` mapping),
-/// few enough for the pointer array to live on the stack.
-const INSERT_BATCH: usize = 64;
 
 /// The text the kernel leaves at offset 0 after load, NUL included.
 const GREETING: &[u8] = b"hello world from kernel space\0";
@@ -58,10 +65,15 @@ struct Inner {
 ///
 /// # Invariants
 ///
-/// `pages.len() * PAGE_SIZE == size`, and `pages` never changes after `new`.
-#[pin_data]
+/// - `base` is a `Vmalloc` allocation of `layout`, `layout.size() == size`, `size` is a
+///   non-zero multiple of `PAGE_SIZE`, and the allocation lives until `drop`.
+/// - `pages[i]` is the `struct page` behind `base + i * PAGE_SIZE`, for every page of the
+///   allocation; neither `base` nor `pages` changes after `new`.
+#[pin_data(PinnedDrop)]
 pub(crate) struct Buffer {
-    pages: KVec<Page>,
+    base: NonNull<u8>,
+    layout: Layout,
+    pages: KVec<NonNull<bindings::page>>,
     size: usize,
     index: u32,
     devices: u32,
@@ -70,24 +82,39 @@ pub(crate) struct Buffer {
     lock: Mutex<Inner>,
 }
 
+// SAFETY: `base` and `pages` point to memory this buffer owns and never frees before `drop`;
+// the bytes behind them are only accessed through the C copy and fill routines, from any
+// thread, under `lock` for the driver's own accesses (see the module documentation). Sending
+// or sharing the owner between threads is therefore as safe as for a `VVec<u8>`.
+unsafe impl Send for Buffer {}
+// SAFETY: see `Send`; every method takes `&self` and mutates nothing but through `lock`.
+unsafe impl Sync for Buffer {}
+
 impl Buffer {
-    /// Allocates `size` zeroed bytes (a multiple of `PAGE_SIZE`) for device `index`
+    /// Allocates `size` zeroed bytes (a non-zero multiple of `PAGE_SIZE`) for device `index`
     /// and writes the greeting at offset 0.
     pub(crate) fn new(index: u32, devices: u32, size: usize) -> Result<Arc<Self>> {
-        let count = size >> PAGE_SHIFT;
-        let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
-        for _ in 0..count {
-            // `__GFP_ZERO`: no stale kernel memory ever reaches userspace.
-            pages.push(Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?, GFP_KERNEL)?;
-        }
-        let len = min(GREETING.len(), PAGE_SIZE);
-        // SAFETY: `GREETING` is valid for reading `len` bytes. The pages were allocated
-        // just above and are not yet shared with anyone, so nothing races with this write.
-        unsafe { pages[0].write_raw(GREETING.as_ptr(), 0, len)? };
-        // INVARIANT: `count` pages of `PAGE_SIZE` bytes make `size`; `pages` is moved in
-        // and no method replaces or resizes it.
-        Arc::pin_init(
+        let layout = Layout::from_size_align(size, PAGE_SIZE).map_err(|_| EINVAL)?;
+        // `__GFP_ZERO`: no stale kernel memory ever reaches userspace.
+        let base = Vmalloc::alloc(layout, GFP_KERNEL | __GFP_ZERO, NumaNode::NO_NODE)?.cast::<u8>();
+        let pages = match Self::page_array(base, size) {
+            Ok(pages) => pages,
+            Err(e) => {
+                // SAFETY: `base` was allocated above with `layout` and never shared.
+                unsafe { Vmalloc::free(base, layout) };
+                return Err(e);
+            }
+        };
+        let len = min(GREETING.len(), size);
+        // SAFETY: `GREETING` is valid for reading `len` bytes and `base` for writing `size`
+        // bytes; nothing else can see the new allocation yet.
+        unsafe { core::ptr::copy_nonoverlapping(GREETING.as_ptr(), base.as_ptr(), len) };
+        // INVARIANT: `base` is the allocation of `layout` (`size` bytes), `pages` its pages
+        // in order; both are moved in and no method replaces them.
+        let buffer = Arc::pin_init(
             try_pin_init!(Self {
+                base,
+                layout,
                 pages,
                 size,
                 index,
@@ -95,12 +122,37 @@ impl Buffer {
                 lock <- new_mutex!(Inner { clears: 0 }, "mymap::Buffer::lock"),
             }),
             GFP_KERNEL,
-        )
+        );
+        if buffer.is_err() {
+            // Only the allocation of the `Arc` can fail, before anything takes ownership.
+            // SAFETY: `base` was allocated above with `layout`; nothing else refers to it.
+            unsafe { Vmalloc::free(base, layout) };
+        }
+        buffer
+    }
+
+    /// Looks up the `struct page` behind each page of the allocation at `base`.
+    fn page_array(base: NonNull<u8>, size: usize) -> Result<KVec<NonNull<bindings::page>>> {
+        let mut pages = KVec::with_capacity(size >> PAGE_SHIFT, GFP_KERNEL)?;
+        for offset in (0..size).step_by(PAGE_SIZE) {
+            // SAFETY: `base + offset` lies inside the `Vmalloc` allocation of `size` bytes
+            // at `base` (caller's argument), which outlives the borrowed page used here.
+            let page = unsafe { Vmalloc::to_page(base.add(offset)) };
+            let page = NonNull::new(page.as_ptr()).ok_or(EINVAL)?;
+            pages.push(page, GFP_KERNEL)?;
+        }
+        Ok(pages)
     }
 
     /// The buffer size in bytes.
     pub(crate) fn size(&self) -> usize {
         self.size
+    }
+
+    /// The pages `first .. first + count`, or `None` if that range is not inside the buffer.
+    pub(crate) fn pages(&self, first: usize, count: usize) -> Option<&[NonNull<bindings::page>]> {
+        let end = first.checked_add(count)?;
+        self.pages.get(first..end)
     }
 
     /// The device index: 0 for `/dev/mymap`, N for `/dev/mymapN`.
@@ -128,13 +180,13 @@ impl Buffer {
         };
         let want = min(iov.len(), self.size - start);
         let guard = self.lock.lock();
-        let done = self.for_each_chunk(start, want, |page, offset, len| {
-            // SAFETY: `page` is a live page of this buffer and `offset + len <= PAGE_SIZE`
-            // (`for_each_chunk`). `iov.as_raw()` is a valid destination iterator for the
-            // duration of this call. `guard` is held, so no other driver write to the
-            // page runs concurrently.
-            unsafe { bindings::copy_page_to_iter(page.as_ptr(), offset, len, iov.as_raw()) }
-        });
+        // SAFETY: `start + want <= size`, so the source lies inside the allocation, which
+        // lives as long as `self`. `iov.as_raw()` is a valid destination iterator for the
+        // duration of this call. `guard` is held, so no other driver write to the buffer
+        // runs concurrently.
+        let done = unsafe {
+            bindings::_copy_to_iter(self.base.as_ptr().add(start).cast(), want, iov.as_raw())
+        };
         drop(guard);
         self.finish(pos, want, done)
     }
@@ -152,13 +204,13 @@ impl Buffer {
         };
         let want = min(iov.len(), self.size - start);
         let guard = self.lock.lock();
-        let done = self.for_each_chunk(start, want, |page, offset, len| {
-            // SAFETY: `page` is a live page of this buffer and `offset + len <= PAGE_SIZE`
-            // (`for_each_chunk`). `iov.as_raw()` is a valid source iterator for the duration
-            // of this call. `guard` is held, so no other driver access to the page runs
-            // concurrently.
-            unsafe { bindings::copy_page_from_iter(page.as_ptr(), offset, len, iov.as_raw()) }
-        });
+        // SAFETY: `start + want <= size`, so the destination lies inside the allocation,
+        // which lives as long as `self`. `iov.as_raw()` is a valid source iterator for the
+        // duration of this call. `guard` is held, so no other driver access to the buffer
+        // runs concurrently.
+        let done = unsafe {
+            bindings::_copy_from_iter(self.base.as_ptr().add(start).cast(), want, iov.as_raw())
+        };
         drop(guard);
         self.finish(pos, want, done)
     }
@@ -166,64 +218,11 @@ impl Buffer {
     /// Zeroes the whole buffer.
     pub(crate) fn clear(&self) -> Result {
         let mut guard = self.lock.lock();
-        for page in &self.pages {
-            // SAFETY: `guard` is held, so no other driver access to the page runs
-            // concurrently.
-            unsafe { page.fill_zero_raw(0, PAGE_SIZE)? };
-        }
+        // SAFETY: `base` is valid for writing `size` bytes (type invariant). `guard` is held,
+        // so no other driver access to the buffer runs concurrently; user stores through a
+        // mapping may race, which the C `memset` tolerates as any shared-memory write does.
+        unsafe { bindings::memset(self.base.as_ptr().cast(), 0, self.size) };
         guard.clears += 1;
-        Ok(())
-    }
-
-    /// Inserts the pages a new mapping asks for into it.
-    ///
-    /// The mapping covers pages `pgoff .. pgoff + len / PAGE_SIZE` of the buffer and must
-    /// fit inside it. It can never become executable nor grow with `mremap`.
-    pub(crate) fn map(&self, vma: &VmaNew, pgoff: usize) -> Result {
-        let count = (vma.end() - vma.start()) >> PAGE_SHIFT;
-        if pgoff > self.pages.len() || count > self.pages.len() - pgoff {
-            pr_debug!(
-                "mmap refused: pages {}+{} beyond the buffer\n",
-                pgoff,
-                count
-            );
-            return Err(EINVAL);
-        }
-        if vma.try_clear_mayexec().is_err() {
-            pr_debug!("mmap refused: executable mappings are not allowed\n");
-            return Err(EINVAL);
-        }
-        vma.set_dontexpand();
-        let vma = vma.set_mixedmap();
-        let mut addr = vma.start();
-        for chunk in self.pages[pgoff..pgoff + count].chunks(INSERT_BATCH) {
-            let mut pages = [core::ptr::null_mut::<bindings::page>(); INSERT_BATCH];
-            for (slot, page) in pages.iter_mut().zip(chunk) {
-                *slot = page.as_ptr();
-            }
-            let mut left = chunk.len() as c_ulong;
-            // SAFETY: `vma` has `VM_MIXEDMAP` set and is being set up by the mmap hook, whose
-            // caller holds `mmap_lock` for writing, as `vm_insert_page` requires and
-            // `vm_insert_pages` too. The first `chunk.len()` entries of `pages` are order-0
-            // pages this buffer owns, alive for the whole call. The range
-            // `addr .. addr + chunk.len() * PAGE_SIZE` lies inside the vma: the chunks cover
-            // `count` pages, which is the vma's length. Each inserted page takes its own
-            // reference, so the page outlives this buffer for as long as the mapping holds it.
-            let ret = unsafe {
-                bindings::vm_insert_pages(
-                    vma.as_ptr(),
-                    addr as c_ulong,
-                    pages.as_mut_ptr(),
-                    &mut left,
-                )
-            };
-            to_result(ret)?;
-            if left != 0 {
-                pr_debug!("mmap failed: {} pages not inserted\n", left);
-                return Err(EFAULT);
-            }
-            addr += chunk.len() << PAGE_SHIFT;
-        }
         Ok(())
     }
 
@@ -231,29 +230,6 @@ impl Buffer {
     fn start(&self, pos: i64) -> Result<Option<usize>> {
         let pos = usize::try_from(pos).map_err(|_| EINVAL)?;
         Ok((pos < self.size).then_some(pos))
-    }
-
-    /// Calls `copy(page, offset_in_page, len)` over `[start, start + len)` chunk by
-    /// chunk, never crossing a page, and stops at the first short copy. Returns the
-    /// bytes copied.
-    fn for_each_chunk(
-        &self,
-        start: usize,
-        len: usize,
-        mut copy: impl FnMut(&Page, usize, usize) -> usize,
-    ) -> usize {
-        let mut done = 0;
-        while done < len {
-            let at = start + done;
-            let offset = at % PAGE_SIZE;
-            let chunk = min(PAGE_SIZE - offset, len - done);
-            let copied = copy(&self.pages[at >> PAGE_SHIFT], offset, chunk);
-            done += copied;
-            if copied < chunk {
-                break;
-            }
-        }
-        done
     }
 
     /// Advances `*pos` by `done` of `want` bytes, or reports `EFAULT` if nothing moved.
@@ -264,5 +240,17 @@ impl Buffer {
         // Cannot overflow: `*pos + done <= size`, which fits an `i64`.
         *pos += done as i64;
         Ok(done)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Buffer {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `base` is the `Vmalloc` allocation of `layout` (type invariant), freed only
+        // here. The buffer is dropped when its last `Arc` goes: the device is deregistered and
+        // every file is released, and every mapping holds its file, so no mapping is left.
+        // Pages still referenced elsewhere (a page pinned by an unfinished `O_DIRECT`) keep
+        // their own reference: `vfree` drops only the allocation's.
+        unsafe { Vmalloc::free(self.base, self.layout) };
     }
 }

@@ -10,8 +10,10 @@
 //!
 //! Files, one concept each:
 //! - `params.rs`: the `size` and `devices` module parameters;
-//! - `buffer.rs`: the pages, the lock that serialises kernel access to them,
-//!   and inserting them into a user mapping;
+//! - `buffer.rs`: the pages, their contiguous kernel address, and the lock that
+//!   serialises kernel access to them;
+//! - `mapping.rs`: user mappings: the mmap checks and the fault handler that
+//!   inserts the pages;
 //! - `file.rs`: the file operations of an open device;
 //! - `uapi.rs`: the ABI, generated from the C header.
 
@@ -26,6 +28,7 @@ use kernel::{
 
 mod buffer;
 mod file;
+mod mapping;
 mod params;
 mod uapi;
 

@@ -32,6 +32,7 @@ use crate::{
     util::{
         cache_dir,
         hash_parts,
+        jobs,
         project_root,
         run_logged,
         step, //
@@ -246,12 +247,6 @@ fn built_targets(dir: &Path) -> Vec<String> {
         })
         .flatten()
         .collect()
-}
-
-fn jobs() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get() + 1)
-        .unwrap_or(3)
 }
 
 /// A `make` in the kernel source with the build directory and variables set.

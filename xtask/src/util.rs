@@ -86,7 +86,7 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// Parallel jobs for a `make` other than the kernel's: `$MYMAP_JOBS`, else one
+/// Parallel jobs for a `make` (the kernel's, BusyBox's): `$MYMAP_JOBS`, else one
 /// more than the machine has cores.
 pub fn jobs() -> usize {
     env::var("MYMAP_JOBS")

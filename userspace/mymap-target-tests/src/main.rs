@@ -11,6 +11,7 @@
 #![allow(clippy::unnecessary_cast)]
 
 mod direct_io;
+mod faults;
 mod module;
 mod stress;
 mod sys;

@@ -158,6 +158,13 @@ pub struct Map {
     len: usize,
 }
 
+// SAFETY: a `Map` is an address range, not Rust data: every access goes through volatile
+// byte loads and stores, which any thread may make to shared memory, and `Drop` unmaps it
+// once, after the last owner is done.
+unsafe impl Send for Map {}
+// SAFETY: see `Send`; `&Map` allows only volatile accesses and system calls on the range.
+unsafe impl Sync for Map {}
+
 impl Map {
     pub fn new(file: &File, len: usize, prot: i32, flags: i32, offset: i64) -> Result<Map, i32> {
         // SAFETY: a fresh mapping at an address the kernel chooses cannot alias any Rust
@@ -233,6 +240,14 @@ impl Map {
             return Err(errno());
         }
         Ok(())
+    }
+
+    /// Takes over `ptr .. ptr + len` as this mapping after an `mremap` moved or resized it.
+    ///
+    /// The old range must be gone (the `mremap` that returned `ptr` removed it).
+    pub fn replace(&mut self, ptr: *mut u8, len: usize) {
+        self.ptr = ptr;
+        self.len = len;
     }
 
     /// Tries to grow the mapping in place or by moving it; on success the mapping is

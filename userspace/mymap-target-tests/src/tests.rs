@@ -32,7 +32,7 @@ use mymap_uapi::{
 };
 
 use crate::{
-    check, module, stress,
+    check, faults, module, stress,
     sys::{
         self,
         errname,
@@ -57,6 +57,9 @@ pub const COMPAT: &[&str] = &[
     "lseek",
     "mmap-shared-coherent",
     "mmap-offset-and-bounds",
+    "fault-dontneed-shared",
+    "fault-dontneed-private",
+    "fault-mremap-move-and-shrink",
 ];
 
 pub fn all() -> Vec<Test> {
@@ -88,6 +91,14 @@ pub fn all() -> Vec<Test> {
         "mmap-exec-refused" => mmap_exec_refused, 30;
         "mremap-grow-refused" => mremap_grow_refused, 30;
         "mmap-rdonly-fd-no-shared-write" => mmap_rdonly_no_shared_write, 30;
+        "fault-dontneed-shared" => faults::dontneed_shared, 30;
+        "fault-dontneed-private" => faults::dontneed_private, 30;
+        "fault-mremap-move-and-shrink" => faults::mremap_move_and_shrink, 30;
+        "fault-split-by-mprotect-and-munmap" => faults::split_by_mprotect_and_munmap, 30;
+        "fault-fork-then-dontneed" => faults::fork_then_dontneed, 30;
+        "fault-cold-pageout-mlock" => faults::cold_pageout_mlock, 30;
+        "fault-populate-and-proc-mem" => faults::populate_and_proc_mem, 30;
+        "fault-race-dontneed" => faults::faults_race_dontneed, 60;
         "fdinfo" => fdinfo, 30;
         "no-kernel-addresses-in-log" => no_kernel_addresses_in_log, 30;
         "copy-to-and-from-own-mapping" => copy_with_own_mapping, 60;
