@@ -120,9 +120,10 @@ pub struct Test {
     /// Skip the host tests (`cargo test`).
     #[arg(long)]
     pub no_host: bool,
-    /// Seconds a board's test boot may take.
-    #[arg(long, default_value_t = 900)]
-    pub timeout: u64,
+    /// Seconds a board's test boot may take (default: 900 on the release kernel,
+    /// 1200 on the debug kernel).
+    #[arg(long)]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Args)]

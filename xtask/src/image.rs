@@ -5,7 +5,8 @@
 //! source (`busybox.rs`), with its applet links; `boards/common/test-rootfs/`
 //! (a Buildroot-like busybox init and `S10udev`); the project's `rootfs-overlay/` verbatim; the
 //! module under `/lib/modules/<release>/` with depmod run; the tools and target
-//! tests; `--overlay DIR`; and last the job `inittab` line. The archive is
+//! tests; on the debug kernel, Debian's `trinity` (the system call fuzzer the
+//! target suite runs there); `--overlay DIR`; and last the job `inittab` line. The archive is
 //! written by the kernel's own `usr/gen_init_cpio`, so every file is owned by
 //! root without running as root.
 
@@ -67,6 +68,11 @@ const DEBS: &[&str] = &[
     "libssl3",
 ];
 
+/// Debian packages added to debug-kernel images only: the system call fuzzer
+/// the target suite runs against the device there (`fuzz-trinity`). It needs
+/// only libc6, which `DEBS` brings.
+const DEBUG_DEBS: &[&str] = &["trinity"];
+
 /// What the image should do once booted.
 pub enum Job {
     /// Run this shell command, print its exit status, power off.
@@ -105,7 +111,12 @@ pub fn build(
     let kernel = kernel::build(sh, board, args, false)?;
     let module = driver::build(board, &kernel)?;
     let binaries = userspace::build(sh, board)?;
-    let debs = fetch_debs(sh, &board.debian_arch)?;
+    let debs = fetch_debs(sh, &board.debian_arch, "udev", DEBS)?;
+    let debug_debs = if kernel.debug {
+        Some(fetch_debs(sh, &board.debian_arch, "trinity", DEBUG_DEBS)?)
+    } else {
+        None
+    };
     let busybox = busybox::build(sh, board)?;
     let dir = cache_dir()?.join("image").join(&board.name);
     let initramfs = step(&format!("image: initramfs for {}", board.name), || {
@@ -115,6 +126,9 @@ pub fn build(
         }
         fs::create_dir_all(&root)?;
         copy_tree(&debs, &root)?;
+        if let Some(debug_debs) = &debug_debs {
+            copy_tree(debug_debs, &root)?;
+        }
         copy_tree(&busybox, &root)?;
         populate(&root, board, &kernel, &module, &binaries)?;
         if let Some(overlay) = overlay {
@@ -186,6 +200,9 @@ fn populate(
         copy_tree(&read_tests, &tests)?;
     }
     fs::write(root.join("etc/mymap-board"), format!("{}\n", board.name))?;
+    // Tests that run only on one kernel variant read it here.
+    let variant = if kernel.debug { "debug" } else { "release" };
+    fs::write(root.join("etc/mymap-kernel"), format!("{variant}\n"))?;
     Ok(())
 }
 
@@ -282,23 +299,24 @@ fn qemu_dtb(sh: &Shell, board: &Board, kernel: &Kernel, name: &str, dir: &Path) 
     Ok(out)
 }
 
-/// Downloads and unpacks the Debian packages for `arch` once, through a
-/// private apt configuration; returns the tree.
-fn fetch_debs(sh: &Shell, arch: &str) -> Result<PathBuf> {
-    let key = hash_parts(DEBS.iter().chain([&arch]));
+/// Downloads and unpacks the Debian `packages` (`what`, for messages) for
+/// `arch` once, through a private apt configuration; returns the tree.
+fn fetch_debs(sh: &Shell, arch: &str, what: &str, packages: &[&str]) -> Result<PathBuf> {
+    let key = hash_parts(packages.iter().chain([&arch]));
     let dir = cache_dir()?.join("debs").join(format!("{arch}-{key}"));
     let tree = dir.join("tree");
     if dir.join(".done").exists() {
         return Ok(tree);
     }
-    step(&format!("image: fetch udev for {arch} from Debian"), || {
+    let title = format!("image: fetch {what} for {arch} from Debian");
+    step(&title, || {
         setup::ensure(sh)?;
         let _ = fs::remove_dir_all(&dir);
         let apt = PrivateApt::new(&dir.join("apt"), "deb", arch, &["bookworm"])?;
         apt.update(sh)?;
         let debs = dir.join("debs");
         fs::create_dir_all(&debs)?;
-        apt.get(sh, &debs, &[&["download"], DEBS].concat())?;
+        apt.get(sh, &debs, &[&["download"], packages].concat())?;
         fs::create_dir_all(&tree)?;
         let mut versions = String::new();
         for deb in fs::read_dir(&debs)? {

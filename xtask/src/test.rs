@@ -58,6 +58,19 @@ fn init_deadline(kernel: KernelVariant) -> Duration {
     }
 }
 
+/// How long a board's test boot (boot and the whole target suite) may take,
+/// by kernel variant, unless `--timeout` says otherwise. The debug suite, with
+/// its 90 s of trinity and 200 load/unload cycles, took 4 min 22 s and 6 min
+/// 44 s on `qemu-aarch64-virt` (2026-11-30), and runs on these shared machines
+/// spread by 2x: 20 min leaves room for both. The release
+/// suite's slowest board (the 32-bit one) takes about 3 min.
+fn suite_deadline(kernel: KernelVariant) -> Duration {
+    match kernel {
+        KernelVariant::Release => Duration::from_secs(900),
+        KernelVariant::Debug => Duration::from_secs(1200),
+    }
+}
+
 struct Outcome {
     board: String,
     passed: usize,
@@ -90,7 +103,10 @@ impl flags::Test {
                 kernel: self.kernel,
                 kernel_src: self.kernel_src.clone(),
             };
-            let outcome = target(sh, &args, Duration::from_secs(self.timeout));
+            let timeout = self
+                .timeout
+                .map_or(suite_deadline(self.kernel), Duration::from_secs);
+            let outcome = target(sh, &args, timeout);
             outcomes.push(outcome.unwrap_or_else(|err| Outcome {
                 board: name.clone(),
                 passed: 0,

@@ -10,11 +10,13 @@
 // casts that are no-ops on one target are needed on another.
 #![allow(clippy::unnecessary_cast)]
 
+mod direct_io;
 mod faults;
 mod module;
 mod stress;
 mod sys;
 mod tests;
+mod trinity;
 
 use std::{
     io::{

@@ -102,6 +102,9 @@ pub fn all() -> Vec<Test> {
         "fdinfo" => fdinfo, 30;
         "no-kernel-addresses-in-log" => no_kernel_addresses_in_log, 30;
         "copy-to-and-from-own-mapping" => copy_with_own_mapping, 60;
+        "o-direct-shared-mapping" => crate::direct_io::shared_mapping, 60;
+        "o-direct-private-mapping" => crate::direct_io::private_mapping, 60;
+        "vmsplice-from-mapping" => crate::direct_io::vmsplice_from_mapping, 60;
         "concurrent-clear-read-write-serialised" => concurrent_serialised, 120;
         "concurrent-open-map-close" => concurrent_open_map_close, 120;
         "stress-random-operations" => stress::random_operations, 120;
@@ -110,6 +113,7 @@ pub fn all() -> Vec<Test> {
         "lifetime-mapping-pins-module-and-pages" => lifetime_mapping, 60;
         "params-refused" => params_refused, 120;
         "params-size-and-devices" => params_size_and_devices, 120;
+        "fuzz-trinity" => crate::trinity::trinity, 300 if crate::trinity::on_debug_kernel;
         "load-unload-cycles" => load_unload_cycles, 600;
         "kmemleak-after-cycles" => stress::kmemleak_after_cycles, 900 if stress::has_kmemleak;
     ]
