@@ -210,10 +210,14 @@ impl flags::Bench {
             return render(&boards, self.check);
         }
         let mut reports = Vec::new();
+        let mut records = Vec::new();
         let mut failed = Vec::new();
         for name in &boards {
             match self.measure(sh, name) {
-                Ok(report) => reports.push(report),
+                Ok((report, record)) => {
+                    reports.push(report);
+                    records.push(record);
+                }
                 Err(err) => {
                     eprintln!("==> bench {name}: {err:#}");
                     failed.push(name.as_str());
@@ -223,14 +227,17 @@ impl flags::Bench {
         for report in reports {
             println!("\n{report}");
         }
+        if !records.is_empty() {
+            println!("\n{}", targets_markdown(&records));
+        }
         if !failed.is_empty() {
             bail!("bench failed on {}", failed.join(", "));
         }
         Ok(())
     }
 
-    /// Boots one board with the bench; returns its tables.
-    fn measure(&self, sh: &Shell, name: &str) -> Result<String> {
+    /// Boots one board with the bench; returns its tables and its record.
+    fn measure(&self, sh: &Shell, name: &str) -> Result<(String, Record)> {
         let board = Board::load(name)?;
         let args = BoardArgs {
             board: name.to_string(),
@@ -334,7 +341,7 @@ impl flags::Bench {
                 .with_context(|| format!("write {}", svg.display()))?;
             eprintln!("    wrote bench/{name}.svg");
         }
-        Ok(out)
+        Ok((out, record))
     }
 }
 
@@ -361,6 +368,7 @@ fn peers_overlay(board: &Board, kernel: &kernel::Kernel, peers: &[PathBuf]) -> R
 /// tables; with `check`, fails if a chart differs from what the record gives.
 fn render(boards: &[String], check: bool) -> Result<()> {
     let mut stale = Vec::new();
+    let mut records = Vec::new();
     for name in boards {
         let path = project_root().join(format!("bench/{name}.json"));
         let text = fs::read_to_string(&path).with_context(|| format!("read bench/{name}.json"))?;
@@ -380,6 +388,10 @@ fn render(boards: &[String], check: bool) -> Result<()> {
             eprintln!("    wrote bench/{name}.svg");
             println!("\n{}", markdown(&record));
         }
+        records.push(record);
+    }
+    if !check {
+        println!("\n{}", targets_markdown(&records));
     }
     if !stale.is_empty() {
         bail!(
@@ -637,6 +649,47 @@ pub fn markdown(r: &Record) -> String {
     out
 }
 
+/// One row per target, one column per board: met or missed, with the figure
+/// the target bounds (mymap's ratio, or mymap against the best peer).
+pub fn targets_markdown(records: &[Record]) -> String {
+    let mut rows: Vec<(&str, &Comparison)> = Vec::new();
+    for r in records {
+        for c in r.target.comparisons.iter().filter(|c| c.target.is_some()) {
+            if !rows.iter().any(|(id, _)| *id == c.id) {
+                rows.push((&c.id, c));
+            }
+        }
+    }
+    let boards: Vec<&str> = records.iter().map(|r| r.board.as_str()).collect();
+    let mut out = format!(
+        "| target | {} |\n|{}\n",
+        boards.join(" | "),
+        " --- |".repeat(1 + boards.len())
+    );
+    for (id, first) in rows {
+        let target = first.target.as_ref().map(|t| t.text.as_str()).unwrap_or("");
+        let mut cells = vec![format!(
+            "{}, {}: {target}",
+            first.what,
+            size_text(first.size)
+        )];
+        for r in records {
+            let c = r.target.comparisons.iter().find(|c| c.id == id);
+            let figure = c.and_then(|c| match c.target.as_ref()?.against.as_str() {
+                "best peer" => c.vs_best_peer,
+                _ => c.side("mymap")?.ratio,
+            });
+            cells.push(match (c.and_then(|c| c.met), figure) {
+                (Some(true), Some(f)) => format!("met ({f:.3})"),
+                (Some(false), Some(f)) => format!("missed ({f:.3})"),
+                _ => "n/a".into(),
+            });
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
 /// A median count of page faults: `4096`, `4096.5`, or `-` when unknown.
 fn count_text(n: Option<f64>) -> String {
     n.map(|n| format!("{n}")).unwrap_or_else(|| "-".into())
@@ -854,6 +907,21 @@ MYMAP-JOB: END rc=0
         assert!(
             md.contains("mymap.ko: 100 bytes; mymap-read: 200 bytes; mymap_pfn.ko: 300 bytes."),
             "{md}"
+        );
+    }
+
+    #[test]
+    fn the_targets_table_has_a_row_per_target_and_a_column_per_board() {
+        let mut other = record();
+        other.board = "raspberrypi4".into();
+        other.target.comparisons[1].met = Some(true);
+        other.target.comparisons[1].vs_best_peer = Some(0.95);
+        let md = targets_markdown(&[record(), other]);
+        assert_eq!(
+            md,
+            "| target | qemu-aarch64-virt | raspberrypi4 |\n| --- | --- | --- |\n\
+             | read through a mapping vs anonymous memory, 16 MiB: >= 0.97 | met (0.990) | met (0.990) |\n\
+             | mmap + first read vs MAP_POPULATE, 16 MiB: <= 1 x best peer | missed (5.000) | met (0.950) |\n"
         );
     }
 
