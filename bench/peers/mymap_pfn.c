@@ -197,13 +197,15 @@ static loff_t pfn_llseek(struct file *file, loff_t offset, int whence)
 static int pfn_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	unsigned long npages = buf_size >> PAGE_SHIFT;
-	size_t pos = (size_t)vma->vm_pgoff << PAGE_SHIFT;
 	size_t len = vma->vm_end - vma->vm_start;
 	unsigned long addr = vma->vm_start;
+	size_t pos;
 	int ret;
 
 	if (vma->vm_pgoff >= npages || vma_pages(vma) > npages - vma->vm_pgoff)
 		return -EINVAL;
+	/* Read before the first call: remap_pfn_range() rewrites vm_pgoff of a COW mapping. */
+	pos = (size_t)vma->vm_pgoff << PAGE_SHIFT;
 	while (len) {
 		const struct pfn_block *b = block_at(pos);
 		size_t off = pos - b->start;
