@@ -364,6 +364,11 @@ fn peers_overlay(board: &Board, kernel: &kernel::Kernel, peers: &[PathBuf]) -> R
     Ok(overlay)
 }
 
+/// Fails if a board's committed chart is not what its committed record draws.
+pub fn check_charts(boards: &[String]) -> Result<()> {
+    render(boards, true)
+}
+
 /// Re-renders each board's chart from its committed record and prints its
 /// tables; with `check`, fails if a chart differs from what the record gives.
 fn render(boards: &[String], check: bool) -> Result<()> {
