@@ -1,5 +1,6 @@
 //! `cargo xtask driver`: build mymap.ko against a board's kernel, exactly as
-//! Buildroot's kernel-module infrastructure does (`make -C $KDIR M=...`).
+//! Buildroot's kernel-module infrastructure does (`make -C $KDIR M=...`); and
+//! the same for the bench's reference C drivers (bench/peers/).
 
 use std::{
     fs,
@@ -52,21 +53,57 @@ pub fn build(board: &Board, kernel: &Kernel) -> Result<PathBuf> {
             board.name, kernel.release
         ),
         || {
-            sync_sources(&project_root().join("driver"), &dir)?;
-            let mut make = Command::new("make");
-            make.arg("-C")
-                .arg(&kernel.dir)
-                .arg(format!("M={}", dir.display()))
-                .args(&kernel.make_vars)
-                .arg("modules")
-                .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
-            run_logged(make, &dir.join("build.log"), "make modules (mymap.ko)")?;
+            make_modules(kernel, &project_root().join("driver"), &dir, "mymap.ko")?;
             Ok(dir.join("mymap.ko"))
         },
     )
 }
 
-/// Copies the driver's sources into `to`, touching only files whose content changed,
+/// The bench's reference C drivers, `bench/peers/<name>.c`.
+pub const PEERS: [&str; 2] = ["mymap_pfn", "mymap_vfault"];
+
+/// Builds the reference C drivers of bench/peers/ like mymap.ko, in their own
+/// copy per kernel build (`peers/<kernel>` in the cache). Returns the .ko paths.
+pub fn build_peers(board: &Board, kernel: &Kernel) -> Result<Vec<PathBuf>> {
+    let name = kernel.dir.file_name().unwrap();
+    let dir = cache_dir()?.join("peers").join(name);
+    step(
+        &format!(
+            "peers: build {} for {} (kernel {})",
+            PEERS.join(".ko, ") + ".ko",
+            board.name,
+            kernel.release
+        ),
+        || {
+            make_modules(
+                kernel,
+                &project_root().join("bench/peers"),
+                &dir,
+                "the reference drivers",
+            )?;
+            Ok(PEERS.iter().map(|p| dir.join(format!("{p}.ko"))).collect())
+        },
+    )
+}
+
+/// `make -C KDIR M=dir modules` over a copy of `src` in `dir`, logged to `dir/build.log`.
+fn make_modules(kernel: &Kernel, src: &Path, dir: &Path, what: &str) -> Result<()> {
+    sync_sources(src, dir)?;
+    let mut make = Command::new("make");
+    make.arg("-C")
+        .arg(&kernel.dir)
+        .arg(format!("M={}", dir.display()))
+        .args(&kernel.make_vars)
+        .arg("modules")
+        .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
+    run_logged(
+        make,
+        &dir.join("build.log"),
+        &format!("make modules ({what})"),
+    )
+}
+
+/// Copies a module's sources into `to`, touching only files whose content changed,
 /// so that make rebuilds only when the driver really changed.
 fn sync_sources(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to)?;

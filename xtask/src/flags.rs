@@ -38,7 +38,8 @@ pub enum Cmd {
     Run(Run),
     /// Run the host tests, then the target tests on every board.
     Test(Test),
-    /// Measure the driver against plain memory on every board; results in bench/<board>.json.
+    /// Measure the driver and the reference C drivers (bench/peers) on every board;
+    /// results in bench/<board>.json, charts in bench/<board>.svg.
     Bench(Bench),
 }
 
@@ -149,6 +150,13 @@ pub struct Bench {
     /// Seconds a board's boot and bench may take.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
+    /// Boot nothing: redraw bench/<board>.svg from the committed bench/<board>.json
+    /// and print its tables.
+    #[arg(long, conflicts_with_all = ["compare", "no_write", "verbose"])]
+    pub render: bool,
+    /// With --render: write nothing, fail if a chart differs from its JSON.
+    #[arg(long, requires = "render")]
+    pub check: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]

@@ -140,7 +140,7 @@ impl flags::Test {
 /// Host checks: the workspace's tests, generated code, shell scripts. Each counts
 /// as one test in the summary; cargo prints its own per-test lines above.
 fn host(sh: &Shell) -> Outcome {
-    let checks: [(&str, &dyn Fn() -> Result<()>); 4] = [
+    let checks: [(&str, &dyn Fn() -> Result<()>); 5] = [
         ("cargo test --workspace --all-features", &|| {
             let libclang = setup::LIBCLANG_PATH;
             Ok(cmd!(sh, "cargo test --workspace --all-features")
@@ -148,6 +148,11 @@ fn host(sh: &Shell) -> Outcome {
                 .run()?)
         }),
         ("cargo xtask codegen --check", &|| crate::codegen::check(sh)),
+        // The committed charts are what their JSON records draw.
+        ("cargo xtask bench --render --check", &|| {
+            let boards: Vec<String> = crate::board::ALL.iter().map(|b| b.to_string()).collect();
+            crate::bench::check_charts(&boards)
+        }),
         ("shellcheck", &|| shellcheck(sh)),
         // Every path the Buildroot tree refers to exists (CI has no Buildroot).
         ("buildroot-ext/check-paths.sh", &|| {

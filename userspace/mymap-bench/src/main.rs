@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! `mymap-bench`: measures the mymap driver against plain memory, on the
+//! `mymap-bench`: measures the mymap driver, and the reference C drivers of
+//! bench/peers when their modules are present, against plain memory, on the
 //! target, as root (see README.md). `cargo xtask bench` runs it on each board.
 
 mod measure;
@@ -17,18 +18,20 @@ use measure::Config;
 const START_MARKER: &str = "mymap-bench: started";
 
 const USAGE: &str = "\
-usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE]
+usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE] [--no-peers]
 
-Reloads the mymap module with each buffer size, measures it against plain
-memory, prints a table and a JSON document, and leaves the module loaded with
-its default parameters. Run as root. SIZE is bytes, or a number with K or M
-(KiB, MiB).
+Reloads the mymap module, and the reference drivers mymap_pfn and mymap_vfault
+when modprobe can find them, with each buffer size, measures every device with
+the same code against plain memory, prints a table and a JSON document, and
+leaves mymap loaded with its default parameters and the reference drivers
+unloaded. Run as root. SIZE is bytes, or a number with K or M (KiB, MiB).
 
   --reps N            timed repetitions of each side (default 11)
   --sizes SIZE,...    sizes for module load and mmap + first touch
                       (default 64K,1M,16M,64M)
-  --stream-size SIZE  size for the read throughput and read() comparisons
-                      (default 16M)";
+  --stream-size SIZE  size for the mmap(), munmap(), mapped read, read() and
+                      write() comparisons (default 16M)
+  --no-peers          measure mymap alone";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,9 +54,17 @@ fn main() -> ExitCode {
     // printk clock, the one the driver's load line is stamped with (`/proc/uptime`
     // counts from a slightly different origin).
     let _ = fs::write("/dev/kmsg", format!("{START_MARKER}\n"));
-    let measured = measure::run(&cfg);
-    // Whatever happened, leave the module as the board boots it.
-    let restored = module::reload(&[]).and_then(|_| module::settle());
+    let devices = measure::devices(&cfg);
+    let names: Vec<&str> = devices.iter().map(|d| d.node).collect();
+    eprintln!("mymap-bench: measuring {}", names.join(", "));
+    let measured = measure::run(&cfg, &devices);
+    // Whatever happened, leave the modules as the board boots them: mymap with
+    // its default parameters, the reference drivers not loaded.
+    let restored = module::PEERS
+        .iter()
+        .try_for_each(module::unload)
+        .and_then(|_| module::reload(&module::MYMAP, &[]))
+        .and_then(|_| module::settle());
     let report = match (measured, restored) {
         (Ok(report), Ok(())) => report,
         (Err(e), _) => {
@@ -90,6 +101,7 @@ fn parse(args: &[String]) -> Result<Config, String> {
                 cfg.sizes = value()?.split(',').map(size).collect::<Result<_, _>>()?;
             }
             "--stream-size" => cfg.stream_size = size(value()?)?,
+            "--no-peers" => cfg.peers = false,
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
@@ -139,11 +151,12 @@ mod tests {
             "64K,1M",
             "--stream-size",
             "4M",
+            "--no-peers",
         ]));
         let cfg = cfg.unwrap();
         assert_eq!(
-            (cfg.reps, cfg.sizes, cfg.stream_size),
-            (3, vec![65536, 1 << 20], 4 << 20)
+            (cfg.reps, cfg.sizes, cfg.stream_size, cfg.peers),
+            (3, vec![65536, 1 << 20], 4 << 20, false)
         );
         assert!(parse(&args(&["--reps", "0"])).is_err());
         assert!(parse(&args(&["--reps"])).is_err());

@@ -111,12 +111,19 @@ impl Mapping {
         words.iter().fold(0u64, |acc, &w| acc.wrapping_add(w))
     }
 
-    /// `memcpy`s `len` bytes from `offset` of this mapping to the start of `dst`.
-    pub fn copy_to(&self, offset: usize, dst: &Mapping, len: usize) {
-        assert!(offset <= self.len && len <= self.len - offset && len <= dst.len);
+    /// `memcpy`s `len` bytes from `offset` of this mapping to `dst_offset` of `dst`.
+    pub fn copy_to(&self, offset: usize, dst: &Mapping, dst_offset: usize, len: usize) {
+        assert!(offset <= self.len && len <= self.len - offset);
+        assert!(dst_offset <= dst.len && len <= dst.len - dst_offset);
         // SAFETY: the source range is inside this mapping, the destination range inside
         // `dst`, a different mapping, so they do not overlap; `dst` is writable.
-        unsafe { ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset), dst.ptr.as_ptr(), len) };
+        unsafe {
+            ptr::copy_nonoverlapping(
+                self.ptr.as_ptr().add(offset),
+                dst.ptr.as_ptr().add(dst_offset),
+                len,
+            )
+        };
         // The destination is overwritten by the next copy before anything reads it;
         // this keeps the compiler from dropping the copy as a dead store.
         black_box(dst.ptr);
@@ -128,6 +135,18 @@ impl Mapping {
         // SAFETY: the kernel writes at most `len` bytes at `ptr`, inside this writable
         // mapping; no Rust reference to those bytes exists during the call.
         let n = unsafe { libc::read(file.as_raw_fd(), self.ptr.as_ptr().cast(), len) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    /// One `write(2)` to `file` at its position from the start of this mapping.
+    pub fn write_into(&self, file: &File, len: usize) -> io::Result<usize> {
+        assert!(len <= self.len);
+        // SAFETY: the kernel reads at most `len` bytes at `ptr`, inside this readable
+        // mapping, which nothing writes during the call.
+        let n = unsafe { libc::write(file.as_raw_fd(), self.ptr.as_ptr().cast(), len) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -168,8 +187,8 @@ mod tests {
         assert_eq!(a.sum(), ones(4 * page));
         assert_eq!(a.touch_read(page), 0, "four pages of 1s XOR to 0");
         a.touch_write(page);
-        let b = Mapping::anonymous(page, false).unwrap();
-        a.copy_to(page, &b, page);
+        let b = Mapping::anonymous(2 * page, false).unwrap();
+        a.copy_to(page, &b, page, page);
         assert_eq!(b.sum(), ones(page));
         assert!(Mapping::anonymous(0, false).is_err());
     }
@@ -181,5 +200,13 @@ mod tests {
         let n = m.read_from(&file, 16).unwrap();
         assert!(n > 0 && n <= 16);
         assert_ne!(m.sum(), 0);
+    }
+
+    #[test]
+    fn write_into_a_file_sends_the_mapping() {
+        let m = Mapping::anonymous(page_size(), false).unwrap();
+        m.fill(b'x');
+        let file = File::options().write(true).open("/dev/null").unwrap();
+        assert_eq!(m.write_into(&file, 16).unwrap(), 16);
     }
 }

@@ -23,9 +23,9 @@ impl Kind {
     /// What the ratio divides, for the JSON document.
     pub fn meaning(self) -> &'static str {
         match self {
-            Kind::Time => "time ratio: mymap time / baseline time (lower is better)",
+            Kind::Time => "time ratio: device time / baseline time (lower is better)",
             Kind::Throughput => {
-                "throughput ratio: mymap throughput / baseline throughput (1.0 is the limit)"
+                "throughput ratio: device throughput / baseline throughput (1.0 is the limit)"
             }
         }
     }
@@ -51,6 +51,41 @@ impl Bound {
         match self {
             Bound::AtLeast(limit) => format!(">= {limit}"),
             Bound::AtMost(limit) => format!("<= {limit}"),
+        }
+    }
+}
+
+/// What a target's bound applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Against {
+    /// mymap's ratio against the comparison's baseline.
+    Baseline,
+    /// mymap against the best reference C driver, pair by pair, with the
+    /// comparison's kind: time over time, or throughput over throughput.
+    BestPeer,
+}
+
+/// A target: a bound on one of mymap's ratios; reported, never enforced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Target {
+    pub against: Against,
+    pub bound: Bound,
+}
+
+impl Target {
+    /// `>= 0.97` or `<= 1 x best peer`.
+    pub fn text(self) -> String {
+        match self.against {
+            Against::Baseline => self.bound.text(),
+            Against::BestPeer => format!("{} x best peer", self.bound.text()),
+        }
+    }
+
+    /// `baseline` or `best peer`, for the JSON document.
+    pub fn against_text(self) -> &'static str {
+        match self.against {
+            Against::Baseline => "baseline",
+            Against::BestPeer => "best peer",
         }
     }
 }
@@ -125,6 +160,12 @@ mod tests {
         assert!(!Bound::AtMost(0.06).met(0.061));
         assert_eq!(Bound::AtMost(0.55).text(), "<= 0.55");
         assert_eq!(Bound::AtLeast(0.97).text(), ">= 0.97");
+        let peer = Target {
+            against: Against::BestPeer,
+            bound: Bound::AtMost(1.0),
+        };
+        assert_eq!(peer.text(), "<= 1 x best peer");
+        assert_eq!(peer.against_text(), "best peer");
     }
 
     #[test]
