@@ -31,8 +31,6 @@ use std::{
     },
 };
 
-use mymap_uapi::MYMAP_DEFAULT_SIZE;
-
 use crate::{
     check,
     sys::{
@@ -40,20 +38,14 @@ use crate::{
         errname,
         Map, //
     },
+    tests::{
+        open_rw,
+        SIZE, //
+    },
     TestResult,
 };
 
-const SIZE: usize = MYMAP_DEFAULT_SIZE as usize;
-const DEV: &str = "/dev/mymap";
 const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
-
-fn open_rw() -> Result<File, String> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(DEV)
-        .map_err(|e| format!("open {DEV}: {e}"))
-}
 
 /// The marker written into page `p` of the device at offset `MARK_AT`: distinct per
 /// page and per test run, so that a page shown at the wrong place is caught.

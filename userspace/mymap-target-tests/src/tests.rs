@@ -42,8 +42,8 @@ use crate::{
 };
 
 const GREETING: &[u8] = b"hello world from kernel space\0";
-const SIZE: usize = MYMAP_DEFAULT_SIZE as usize;
-const DEV: &str = "/dev/mymap";
+pub(crate) const SIZE: usize = MYMAP_DEFAULT_SIZE as usize;
+pub(crate) const DEV: &str = "/dev/mymap";
 
 /// The tests a 32-bit build runs on a 64-bit kernel (`--compat`): the ioctl layout
 /// and request codes, file semantics and mappings.
@@ -119,7 +119,7 @@ pub fn all() -> Vec<Test> {
     ]
 }
 
-fn open_rw() -> Result<File, String> {
+pub(crate) fn open_rw() -> Result<File, String> {
     OpenOptions::new()
         .read(true)
         .write(true)
