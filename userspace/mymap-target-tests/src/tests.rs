@@ -60,6 +60,8 @@ pub const COMPAT: &[&str] = &[
     "fault-dontneed-shared",
     "fault-dontneed-private",
     "fault-mremap-move-and-shrink",
+    "o-direct-shared-mapping",
+    "vmsplice-from-mapping",
 ];
 
 pub fn all() -> Vec<Test> {
