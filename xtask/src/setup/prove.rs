@@ -121,7 +121,8 @@ pub fn run(sh: &Shell, cache: Cache) -> Result<()> {
 }
 
 /// What the proofs depend on: the installed packages (dpkg's status file
-/// changes with every install), the Rust toolchain and the lists above.
+/// changes with every install), the Rust toolchain, the lists above and the
+/// boards' files (which name the targets, linkers and QEMU machines proved).
 fn machine_key(sh: &Shell) -> Result<String> {
     let status = fs::metadata("/var/lib/dpkg/status")
         .map(|m| format!("{:?} {}", m.modified().ok(), m.len()))
@@ -132,6 +133,10 @@ fn machine_key(sh: &Shell) -> Result<String> {
     parts.extend(PACKAGES.iter().map(|p| p.to_string()));
     parts.extend(RUST_TARGETS.iter().map(|t| t.to_string()));
     parts.extend(PROGRAMS.iter().map(|(p, _)| p.to_string()));
+    for name in board::ALL {
+        let path = project_root().join("boards").join(name).join("board.toml");
+        parts.push(fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?);
+    }
     Ok(hash_parts(parts))
 }
 
