@@ -31,10 +31,13 @@ use crate::{
         errname,
         Map, //
     },
+    tests::{
+        open_rw,
+        DEV, //
+    },
     TestResult,
 };
 
-const DEV: &str = "/dev/mymap";
 /// The RAM block device of `CONFIG_BLK_DEV_RAM` (boards/common/linux.fragment).
 const RAM: &str = "/dev/ram0";
 /// `O_DIRECT` alignment of buffer, offset and length: the RAM disk's logical block.
@@ -52,11 +55,7 @@ fn pattern(seed: u8, len: usize) -> Vec<u8> {
 }
 
 fn open_dev() -> Result<(File, usize), String> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(DEV)
-        .map_err(|e| format!("open {DEV}: {e}"))?;
+    let f = open_rw()?;
     let size = mymap_uapi::info(f.as_fd())
         .map_err(|e| format!("INFO: {e}"))?
         .size as usize;
@@ -115,12 +114,6 @@ fn pread_into(file: &File, map: &Map, at: usize, len: usize, offset: i64) -> Res
     usize::try_from(r).map_err(|_| sys::errno())
 }
 
-fn fill(map: &Map, at: usize, bytes: &[u8]) {
-    for (i, b) in bytes.iter().enumerate() {
-        map.set(at + i, *b);
-    }
-}
-
 /// The first index where `got` and `want` differ, for messages.
 fn first_difference(got: &[u8], want: &[u8]) -> Option<usize> {
     got.iter().zip(want).position(|(g, w)| g != w)
@@ -155,7 +148,7 @@ fn ram_contents(ram: &File, offset: i64, len: usize) -> Result<Vec<u8>, String> 
 /// Writes `bytes` to the RAM disk at `offset` from a plain buffer, with `O_DIRECT`.
 fn ram_store(ram: &File, offset: i64, bytes: &[u8]) -> TestResult {
     let buf = Map::anon(bytes.len(), libc::PROT_READ | libc::PROT_WRITE).map_err(errname)?;
-    fill(&buf, 0, bytes);
+    buf.copy_in(0, bytes);
     let n = pwrite_from(ram, &buf, 0, bytes.len(), offset).map_err(|e| {
         format!(
             "O_DIRECT write to {RAM} from a plain buffer: {}",
@@ -194,7 +187,7 @@ pub fn shared_mapping() -> TestResult {
 
     // Out: the whole mapping, then three sectors from inside its first page.
     let out = pattern(0x11, size);
-    fill(&map, 0, &out);
+    map.copy_in(0, &out);
     let n = pwrite_from(&ram, &map, 0, size, RAM_OUT)
         .map_err(|e| format!("O_DIRECT write from the shared mapping: {}", errname(e)))?;
     check!(n == size, "O_DIRECT write from the mapping returned {n}");
@@ -362,7 +355,7 @@ pub fn vmsplice_from_mapping() -> TestResult {
     )
     .map_err(|e| format!("mmap {DEV} shared: {}", errname(e)))?;
     let bytes = pattern(0x77, size);
-    fill(&shared, 0, &bytes);
+    shared.copy_in(0, &bytes);
     check_bytes(
         &vmsplice_out(&shared, 0, size)?,
         &bytes,

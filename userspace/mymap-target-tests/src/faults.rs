@@ -160,9 +160,7 @@ pub fn dontneed_private() -> TestResult {
     f.write_all_at(b"device", page as u64)
         .map_err(|e| e.to_string())?;
     let map = Map::new(&f, SIZE, RW, libc::MAP_PRIVATE, 0).map_err(errname)?;
-    for (i, b) in b"privat".iter().enumerate() {
-        map.set(page + i, *b);
-    }
+    map.copy_in(page, b"privat");
     check!(
         map.copy_out(page, 6) == b"privat",
         "private store not visible"

@@ -125,9 +125,7 @@ fn walker(t: usize, seed: u64, mut files: [File; 3], stop: Arc<AtomicBool>) -> T
                     first as i64,
                 )
                 .map_err(|e| format!("seed {seed}: mmap: {}", errname(e)))?;
-                for (i, b) in fill.iter().enumerate() {
-                    map.set(base + at - first + i, *b);
-                }
+                map.copy_in(base + at - first, &fill);
                 expect[dev][at..at + len].copy_from_slice(&fill);
                 how[dev][at..at + len].fill("mapping");
             }

@@ -234,6 +234,13 @@ impl Map {
         (at..at + len).map(|i| self.get(i)).collect()
     }
 
+    /// Stores `bytes` at `at`, one volatile byte store each, in order.
+    pub fn copy_in(&self, at: usize, bytes: &[u8]) {
+        for (i, b) in bytes.iter().enumerate() {
+            self.set(at + i, *b);
+        }
+    }
+
     pub fn mprotect(&self, prot: i32) -> Result<(), i32> {
         // SAFETY: the range is exactly this live mapping.
         if unsafe { libc::mprotect(self.ptr.cast(), self.len, prot) } < 0 {
