@@ -9,6 +9,31 @@ pub const MYMAP_MAX_DEVICES: u32 = 8;
 pub const MYMAP_IOC_MAGIC: u32 = 183;
 pub const MYMAP_IOC_NR_CLEAR: u32 = 1;
 pub const MYMAP_IOC_NR_INFO: u32 = 2;
+pub const MYMAP_MAX_RINGS: u32 = 8;
+pub const MYMAP_RING_DEFAULT_SIZE: u32 = 262144;
+pub const MYMAP_RING_MAX_SIZE: u32 = 67108864;
+pub const MYMAP_RING_PGOFF_CONSUMER: u32 = 0;
+pub const MYMAP_RING_PGOFF_PRODUCER: u32 = 1;
+pub const MYMAP_RING_PGOFF_DATA: u32 = 2;
+pub const MYMAP_RING_BUSY: u32 = 2147483648;
+pub const MYMAP_RING_DISCARD: u32 = 1073741824;
+pub const MYMAP_RING_WRAP: u32 = 536870912;
+pub const MYMAP_RING_LEN_MASK: u32 = 268435455;
+pub const MYMAP_RING_HEADER_SIZE: u32 = 24;
+pub const MYMAP_SOURCE_INJECT: u32 = 1;
+pub const MYMAP_SOURCE_TIMER: u32 = 2;
+pub const MYMAP_SOURCE_GPIO: u32 = 3;
+pub const MYMAP_SOURCE_DRIVER_FIRST: u32 = 256;
+pub const MYMAP_WAKEUP_EVERY: u32 = 0;
+pub const MYMAP_WAKEUP_CAUGHT_UP: u32 = 1;
+pub const MYMAP_WAKEUP_WATERMARK: u32 = 2;
+pub const MYMAP_IOC_NR_RING_INFO: u32 = 16;
+pub const MYMAP_IOC_NR_RING_STATS: u32 = 17;
+pub const MYMAP_IOC_NR_RING_SET_WAKEUP: u32 = 18;
+pub const MYMAP_IOC_NR_RING_GET_WAKEUP: u32 = 19;
+pub const MYMAP_IOC_NR_RING_TIMER: u32 = 20;
+pub const MYMAP_IOC_NR_RING_INJECT: u32 = 21;
+pub type __u16 = ::core::ffi::c_ushort;
 pub type __u32 = ::core::ffi::c_uint;
 pub type __u64 = ::core::ffi::c_ulonglong;
 #[repr(C)]
@@ -37,4 +62,184 @@ const _: () = {
     ["Offset of field: mymap_info::max_size"]
         [::core::mem::offset_of!(mymap_info, max_size) - 24usize];
     ["Offset of field: mymap_info::clears"][::core::mem::offset_of!(mymap_info, clears) - 32usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_consumer {
+    pub pos: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_consumer"][::core::mem::size_of::<mymap_ring_consumer>() - 4usize];
+    ["Alignment of mymap_ring_consumer"][::core::mem::align_of::<mymap_ring_consumer>() - 4usize];
+    ["Offset of field: mymap_ring_consumer::pos"]
+        [::core::mem::offset_of!(mymap_ring_consumer, pos) - 0usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_producer {
+    pub pos: __u32,
+    pub dropped: __u32,
+    pub data_size: __u32,
+    pub max_payload: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_producer"][::core::mem::size_of::<mymap_ring_producer>() - 16usize];
+    ["Alignment of mymap_ring_producer"][::core::mem::align_of::<mymap_ring_producer>() - 4usize];
+    ["Offset of field: mymap_ring_producer::pos"]
+        [::core::mem::offset_of!(mymap_ring_producer, pos) - 0usize];
+    ["Offset of field: mymap_ring_producer::dropped"]
+        [::core::mem::offset_of!(mymap_ring_producer, dropped) - 4usize];
+    ["Offset of field: mymap_ring_producer::data_size"]
+        [::core::mem::offset_of!(mymap_ring_producer, data_size) - 8usize];
+    ["Offset of field: mymap_ring_producer::max_payload"]
+        [::core::mem::offset_of!(mymap_ring_producer, max_payload) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_record {
+    pub len: __u32,
+    pub source: __u16,
+    pub flags: __u16,
+    pub seq: __u64,
+    pub timestamp_ns: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_record"][::core::mem::size_of::<mymap_ring_record>() - 24usize];
+    ["Alignment of mymap_ring_record"][::core::mem::align_of::<mymap_ring_record>() - 8usize];
+    ["Offset of field: mymap_ring_record::len"]
+        [::core::mem::offset_of!(mymap_ring_record, len) - 0usize];
+    ["Offset of field: mymap_ring_record::source"]
+        [::core::mem::offset_of!(mymap_ring_record, source) - 4usize];
+    ["Offset of field: mymap_ring_record::flags"]
+        [::core::mem::offset_of!(mymap_ring_record, flags) - 6usize];
+    ["Offset of field: mymap_ring_record::seq"]
+        [::core::mem::offset_of!(mymap_ring_record, seq) - 8usize];
+    ["Offset of field: mymap_ring_record::timestamp_ns"]
+        [::core::mem::offset_of!(mymap_ring_record, timestamp_ns) - 16usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_wakeup {
+    pub policy: __u32,
+    pub watermark: __u32,
+    pub max_latency_ns: __u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_wakeup"][::core::mem::size_of::<mymap_ring_wakeup>() - 16usize];
+    ["Alignment of mymap_ring_wakeup"][::core::mem::align_of::<mymap_ring_wakeup>() - 8usize];
+    ["Offset of field: mymap_ring_wakeup::policy"]
+        [::core::mem::offset_of!(mymap_ring_wakeup, policy) - 0usize];
+    ["Offset of field: mymap_ring_wakeup::watermark"]
+        [::core::mem::offset_of!(mymap_ring_wakeup, watermark) - 4usize];
+    ["Offset of field: mymap_ring_wakeup::max_latency_ns"]
+        [::core::mem::offset_of!(mymap_ring_wakeup, max_latency_ns) - 8usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_info {
+    pub abi_version: __u32,
+    pub page_size: __u32,
+    pub index: __u32,
+    pub rings: __u32,
+    pub data_size: __u32,
+    pub max_payload: __u32,
+    pub header_size: __u32,
+    pub consumer_claimed: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_info"][::core::mem::size_of::<mymap_ring_info>() - 32usize];
+    ["Alignment of mymap_ring_info"][::core::mem::align_of::<mymap_ring_info>() - 4usize];
+    ["Offset of field: mymap_ring_info::abi_version"]
+        [::core::mem::offset_of!(mymap_ring_info, abi_version) - 0usize];
+    ["Offset of field: mymap_ring_info::page_size"]
+        [::core::mem::offset_of!(mymap_ring_info, page_size) - 4usize];
+    ["Offset of field: mymap_ring_info::index"]
+        [::core::mem::offset_of!(mymap_ring_info, index) - 8usize];
+    ["Offset of field: mymap_ring_info::rings"]
+        [::core::mem::offset_of!(mymap_ring_info, rings) - 12usize];
+    ["Offset of field: mymap_ring_info::data_size"]
+        [::core::mem::offset_of!(mymap_ring_info, data_size) - 16usize];
+    ["Offset of field: mymap_ring_info::max_payload"]
+        [::core::mem::offset_of!(mymap_ring_info, max_payload) - 20usize];
+    ["Offset of field: mymap_ring_info::header_size"]
+        [::core::mem::offset_of!(mymap_ring_info, header_size) - 24usize];
+    ["Offset of field: mymap_ring_info::consumer_claimed"]
+        [::core::mem::offset_of!(mymap_ring_info, consumer_claimed) - 28usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_stats {
+    pub produced: __u64,
+    pub discarded: __u64,
+    pub dropped: __u64,
+    pub wakeups: __u64,
+    pub bytes: __u64,
+    pub timer_period_ns: __u64,
+    pub timer_len: __u32,
+    pub producer_pos: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_stats"][::core::mem::size_of::<mymap_ring_stats>() - 56usize];
+    ["Alignment of mymap_ring_stats"][::core::mem::align_of::<mymap_ring_stats>() - 8usize];
+    ["Offset of field: mymap_ring_stats::produced"]
+        [::core::mem::offset_of!(mymap_ring_stats, produced) - 0usize];
+    ["Offset of field: mymap_ring_stats::discarded"]
+        [::core::mem::offset_of!(mymap_ring_stats, discarded) - 8usize];
+    ["Offset of field: mymap_ring_stats::dropped"]
+        [::core::mem::offset_of!(mymap_ring_stats, dropped) - 16usize];
+    ["Offset of field: mymap_ring_stats::wakeups"]
+        [::core::mem::offset_of!(mymap_ring_stats, wakeups) - 24usize];
+    ["Offset of field: mymap_ring_stats::bytes"]
+        [::core::mem::offset_of!(mymap_ring_stats, bytes) - 32usize];
+    ["Offset of field: mymap_ring_stats::timer_period_ns"]
+        [::core::mem::offset_of!(mymap_ring_stats, timer_period_ns) - 40usize];
+    ["Offset of field: mymap_ring_stats::timer_len"]
+        [::core::mem::offset_of!(mymap_ring_stats, timer_len) - 48usize];
+    ["Offset of field: mymap_ring_stats::producer_pos"]
+        [::core::mem::offset_of!(mymap_ring_stats, producer_pos) - 52usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_timer {
+    pub period_ns: __u64,
+    pub len: __u32,
+    pub reserved: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_timer"][::core::mem::size_of::<mymap_ring_timer>() - 16usize];
+    ["Alignment of mymap_ring_timer"][::core::mem::align_of::<mymap_ring_timer>() - 8usize];
+    ["Offset of field: mymap_ring_timer::period_ns"]
+        [::core::mem::offset_of!(mymap_ring_timer, period_ns) - 0usize];
+    ["Offset of field: mymap_ring_timer::len"]
+        [::core::mem::offset_of!(mymap_ring_timer, len) - 8usize];
+    ["Offset of field: mymap_ring_timer::reserved"]
+        [::core::mem::offset_of!(mymap_ring_timer, reserved) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_inject {
+    pub count: __u32,
+    pub len: __u32,
+    pub produced: __u32,
+    pub dropped: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_inject"][::core::mem::size_of::<mymap_ring_inject>() - 16usize];
+    ["Alignment of mymap_ring_inject"][::core::mem::align_of::<mymap_ring_inject>() - 4usize];
+    ["Offset of field: mymap_ring_inject::count"]
+        [::core::mem::offset_of!(mymap_ring_inject, count) - 0usize];
+    ["Offset of field: mymap_ring_inject::len"]
+        [::core::mem::offset_of!(mymap_ring_inject, len) - 4usize];
+    ["Offset of field: mymap_ring_inject::produced"]
+        [::core::mem::offset_of!(mymap_ring_inject, produced) - 8usize];
+    ["Offset of field: mymap_ring_inject::dropped"]
+        [::core::mem::offset_of!(mymap_ring_inject, dropped) - 12usize];
 };

@@ -50,4 +50,216 @@ struct mymap_info {
 /* Fill a struct mymap_info. */
 #define MYMAP_IOC_INFO _IOR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_INFO, struct mymap_info)
 
+/*
+ * Rings: records streamed from kernel producers to one consumer.
+ *
+ * The module registers rings= ring devices (a module parameter, default 1,
+ * at most MYMAP_MAX_RINGS), /dev/mymap-ring0 to /dev/mymap-ringN-1, each with
+ * ring_size= bytes of data (default MYMAP_RING_DEFAULT_SIZE).
+ * A ring is (2 + D) pages at fixed mmap offsets, D = data_size / page_size:
+ *
+ *   page 0       struct mymap_ring_consumer  written by the consumer only
+ *   page 1       struct mymap_ring_producer  written by the kernel only
+ *   pages 2..    the data area, data_size bytes (a power of two), records
+ *
+ * mmap rules. Page 0 may be mapped MAP_SHARED and writable, alone (offset 0,
+ * length one page), by the file that holds the consumer claim (the one open
+ * for writing, see below). Every other mapping is read-only and can never be
+ * made writable (mprotect fails with EACCES); a writable mapping that covers
+ * page 1 or the data area fails with EPERM. Nothing is executable, nothing
+ * grows with mremap, and a mapping beyond the last page fails with EINVAL.
+ * Mappings survive the kernel dropping their entries (MADV_DONTNEED).
+ *
+ * One consumer per ring: opening a ring for writing (O_RDWR or O_WRONLY)
+ * claims it, and a second such open fails with EBUSY until the first file is
+ * released (closed and unmapped). Read-only opens are unlimited: they may
+ * read statistics, control the producers and map pages 1.. read-only.
+ *
+ * Positions are free-running byte counts (__u32, wrapping modulo 2^32). The
+ * byte of position P is at data offset P & (data_size - 1).
+ *
+ * Records. Every record starts on an 8-byte boundary with a struct
+ * mymap_ring_record; its payload follows, and the next record starts
+ * MYMAP_RING_RECORD_SIZE(len) bytes later. A record never wraps: when the next
+ * record would cross the end of the data area, the kernel writes a 32-bit
+ * word MYMAP_RING_WRAP at the current position and the record starts at the
+ * beginning of the data area.
+ *
+ * The ordering contract. The kernel, for each record, under a lock shared by
+ * all producers of the ring: reads the consumer position with acquire
+ * ordering; if the record does not fit in data_size - (producer position -
+ * consumer position), drops it (no byte of the ring changes, dropped and the
+ * sequence counter are incremented); else writes the WRAP word if needed,
+ * writes the header with MYMAP_RING_BUSY set in len, and stores the new
+ * producer position with release ordering. Outside the lock it writes the
+ * payload, then stores len without BUSY (with MYMAP_RING_DISCARD if the
+ * producer discarded it) with release ordering.
+ *
+ * A consumer, starting from its own copy C of the consumer position:
+ *   1. P = load-acquire(producer->pos).
+ *   2. While C != P: H = data + (C & (data_size - 1));
+ *      L = load-acquire(H->len);
+ *      - L & MYMAP_RING_BUSY: stop, the record is still being written;
+ *      - L == MYMAP_RING_WRAP: C = C + (data_size - (C & (data_size - 1)));
+ *      - else check (L & MYMAP_RING_LEN_MASK) <= info.max_payload, use the
+ *        record unless L & MYMAP_RING_DISCARD, C += MYMAP_RING_RECORD_SIZE(L).
+ *   3. store-release(consumer->pos, C), once per batch or per record: the
+ *      kernel may overwrite the bytes before C as soon as it sees C.
+ * A consumer must not read a record's bytes after releasing its position.
+ *
+ * Every value the kernel reads from page 0 is untrusted: a consumer that
+ * writes garbage there (a position behind or ahead of the producer's) can
+ * only lose or corrupt its own records, never kernel memory.
+ *
+ * Sequence numbers: the ring numbers every record a producer attempts, from
+ * 0, in reservation order. A dropped record consumes a number, so a gap of K
+ * in the consumer's sequence is exactly K records dropped; a discarded
+ * record keeps its number.
+ *
+ * read() on the consumer's file is the classic interface, for scripts and
+ * for comparison: each call moves exactly one record (header and payload,
+ * MYMAP_RING_HEADER_SIZE + len bytes, DISCARD and WRAP skipped) to the user
+ * buffer and advances the consumer position; EMSGSIZE if the buffer is
+ * smaller than that record (nothing consumed), EAGAIN with O_NONBLOCK when
+ * no record waits, else it blocks. read() on a file without the consumer
+ * claim fails with EBADF. Do not mix read() and a mapped consumer.
+ *
+ * Wakeups. poll()/epoll report EPOLLIN | EPOLLRDNORM while producer->pos !=
+ * consumer->pos. How often a waiting consumer is woken is the ring's wakeup
+ * policy (MYMAP_RING_IOC_SET_WAKEUP). Wakeups are always deferred to an
+ * irq_work, so producers may run in any context.
+ */
+
+/* Most rings one module instance registers; default and largest data sizes. */
+#define MYMAP_MAX_RINGS 8
+#define MYMAP_RING_DEFAULT_SIZE 262144
+#define MYMAP_RING_MAX_SIZE 67108864
+
+/* Page indexes of the regions; the mmap offset is index * page_size. */
+#define MYMAP_RING_PGOFF_CONSUMER 0
+#define MYMAP_RING_PGOFF_PRODUCER 1
+#define MYMAP_RING_PGOFF_DATA 2
+
+/* Page 0: the consumer's position. */
+struct mymap_ring_consumer {
+	__u32 pos;		/* Consumer position: store-release only. */
+};
+
+/* Page 1: the kernel's view, read-only to userspace. */
+struct mymap_ring_producer {
+	__u32 pos;		/* Producer position: load-acquire. */
+	__u32 dropped;		/* Records dropped since load (wrapping). */
+	__u32 data_size;	/* Bytes in the data area, a power of two. */
+	__u32 max_payload;	/* Largest payload a record may carry. */
+};
+
+/* Bits of mymap_ring_record.len. */
+#define MYMAP_RING_BUSY 0x80000000u
+#define MYMAP_RING_DISCARD 0x40000000u
+#define MYMAP_RING_WRAP 0x20000000u
+#define MYMAP_RING_LEN_MASK 0x0fffffffu
+
+/* The record header: 24 bytes, 8-byte aligned, the same for every ABI. */
+struct mymap_ring_record {
+	__u32 len;		/* Payload bytes | BUSY | DISCARD, or WRAP. */
+	__u16 source;		/* Producer: MYMAP_SOURCE_* or a driver's id. */
+	__u16 flags;		/* Producer-defined (GPIO: edge and value). */
+	__u64 seq;		/* Sequence number, see above. */
+	__u64 timestamp_ns;	/* CLOCK_MONOTONIC when the record was made. */
+};
+
+#define MYMAP_RING_HEADER_SIZE 24
+/* Bytes a record with payload length len occupies, header included. */
+#define MYMAP_RING_RECORD_SIZE(len) \
+	((MYMAP_RING_HEADER_SIZE + ((len) & MYMAP_RING_LEN_MASK) + 7) & ~7u)
+
+/* Producer ids (mymap_ring_record.source). Other drivers use 256 and up. */
+#define MYMAP_SOURCE_INJECT 1	/* MYMAP_RING_IOC_INJECT */
+#define MYMAP_SOURCE_TIMER 2	/* the ring's timer producer */
+#define MYMAP_SOURCE_GPIO 3	/* a GPIO interrupt */
+#define MYMAP_SOURCE_DRIVER_FIRST 256
+
+/*
+ * Payload of the built-in producers (inject, timer): byte i is byte i of the
+ * record's sequence number in little-endian order for i < 8, and the low
+ * byte of the sequence number after that.
+ */
+
+/* Wakeup policies (struct mymap_ring_wakeup.policy). */
+#define MYMAP_WAKEUP_EVERY 0	 /* after every record */
+#define MYMAP_WAKEUP_CAUGHT_UP 1 /* when the consumer had read all (default) */
+#define MYMAP_WAKEUP_WATERMARK 2 /* when watermark bytes wait, or after
+				  * max_latency_ns from the first waiting one */
+
+struct mymap_ring_wakeup {
+	__u32 policy;		/* MYMAP_WAKEUP_* */
+	__u32 watermark;	/* Bytes, 1 to data_size (WATERMARK only). */
+	__u64 max_latency_ns;	/* 0: none; else 1000 to 1000000000. */
+};
+
+/* Answer of MYMAP_RING_IOC_INFO. */
+struct mymap_ring_info {
+	__u32 abi_version;	/* MYMAP_ABI_VERSION of the driver. */
+	__u32 page_size;	/* Kernel page size. */
+	__u32 index;		/* N of /dev/mymap-ringN. */
+	__u32 rings;		/* Rings the module registered. */
+	__u32 data_size;	/* Bytes in the data area, a power of two. */
+	__u32 max_payload;	/* Largest payload: data_size / 4 - header. */
+	__u32 header_size;	/* MYMAP_RING_HEADER_SIZE. */
+	__u32 consumer_claimed;	/* 1 while a file holds the consumer claim. */
+};
+
+/* Answer of MYMAP_RING_IOC_STATS: counters since load. */
+struct mymap_ring_stats {
+	__u64 produced;		/* Records committed. */
+	__u64 discarded;	/* Records discarded by their producer. */
+	__u64 dropped;		/* Records refused because the ring was full. */
+	__u64 wakeups;		/* Times waiting consumers were woken. */
+	__u64 bytes;		/* Payload bytes committed. */
+	__u64 timer_period_ns;	/* The timer producer's period, 0 if stopped. */
+	__u32 timer_len;	/* The timer producer's payload bytes. */
+	__u32 producer_pos;	/* The producer position. */
+};
+
+/* Timer producer: one record of len bytes every period_ns; period_ns 0 stops. */
+struct mymap_ring_timer {
+	__u64 period_ns;	/* 0 stops; else 10000 (100 kHz) to 10^10. */
+	__u32 len;		/* Payload bytes, 0 to max_payload. */
+	__u32 reserved;		/* Must be 0. */
+};
+
+/* Injector: count records of len bytes now, from the calling process. */
+struct mymap_ring_inject {
+	__u32 count;		/* Records to attempt, at most 16777216. */
+	__u32 len;		/* Payload bytes, 0 to max_payload. */
+	__u32 produced;		/* Out: records committed. */
+	__u32 dropped;		/* Out: records dropped, the ring being full. */
+};
+
+#define MYMAP_IOC_NR_RING_INFO 0x10
+#define MYMAP_IOC_NR_RING_STATS 0x11
+#define MYMAP_IOC_NR_RING_SET_WAKEUP 0x12
+#define MYMAP_IOC_NR_RING_GET_WAKEUP 0x13
+#define MYMAP_IOC_NR_RING_TIMER 0x14
+#define MYMAP_IOC_NR_RING_INJECT 0x15
+
+/* Fill a struct mymap_ring_info. */
+#define MYMAP_RING_IOC_INFO \
+	_IOR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_RING_INFO, struct mymap_ring_info)
+/* Fill a struct mymap_ring_stats. */
+#define MYMAP_RING_IOC_STATS \
+	_IOR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_RING_STATS, struct mymap_ring_stats)
+/* Set the wakeup policy; EINVAL for an unknown policy or a value out of range. */
+#define MYMAP_RING_IOC_SET_WAKEUP \
+	_IOW(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_RING_SET_WAKEUP, struct mymap_ring_wakeup)
+/* Read the wakeup policy. */
+#define MYMAP_RING_IOC_GET_WAKEUP \
+	_IOR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_RING_GET_WAKEUP, struct mymap_ring_wakeup)
+/* Start, restart with new settings, or stop (period_ns 0) the timer producer. */
+#define MYMAP_RING_IOC_TIMER \
+	_IOW(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_RING_TIMER, struct mymap_ring_timer)
+/* Produce records from process context; fills the out fields. */
+#define MYMAP_RING_IOC_INJECT \
+	_IOWR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_RING_INJECT, struct mymap_ring_inject)
+
 #endif /* _UAPI_LINUX_MYMAP_H */

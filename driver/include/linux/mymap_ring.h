@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mymap rings: the producer API for other kernel code.
+ *
+ * A driver that streams records to an application (a sensor sample, an
+ * interrupt timestamp, a frame from an FPGA) produces into a mymap ring with
+ * these functions, exported GPL-only by the mymap module; the application
+ * consumes /dev/mymap-ringN as include/uapi/linux/mymap.h describes. Build the
+ * driver against mymap's Module.symvers (KBUILD_EXTRA_SYMBOLS) and load it
+ * after mymap; `samples/mymap_sample_producer.c` beside the driver shows the whole use.
+ *
+ * Contexts: every function but mymap_ring_get() and mymap_ring_put() may be
+ * called from any context, hard interrupts included: none sleeps or
+ * allocates, and wakeups of the consumer are deferred to an irq_work.
+ */
+#ifndef _LINUX_MYMAP_RING_H
+#define _LINUX_MYMAP_RING_H
+
+#include <linux/types.h>
+#include <uapi/linux/mymap.h>
+
+struct mymap_ring;
+
+/* Flags for mymap_ring_commit(), mymap_ring_discard() and mymap_ring_output(). */
+#define MYMAP_RING_F_NO_WAKEUP 0x1	/* never wake the consumer for this record */
+#define MYMAP_RING_F_FORCE_WAKEUP 0x2	/* wake it whatever the ring's policy */
+
+/*
+ * Takes a reference to ring @index (the N of /dev/mymap-ringN). Returns the
+ * ring, or ERR_PTR(-ENODEV) if the module has no such ring. Process context.
+ */
+struct mymap_ring *mymap_ring_get(unsigned int index);
+
+/* Drops a reference taken by mymap_ring_get(). Process context. */
+void mymap_ring_put(struct mymap_ring *ring);
+
+/*
+ * Reserves a record of @len payload bytes from producer @source (use
+ * MYMAP_SOURCE_DRIVER_FIRST and up) and returns a pointer to its payload,
+ * 8-byte aligned, or NULL: when the ring is full (the drop is counted and the
+ * sequence number consumed) or @len is above the ring's max_payload. The
+ * record's timestamp is taken now. Every reservation must be followed by
+ * exactly one mymap_ring_commit() or mymap_ring_discard() of the same
+ * pointer, soon: the consumer cannot read past a reserved record.
+ */
+void *mymap_ring_reserve(struct mymap_ring *ring, u32 len, u16 source);
+
+/* As mymap_ring_reserve(), with the record's timestamp and flags given. */
+void *mymap_ring_reserve_at(struct mymap_ring *ring, u32 len, u16 source,
+			    u16 flags, u64 timestamp_ns);
+
+/* Publishes the record whose payload is @data, and wakes as the policy says. */
+void mymap_ring_commit(struct mymap_ring *ring, void *data, u32 flags);
+
+/* Publishes the record as discarded: the consumer skips it. */
+void mymap_ring_discard(struct mymap_ring *ring, void *data, u32 flags);
+
+/*
+ * Reserves, copies @len bytes from @data and commits. Returns 0, -ENOSPC
+ * when the ring is full (counted as dropped), -EMSGSIZE above max_payload.
+ */
+int mymap_ring_output(struct mymap_ring *ring, u16 source, const void *data,
+		      u32 len, u32 flags);
+
+#endif /* _LINUX_MYMAP_RING_H */
