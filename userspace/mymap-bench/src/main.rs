@@ -8,30 +8,43 @@ mod measure;
 mod mem;
 mod module;
 mod report;
+mod ring;
+mod ring_report;
+mod ring_sys;
 mod stats;
 
 use std::{fs, os::unix::fs::MetadataExt, process::ExitCode};
 
 use measure::Config;
+use ring::RingConfig;
 
 /// Written to the kernel log at start; `cargo xtask bench` looks for it.
 const START_MARKER: &str = "mymap-bench: started";
 
 const USAGE: &str = "\
 usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE] [--no-peers]
+                   [--no-ring | --ring-only] [--ring-rounds N] [--ring-records N]
 
 Reloads the mymap module, and the reference drivers mymap_pfn and mymap_vfault
 when modprobe can find them, with each buffer size, measures every device with
-the same code against plain memory, prints a table and a JSON document, and
-leaves mymap loaded with its default parameters and the reference drivers
-unloaded. Run as root. SIZE is bytes, or a number with K or M (KiB, MiB).
+the same code against plain memory, then measures /dev/mymap-ring0 (the module
+with its default parameters) against a pipe, read() per record and memcpy,
+prints tables and a JSON document, and leaves mymap loaded with its default
+parameters and the reference drivers unloaded. Run as root. SIZE is bytes, or
+a number with K or M (KiB, MiB).
 
   --reps N            timed repetitions of each side (default 11)
   --sizes SIZE,...    sizes for module load and mmap + first touch
                       (default 64K,1M,16M,64M)
   --stream-size SIZE  size for the mmap(), munmap(), mapped read, read() and
                       write() comparisons (default 16M)
-  --no-peers          measure mymap alone";
+  --no-peers          measure mymap alone
+  --no-ring           leave the ring out
+  --ring-only         measure the ring alone
+  --ring-rounds N     timed rounds of each side of the ring measurements
+                      (default 7)
+  --ring-records N    64-byte records per round of the ring's throughput
+                      comparison (default 65536)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,7 +78,7 @@ fn main() -> ExitCode {
         .try_for_each(module::unload)
         .and_then(|_| module::reload(&module::MYMAP, &[]))
         .and_then(|_| module::settle());
-    let report = match (measured, restored) {
+    let mut report = match (measured, restored) {
         (Ok(report), Ok(())) => report,
         (Err(e), _) => {
             eprintln!("mymap-bench: {e}");
@@ -76,6 +89,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(ring_cfg) = &cfg.ring {
+        eprintln!("mymap-bench: measuring {}", ring::NODE);
+        match ring::run(ring_cfg) {
+            Ok(ring) => report.ring = Some(ring),
+            Err(e) => {
+                eprintln!("mymap-bench: ring: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     println!("{}", report.table());
     println!("{}", report::JSON_BEGIN);
     print!("{}", report.json());
@@ -102,10 +125,36 @@ fn parse(args: &[String]) -> Result<Config, String> {
             }
             "--stream-size" => cfg.stream_size = size(value()?)?,
             "--no-peers" => cfg.peers = false,
+            "--no-ring" => cfg.ring = None,
+            "--ring-only" => cfg.buffer = false,
+            "--ring-rounds" => {
+                ring_cfg(&mut cfg)?.rounds = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--ring-rounds needs a number of at least 1")?;
+            }
+            "--ring-records" => {
+                ring_cfg(&mut cfg)?.records = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--ring-records needs a number of at least 1")?;
+            }
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
+    if !cfg.buffer && cfg.ring.is_none() {
+        return Err("--ring-only and --no-ring leave nothing to measure".into());
+    }
     Ok(cfg)
+}
+
+/// The ring's settings, which `--no-ring` removed.
+fn ring_cfg(cfg: &mut Config) -> Result<&mut RingConfig, String> {
+    cfg.ring
+        .as_mut()
+        .ok_or_else(|| "--no-ring leaves no ring to set".to_string())
 }
 
 /// `65536`, `64K`, `16M`; the driver's range is checked by the driver.
@@ -161,5 +210,24 @@ mod tests {
         assert!(parse(&args(&["--reps", "0"])).is_err());
         assert!(parse(&args(&["--reps"])).is_err());
         assert!(parse(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn ring_flags() {
+        let cfg = parse(&args(&[
+            "--ring-only",
+            "--ring-rounds",
+            "3",
+            "--ring-records",
+            "100",
+        ]));
+        let cfg = cfg.unwrap();
+        assert!(!cfg.buffer);
+        let ring = cfg.ring.unwrap();
+        assert_eq!((ring.rounds, ring.records), (3, 100));
+        assert_eq!(parse(&args(&["--no-ring"])).unwrap().ring, None);
+        assert!(parse(&args(&["--no-ring", "--ring-only"])).is_err());
+        assert!(parse(&args(&["--no-ring", "--ring-rounds", "2"])).is_err());
+        assert!(parse(&args(&["--ring-rounds", "0"])).is_err());
     }
 }

@@ -40,6 +40,7 @@ use crate::{
         Report,
         Samples, //
     },
+    ring::RingConfig,
     stats::{
         Against,
         Bound,
@@ -64,6 +65,10 @@ pub struct Config {
     pub chunks: Vec<usize>,
     /// Measure the reference C drivers whose modules are present.
     pub peers: bool,
+    /// Measure the buffer (everything but the ring).
+    pub buffer: bool,
+    /// The ring measurements, unless left out.
+    pub ring: Option<RingConfig>,
 }
 
 impl Default for Config {
@@ -74,6 +79,8 @@ impl Default for Config {
             stream_size: 16 * MIB,
             chunks: vec![4 * KIB, 64 * KIB, MIB, 16 * MIB],
             peers: true,
+            buffer: true,
+            ring: Some(RingConfig::default()),
         }
     }
 }
@@ -99,10 +106,11 @@ pub fn short(bytes: usize) -> String {
         .replace(" B", "b")
 }
 
-/// mymap, then the peers whose modules are present (unless `cfg.peers` is off).
+/// mymap, then the peers whose modules are present (unless `cfg.peers` is off
+/// or the buffer is not measured).
 pub fn devices(cfg: &Config) -> Vec<&'static Device> {
     let mut devices = vec![&module::MYMAP];
-    if cfg.peers {
+    if cfg.peers && cfg.buffer {
         devices.extend(module::PEERS.iter().filter(|p| module::available(p)));
     }
     devices
@@ -122,7 +130,11 @@ pub fn run(cfg: &Config, devices: &[&'static Device]) -> io::Result<Report> {
         devices: devices.to_vec(),
         comparisons: Vec::new(),
         loads: Vec::new(),
+        ring: None,
     };
+    if !cfg.buffer {
+        return Ok(report);
+    }
     for &size in &cfg.sizes {
         progress(&format!(
             "module load and mmap + first touch, size={}",
@@ -228,7 +240,7 @@ fn open(dev: &Device, size: usize) -> io::Result<File> {
 
 /// The order of the sides in repetition `rep`: `n` sides starting at `rep mod n`,
 /// so that each goes first as often as the others and drift favours none.
-fn rotation(rep: usize, n: usize) -> impl Iterator<Item = usize> {
+pub(crate) fn rotation(rep: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (rep + i) % n)
 }
 

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use crate::{
     module::Device,
+    ring_report::RingReport,
     stats::{
         median,
         mib_per_s,
@@ -20,8 +21,9 @@ use crate::{
 pub const JSON_BEGIN: &str = "MYMAP-BENCH-JSON: BEGIN";
 /// The line after it.
 pub const JSON_END: &str = "MYMAP-BENCH-JSON: END";
-/// The version of the JSON document's layout (2: a side per device, the peers).
-pub const SCHEMA: u32 = 2;
+/// The version of the JSON document's layout (2: a side per device, the peers;
+/// 3: the `ring` measurements).
+pub const SCHEMA: u32 = 3;
 
 /// One side of a comparison: seconds and minor page faults per repetition.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -142,6 +144,8 @@ pub struct Report {
     pub devices: Vec<&'static Device>,
     pub comparisons: Vec<Comparison>,
     pub loads: Vec<Load>,
+    /// The ring measurements, unless they were left out.
+    pub ring: Option<RingReport>,
 }
 
 /// `64 KiB`, `16 MiB`, `1000 B`.
@@ -224,6 +228,10 @@ impl Report {
             loads.push(row);
         }
         out.push_str(&aligned(&loads));
+        if let Some(ring) = &self.ring {
+            out.push('\n');
+            out.push_str(&ring.table());
+        }
         out
     }
 
@@ -262,7 +270,12 @@ impl Report {
         out.push_str("  ],\n  \"module_load\": [\n");
         let loads: Vec<String> = self.loads.iter().map(load_json).collect();
         list(&mut out, "    ", &loads);
-        out.push_str("  ]\n}\n");
+        out.push_str("  ],\n  \"ring\": ");
+        match &self.ring {
+            Some(ring) => out.push_str(&ring.json()),
+            None => out.push_str("null"),
+        }
+        out.push_str("\n}\n");
         out
     }
 }
@@ -392,7 +405,7 @@ fn aligned(rows: &[Vec<String>]) -> String {
 }
 
 /// An object on one line.
-fn object(fields: &[(&str, String)]) -> String {
+pub(crate) fn object(fields: &[(&str, String)]) -> String {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}: {v}", string(k)))
@@ -439,7 +452,7 @@ pub fn number(x: f64, decimals: usize) -> String {
     }
 }
 
-fn numbers(xs: &[f64], decimals: usize) -> String {
+pub(crate) fn numbers(xs: &[f64], decimals: usize) -> String {
     let items: Vec<String> = xs.iter().map(|&x| number(x, decimals)).collect();
     format!("[{}]", items.join(", "))
 }
@@ -546,6 +559,7 @@ mod tests {
                     },
                 ],
             }],
+            ring: Some(crate::ring_report::tests::sample()),
         }
     }
 
@@ -588,8 +602,15 @@ mod tests {
     #[test]
     fn the_document_carries_devices_ratios_targets_and_verdicts() {
         let json = sample().json();
-        assert!(json.starts_with("{\n  \"schema\": 2,\n"), "{json}");
-        assert!(json.ends_with("  ]\n}\n"), "{json}");
+        assert!(json.starts_with("{\n  \"schema\": 3,\n"), "{json}");
+        assert!(
+            json.contains("  ],\n  \"ring\": {\n    \"node\": \"/dev/mymap-ring0\""),
+            "{json}"
+        );
+        assert!(json.ends_with("    ]\n  }\n}\n"), "{json}");
+        let mut alone = sample();
+        alone.ring = None;
+        assert!(alone.json().ends_with("  ],\n  \"ring\": null\n}\n"));
         assert!(
             json.contains("    {\"id\": \"pfn\", \"module\": \"mymap_pfn\", \"node\": \"/dev/mymap-pfn\", \"label\": \"remap_pfn_range\", \"role\": \"peer\"},\n"),
             "{json}"

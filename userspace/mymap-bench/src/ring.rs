@@ -1,0 +1,1291 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! The ring measurements of issue 11, on `/dev/mymap-ring0` with the module's
+//! default parameters: throughput against a pipe, `read()` per record and
+//! `memcpy`; latency against a pipe; wakeups per record under each policy;
+//! the rates the timer producer reaches. Every comparison is a ratio of sides
+//! run in turn in this process, in rotating order, after an untimed round.
+//!
+//! Every stream ends with a marker: a record of [`MARKER_LEN`] bytes that the
+//! producer puts in after its last one (retrying while the ring is full), so
+//! the consumer knows it has everything without a second channel. Consumers
+//! check what they receive: source, length, sequence numbers strictly
+//! increasing, and the payload's pattern (`mymap.h`); a failed check is an
+//! error, not a figure.
+
+use std::{
+    hint::black_box,
+    io::{
+        self,
+        Read,
+        Write, //
+    },
+    sync::atomic::{
+        AtomicBool,
+        Ordering::Relaxed, //
+    },
+    thread,
+    time::{
+        Duration,
+        Instant, //
+    },
+};
+
+use mymap_uapi::bindings::{
+    mymap_ring_wakeup,
+    MYMAP_RING_HEADER_SIZE,
+    MYMAP_SOURCE_INJECT,
+    MYMAP_SOURCE_TIMER,
+    MYMAP_WAKEUP_CAUGHT_UP,
+    MYMAP_WAKEUP_EVERY,
+    MYMAP_WAKEUP_WATERMARK, //
+};
+
+use crate::{
+    measure::rotation,
+    ring_report::{
+        Latency,
+        LatencyRound,
+        LatencySide,
+        RateRound,
+        RateSide,
+        RingRatio,
+        RingReport,
+        Summary,
+        Throughput,
+        TimerRate,
+        TimerRound,
+        Unit,
+        WakeupRound,
+        Wakeups, //
+    },
+    ring_sys::{
+        monotonic_ns,
+        pipe,
+        record_size,
+        sleep_until_ns,
+        Consumer,
+        Epoll,
+        Record,
+        RingDev, //
+    },
+    stats::Bound,
+};
+
+/// The ring measured: the first one the module registers.
+pub const NODE: &str = "/dev/mymap-ring0";
+/// Payload bytes of the small records (throughput, latency, wakeups, timer rates).
+const SMALL: u32 = 64;
+/// Payload bytes of the large records of the bytes-per-second comparison.
+const LARGE: u32 = 4096;
+/// The length of the end-of-stream marker, a length no measured record has.
+const MARKER_LEN: u32 = 0;
+const HEADER: usize = MYMAP_RING_HEADER_SIZE as usize;
+/// How long a round may wait for the records it expects before it is an error.
+const STALL: Duration = Duration::from_secs(20);
+/// The pipe consumer's read buffer.
+const PIPE_READ: usize = 64 << 10;
+
+/// The throughput targets (issue 11): the ring >= 10 x the pipe and `read()`
+/// per record; its payload bytes >= 0.5 x `memcpy`.
+const RATE_TARGET: Bound = Bound::AtLeast(10.0);
+const BYTES_TARGET: Bound = Bound::AtLeast(0.5);
+/// The ring's p99 latency no worse than the pipe's.
+const LATENCY_TARGET: Bound = Bound::AtMost(1.0);
+
+/// The latency rates, and how long each side of a round runs at them.
+const LATENCY_RATES: [u32; 2] = [1_000, 10_000];
+const LATENCY_ROUND: Duration = Duration::from_millis(500);
+/// The timer rates tried, each for this long per round, in this many rounds.
+const TIMER_RATES: [u32; 4] = [1_000, 10_000, 50_000, 100_000];
+const TIMER_ROUND: Duration = Duration::from_secs(1);
+const TIMER_ROUNDS: usize = 3;
+/// The steady load of the wakeup count: the timer at 10 kHz for this long.
+const WAKEUP_TIMER_HZ: u32 = 10_000;
+const WAKEUP_TIMER_ROUND: Duration = Duration::from_millis(300);
+/// The burst load: bursts of records from the injector, a pause between them.
+const BURSTS: u32 = 16;
+const BURST_RECORDS: u32 = 256;
+const BURST_PAUSE: Duration = Duration::from_millis(2);
+/// WATERMARK as the issue suggests: 4 KiB waiting, or 1 ms after the first record.
+const WATERMARK_BYTES: u32 = 4096;
+const WATERMARK_LATENCY_NS: u64 = 1_000_000;
+
+/// What to measure.
+#[derive(Debug, PartialEq)]
+pub struct RingConfig {
+    /// Timed rounds of each side (after one untimed round).
+    pub rounds: usize,
+    /// Records of [`SMALL`] bytes each producer attempts per throughput round.
+    pub records: u32,
+    /// Records of [`LARGE`] bytes per round of the bytes-per-second comparison.
+    pub large_records: u32,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        RingConfig {
+            rounds: 7,
+            records: 65536,
+            large_records: 4096,
+        }
+    }
+}
+
+/// A wakeup policy as the measurements name it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Policy {
+    id: &'static str,
+    text: &'static str,
+    wakeup: mymap_ring_wakeup,
+}
+
+const EVERY: Policy = Policy {
+    id: "every",
+    text: "EVERY",
+    wakeup: mymap_ring_wakeup {
+        policy: MYMAP_WAKEUP_EVERY,
+        watermark: 0,
+        max_latency_ns: 0,
+    },
+};
+const CAUGHT_UP: Policy = Policy {
+    id: "caught-up",
+    text: "CAUGHT_UP",
+    wakeup: mymap_ring_wakeup {
+        policy: MYMAP_WAKEUP_CAUGHT_UP,
+        watermark: 0,
+        max_latency_ns: 0,
+    },
+};
+const WATERMARK: Policy = Policy {
+    id: "watermark",
+    text: "WATERMARK 4 KiB, 1 ms",
+    wakeup: mymap_ring_wakeup {
+        policy: MYMAP_WAKEUP_WATERMARK,
+        watermark: WATERMARK_BYTES,
+        max_latency_ns: WATERMARK_LATENCY_NS,
+    },
+};
+
+/// For a consumer that never sleeps: wake only when half the ring waits,
+/// which a consumer that keeps up never lets happen.
+fn quiet(data_size: u32) -> Policy {
+    Policy {
+        id: "quiet",
+        text: "WATERMARK half the ring, no max latency",
+        wakeup: mymap_ring_wakeup {
+            policy: MYMAP_WAKEUP_WATERMARK,
+            watermark: data_size / 2,
+            max_latency_ns: 0,
+        },
+    }
+}
+
+fn progress(what: &str) {
+    eprintln!("mymap-bench: ring: {what}");
+}
+
+/// Runs every ring measurement on [`NODE`]; leaves the timer stopped and the
+/// policy CAUGHT_UP (the default).
+pub fn run(cfg: &RingConfig) -> io::Result<RingReport> {
+    let dev = RingDev::open(NODE)?;
+    let mut cons = Consumer::map(&dev)?;
+    let ep = Epoll::watching(dev.file())?;
+    let mut ring = Ring {
+        dev: &dev,
+        cons: &mut cons,
+        ep: &ep,
+    };
+    let result = measure_all(&mut ring, cfg);
+    let stopped = dev.timer(0, 0);
+    let reset = dev.set_wakeup(&CAUGHT_UP.wakeup);
+    let report = result?;
+    stopped?;
+    reset?;
+    Ok(report)
+}
+
+fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
+    let info = *ring.dev.info();
+    let mut report = RingReport {
+        node: NODE,
+        data_size: info.data_size,
+        max_payload: info.max_payload,
+        rounds: cfg.rounds,
+        throughput: Vec::new(),
+        latency: Vec::new(),
+        wakeups: Vec::new(),
+        timer_rates: Vec::new(),
+        ratios: Vec::new(),
+    };
+    progress(&format!(
+        "{SMALL}-byte records per second: ring (spinning, epoll), pipe, read() per record"
+    ));
+    let records = records_per_s(ring, cfg)?;
+    for (side, against) in [
+        ("ring-spin", "pipe"),
+        ("ring-epoll", "pipe"),
+        ("ring-spin", "read"),
+        ("ring-epoll", "read"),
+    ] {
+        report
+            .ratios
+            .push(rate_ratio(&records, side, against, Some(RATE_TARGET))?);
+    }
+    report.ratios.push(rate_ratio(
+        &records,
+        "ring-spin-caught-up",
+        "ring-spin",
+        None,
+    )?);
+    report.throughput.push(records);
+    progress(&format!(
+        "consumer alone, {SMALL}-byte records: draining a full ring, mapped and read()"
+    ));
+    let drain = drain_records(ring, cfg)?;
+    report
+        .ratios
+        .push(rate_ratio(&drain, "ring-drain", "read-drain", None)?);
+    report.throughput.push(drain);
+    progress(&format!(
+        "payload bytes per second, {LARGE}-byte records: ring against memcpy"
+    ));
+    let bytes = bytes_per_s(ring, cfg)?;
+    report.ratios.push(rate_ratio(
+        &bytes,
+        "ring-copy",
+        "memcpy",
+        Some(BYTES_TARGET),
+    )?);
+    report
+        .ratios
+        .push(rate_ratio(&bytes, "ring-drain-copy", "memcpy", None)?);
+    report.throughput.push(bytes);
+    for rate in LATENCY_RATES {
+        progress(&format!("latency at {rate} records/s: ring (epoll), pipe"));
+        let latency = latency(ring, cfg, rate)?;
+        for side in ["ring-caught-up", "ring-every"] {
+            report.ratios.push(latency_ratio(&latency, side, "pipe")?);
+        }
+        report.latency.push(latency);
+    }
+    progress("wakeups per record under each policy");
+    report.wakeups = wakeups(ring, cfg)?;
+    progress("timer producer rates");
+    report.timer_rates = timer_rates(ring)?;
+    Ok(report)
+}
+
+/// The ring, its mapped consumer and an epoll instance watching it.
+struct Ring<'a> {
+    dev: &'a RingDev,
+    cons: &'a mut Consumer,
+    ep: &'a Epoll,
+}
+
+impl Ring<'_> {
+    /// Sets the policy and checks that no record waits: each round starts empty.
+    fn start(&mut self, policy: &Policy) -> io::Result<()> {
+        self.dev.set_wakeup(&policy.wakeup)?;
+        self.cons.resync();
+        if !self.cons.empty() {
+            return Err(io::Error::other(
+                "the ring is not empty at the start of a round",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs `side(i)` for each of `n` sides once untimed, then `rounds` times in
+/// rotating order; returns each side's results in round order.
+fn rotate<T>(
+    rounds: usize,
+    n: usize,
+    mut side: impl FnMut(usize) -> io::Result<T>,
+) -> io::Result<Vec<Vec<T>>> {
+    for i in 0..n {
+        side(i)?;
+    }
+    let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::with_capacity(rounds)).collect();
+    for round in 0..rounds {
+        for i in rotation(round, n) {
+            out[i].push(side(i)?);
+        }
+    }
+    Ok(out)
+}
+
+/// What a consumer checks of each record, and what it counts.
+struct Check {
+    len: u32,
+    source: u16,
+    last_seq: Option<u64>,
+    delivered: u64,
+    /// The marker came.
+    done: bool,
+    error: Option<String>,
+}
+
+impl Check {
+    fn new(len: u32, source: u32) -> Self {
+        Check {
+            len,
+            source: source as u16,
+            last_seq: None,
+            delivered: 0,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Checks one record (`first` is its first payload word, if it has 8 bytes).
+    fn record(&mut self, len: u32, source: u16, seq: u64, first: Option<u64>) {
+        if len == MARKER_LEN {
+            self.done = true;
+            return;
+        }
+        let problem = if len != self.len || source != self.source {
+            Some(format!(
+                "a record of {len} bytes from source {source}, expected {} bytes from {}",
+                self.len, self.source
+            ))
+        } else if self.last_seq.is_some_and(|last| seq <= last) {
+            Some(format!(
+                "sequence number {seq} after {}",
+                self.last_seq.unwrap_or(0)
+            ))
+        } else if first.is_some_and(|w| w != seq) {
+            Some(format!(
+                "record {seq} carries {first:?} instead of its number"
+            ))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            self.error.get_or_insert(p);
+        }
+        self.last_seq = Some(seq);
+        self.delivered += 1;
+    }
+
+    fn ring(&mut self, r: &Record<'_>) {
+        self.record(r.len(), r.source(), r.seq(), r.first_word());
+    }
+
+    /// Copies the record's payload into `copy` (as long as the payloads), then
+    /// checks the copy: its first word and its last byte.
+    fn ring_copy(&mut self, r: &Record<'_>, copy: &mut [u8]) {
+        if r.len() != self.len {
+            self.ring(r);
+            return;
+        }
+        let n = r.copy_payload(copy);
+        let first = copy
+            .get(..8)
+            .map(|w| u64::from_ne_bytes(w.try_into().unwrap()));
+        if n > 8 && copy[n - 1] != r.seq() as u8 {
+            self.error
+                .get_or_insert(format!("record {}: wrong last payload byte", r.seq()));
+        }
+        self.record(r.len(), r.source(), r.seq(), first);
+        black_box(&copy);
+    }
+
+    /// Checks the record at the start of `bytes` (header and payload, as `read()`
+    /// gives it); returns its length, or `None` if `bytes` holds only part of one.
+    fn bytes(&mut self, bytes: &[u8]) -> Option<u32> {
+        let head = bytes.get(..HEADER)?;
+        let field = |i: usize| u64::from_ne_bytes(bytes[i..i + 8].try_into().unwrap());
+        let len = u32::from_ne_bytes(head[0..4].try_into().unwrap());
+        if bytes.len() < HEADER + len as usize {
+            return None;
+        }
+        let source = u16::from_ne_bytes(head[4..6].try_into().unwrap());
+        self.record(len, source, field(8), (len >= 8).then(|| field(HEADER)));
+        Some(len)
+    }
+
+    /// Checks the whole records at the start of a pipe's byte stream (each padded
+    /// to its ring size); returns how many bytes they took.
+    fn stream(&mut self, bytes: &[u8]) -> usize {
+        let mut at = 0;
+        while let Some(head) = bytes.get(at..at + HEADER) {
+            let size = record_size(u32::from_ne_bytes(head[0..4].try_into().unwrap())) as usize;
+            let Some(record) = bytes.get(at..at + size) else {
+                break;
+            };
+            self.bytes(record);
+            at += size;
+        }
+        at
+    }
+
+    fn result(&self) -> io::Result<()> {
+        match &self.error {
+            Some(e) => Err(io::Error::other(format!("consumer check: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A record as the built-in producers make it, header and payload, padded to
+/// its ring size: what the pipe carries.
+fn pipe_record(buf: &mut Vec<u8>, len: u32, seq: u64, timestamp_ns: u64) {
+    buf.clear();
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&(MYMAP_SOURCE_INJECT as u16).to_ne_bytes());
+    buf.extend_from_slice(&0u16.to_ne_bytes());
+    buf.extend_from_slice(&seq.to_ne_bytes());
+    buf.extend_from_slice(&timestamp_ns.to_ne_bytes());
+    let head = seq.to_le_bytes();
+    let head = &head[..head.len().min(len as usize)];
+    buf.extend_from_slice(head);
+    buf.resize(HEADER + len as usize, seq as u8);
+    buf.resize(record_size(len) as usize, 0);
+}
+
+/// What the producer thread of a round did.
+struct Produced {
+    start: Instant,
+    took: Duration,
+    produced: u64,
+    dropped: u64,
+}
+
+/// Injects `n` records of `len` bytes, then the marker.
+fn inject(dev: &RingDev, n: u32, len: u32, failed: &AtomicBool) -> io::Result<Produced> {
+    let run = || {
+        let start = Instant::now();
+        let (produced, dropped) = dev.inject(n, len)?;
+        let took = start.elapsed();
+        mark(dev)?;
+        Ok(Produced {
+            start,
+            took,
+            produced: produced.into(),
+            dropped: dropped.into(),
+        })
+    };
+    let result = run();
+    if result.is_err() {
+        failed.store(true, Relaxed);
+    }
+    result
+}
+
+/// Puts the end marker in, retrying while the ring is full.
+fn mark(dev: &RingDev) -> io::Result<()> {
+    let deadline = Instant::now() + STALL;
+    loop {
+        if dev.inject(1, MARKER_LEN)?.0 == 1 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::other(
+                "the end marker found the ring full for 20 s: the consumer stopped",
+            ));
+        }
+        thread::sleep(Duration::from_micros(50));
+    }
+}
+
+/// How a ring side's consumer waits for and takes records.
+#[derive(Clone, Copy, PartialEq)]
+enum Consume {
+    /// Spins on the mapped ring.
+    Spin,
+    /// Spins, and copies every payload out.
+    SpinCopy,
+    /// Blocks in `epoll_wait` when the ring is empty.
+    Epoll,
+    /// One blocking `read()` per record on the ring's file.
+    Read,
+}
+
+/// One round of a ring side under `policy`: the injector in another thread,
+/// `how` consuming here.
+fn ring_rate(
+    ring: &mut Ring,
+    policy: &Policy,
+    n: u32,
+    len: u32,
+    how: Consume,
+) -> io::Result<RateRound> {
+    ring.start(policy)?;
+    let before = ring.dev.stats()?;
+    let failed = AtomicBool::new(false);
+    let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
+    let mut waits = 0u64;
+    let mut copy = vec![0u8; len as usize];
+    let mut buf = vec![0u8; HEADER + len as usize];
+    let dev = ring.dev;
+    let (produced, end) = thread::scope(|s| {
+        let producer = s.spawn(|| inject(dev, n, len, &failed));
+        let consumed = (|| -> io::Result<Instant> {
+            let stalled = Instant::now() + STALL;
+            while !check.done {
+                if failed.load(Relaxed) {
+                    return Err(io::Error::other("the injector failed"));
+                }
+                let got = match how {
+                    Consume::Spin => ring.cons.drain(|r| check.ring(r))?,
+                    Consume::SpinCopy => ring.cons.drain(|r| check.ring_copy(r, &mut copy))?,
+                    Consume::Epoll => {
+                        let got = ring.cons.drain(|r| check.ring(r))?;
+                        if got == 0 && !check.done {
+                            waits += 1;
+                            ring.ep.wait(100)?;
+                        }
+                        got
+                    }
+                    Consume::Read => {
+                        waits += 1;
+                        let k = dev.file().read(&mut buf)?;
+                        if check.bytes(&buf[..k]).is_none() {
+                            return Err(io::Error::other(format!("read() gave {k} bytes")));
+                        }
+                        1
+                    }
+                };
+                if got == 0 && Instant::now() > stalled {
+                    return Err(io::Error::other("no end marker within 20 s"));
+                }
+            }
+            Ok(Instant::now())
+        })();
+        let produced = producer.join().expect("the producer thread panicked");
+        (produced, consumed)
+    });
+    let (produced, end) = (produced?, end?);
+    check.result()?;
+    let after = ring.dev.stats()?;
+    if check.delivered != produced.produced {
+        return Err(io::Error::other(format!(
+            "the injector committed {} records, the consumer received {}",
+            produced.produced, check.delivered
+        )));
+    }
+    let waits = matches!(how, Consume::Epoll | Consume::Read).then_some(waits);
+    Ok(RateRound {
+        delivered: check.delivered,
+        dropped: produced.dropped,
+        elapsed_s: (end - produced.start).as_secs_f64(),
+        producer_s: Some(produced.took.as_secs_f64()),
+        wakeups: Some(after.wakeups - before.wakeups),
+        waits,
+    })
+}
+
+/// One round of the pipe: a thread writes `n` records of `len` bytes, one
+/// `write()` each, then the marker; this thread reads them in 64 KiB calls.
+fn pipe_rate(n: u32, len: u32, capacity: usize) -> io::Result<RateRound> {
+    let (mut r, mut w) = pipe(capacity)?;
+    let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
+    let mut waits = 0u64;
+    let mut buf = vec![0u8; PIPE_READ];
+    let (produced, end) = thread::scope(|s| {
+        let producer = s.spawn(move || -> io::Result<(Instant, Duration)> {
+            let mut rec = Vec::with_capacity(record_size(len) as usize);
+            let start = Instant::now();
+            for seq in 0..u64::from(n) {
+                pipe_record(&mut rec, len, seq, monotonic_ns());
+                w.write_all(&rec)?;
+            }
+            let took = start.elapsed();
+            pipe_record(&mut rec, MARKER_LEN, u64::from(n), monotonic_ns());
+            w.write_all(&rec)?;
+            Ok((start, took))
+        });
+        let consumed = (|| -> io::Result<Instant> {
+            let mut have = 0;
+            while !check.done {
+                waits += 1;
+                let k = r.read(&mut buf[have..])?;
+                if k == 0 {
+                    return Err(io::Error::other("the pipe closed before the end marker"));
+                }
+                have += k;
+                let used = check.stream(&buf[..have]);
+                buf.copy_within(used..have, 0);
+                have -= used;
+            }
+            Ok(Instant::now())
+        })();
+        let produced = producer.join().expect("the pipe writer panicked");
+        (produced, consumed)
+    });
+    let ((start, took), end) = (produced?, end?);
+    check.result()?;
+    if check.delivered != u64::from(n) {
+        return Err(io::Error::other(format!(
+            "the pipe carried {} of {n} records",
+            check.delivered
+        )));
+    }
+    Ok(RateRound {
+        delivered: check.delivered,
+        dropped: 0,
+        elapsed_s: (end - start).as_secs_f64(),
+        producer_s: Some(took.as_secs_f64()),
+        wakeups: None,
+        waits: Some(waits),
+    })
+}
+
+/// 64-byte records per second: the ring with a spinning consumer (quiet, and
+/// under CAUGHT_UP, where it is woken for nothing) and with an epoll consumer,
+/// a pipe, and `read()` per record on the ring's file.
+fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
+    let n = cfg.records;
+    let capacity = ring.dev.info().data_size as usize;
+    let quiet = quiet(ring.dev.info().data_size);
+    let mut results = rotate(cfg.rounds, 5, |i| match i {
+        0 => ring_rate(ring, &quiet, n, SMALL, Consume::Spin),
+        1 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Spin),
+        2 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Epoll),
+        3 => pipe_rate(n, SMALL, capacity),
+        _ => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Read),
+    })?
+    .into_iter();
+    let mut next = || results.next().unwrap_or_default();
+    Ok(Throughput {
+        id: "records-64",
+        what: "64-byte records per second",
+        unit: Unit::Records,
+        len: SMALL,
+        attempted: n.into(),
+        sides: vec![
+            RateSide {
+                id: "ring-spin",
+                label: "ring, spinning consumer",
+                policy: Some(quiet.id),
+                rounds: next(),
+            },
+            RateSide {
+                id: "ring-spin-caught-up",
+                label: "ring, spinning consumer, CAUGHT_UP",
+                policy: Some(CAUGHT_UP.id),
+                rounds: next(),
+            },
+            RateSide {
+                id: "ring-epoll",
+                label: "ring, epoll consumer",
+                policy: Some(CAUGHT_UP.id),
+                rounds: next(),
+            },
+            RateSide {
+                id: "pipe",
+                label: "pipe, one write() per record",
+                policy: None,
+                rounds: next(),
+            },
+            RateSide {
+                id: "read",
+                label: "ring, one read() per record (UIO pattern)",
+                policy: Some(CAUGHT_UP.id),
+                rounds: next(),
+            },
+        ],
+    })
+}
+
+/// How many records of `len` bytes fill the ring, and how many fills make a
+/// round of at least `records` records.
+fn fills(data_size: u32, len: u32, records: u32) -> (u32, u32) {
+    let per_fill = data_size / record_size(len);
+    (per_fill, records.div_ceil(per_fill))
+}
+
+/// One round of the consumer alone: the injector fills the ring (untimed, the
+/// record that does not fit dropped), then `how` drains it (timed); `cycles`
+/// times.
+fn drain_rate(
+    ring: &mut Ring,
+    len: u32,
+    per_fill: u32,
+    cycles: u32,
+    how: Consume,
+) -> io::Result<RateRound> {
+    let quiet = quiet(ring.dev.info().data_size);
+    ring.start(&quiet)?;
+    let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
+    let mut copy = vec![0u8; len as usize];
+    let mut buf = vec![0u8; HEADER + len as usize];
+    let mut took = Duration::ZERO;
+    for _ in 0..cycles {
+        let (produced, _) = ring.dev.inject(per_fill + 1, len)?;
+        let start = Instant::now();
+        match how {
+            Consume::Read => {
+                for _ in 0..produced {
+                    let k = ring.dev.file().read(&mut buf)?;
+                    check.bytes(&buf[..k]);
+                }
+            }
+            Consume::SpinCopy => {
+                ring.cons.drain(|r| check.ring_copy(r, &mut copy))?;
+            }
+            _ => {
+                ring.cons.drain(|r| check.ring(r))?;
+            }
+        }
+        took += start.elapsed();
+        if how == Consume::Read {
+            ring.cons.resync();
+        }
+        if !ring.cons.empty() {
+            return Err(io::Error::other("records left after a drain"));
+        }
+    }
+    check.result()?;
+    Ok(RateRound {
+        delivered: check.delivered,
+        dropped: 0,
+        elapsed_s: took.as_secs_f64(),
+        producer_s: None,
+        wakeups: None,
+        waits: (how == Consume::Read).then_some(check.delivered),
+    })
+}
+
+/// The consumer alone, 64-byte records: draining a full ring through the
+/// mapping, and with one `read()` per record.
+fn drain_records(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
+    let (per_fill, cycles) = fills(ring.dev.info().data_size, SMALL, cfg.records);
+    let mut results = rotate(cfg.rounds, 2, |i| {
+        let how = if i == 0 { Consume::Spin } else { Consume::Read };
+        drain_rate(ring, SMALL, per_fill, cycles, how)
+    })?
+    .into_iter();
+    let mut next = || results.next().unwrap_or_default();
+    Ok(Throughput {
+        id: "drain-64",
+        what: "64-byte records per second, the consumer alone",
+        unit: Unit::Records,
+        len: SMALL,
+        attempted: u64::from(per_fill) * u64::from(cycles),
+        sides: vec![
+            RateSide {
+                id: "ring-drain",
+                label: "ring, mapped consumer draining a full ring",
+                policy: None,
+                rounds: next(),
+            },
+            RateSide {
+                id: "read-drain",
+                label: "ring, one read() per record draining a full ring",
+                policy: None,
+                rounds: next(),
+            },
+        ],
+    })
+}
+
+/// One round of `memcpy` of `n` payloads of `len` bytes, taken in turn from a
+/// source the size of the ring's data area, as the ring's records are.
+fn memcpy_rate(n: u32, len: u32, data_size: usize) -> RateRound {
+    let src = vec![0x5au8; data_size];
+    let mut dst = vec![0u8; len as usize];
+    let (len, step) = (len as usize, record_size(len) as usize);
+    let start = Instant::now();
+    let mut at = 0;
+    for _ in 0..n {
+        if at + len > data_size {
+            at = 0;
+        }
+        dst.copy_from_slice(&src[at..at + len]);
+        black_box(&mut dst);
+        at += step;
+    }
+    RateRound {
+        delivered: n.into(),
+        dropped: 0,
+        elapsed_s: start.elapsed().as_secs_f64(),
+        producer_s: None,
+        wakeups: None,
+        waits: None,
+    }
+}
+
+/// Payload bytes per second of 4 KiB records, a spinning consumer copying each
+/// out, against `memcpy` of the same bytes; and the consumer alone, draining a
+/// full ring with the same copies.
+fn bytes_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
+    let n = cfg.large_records;
+    let data_size = ring.dev.info().data_size;
+    let quiet = quiet(data_size);
+    let (per_fill, cycles) = fills(data_size, LARGE, n);
+    let mut results = rotate(cfg.rounds, 3, |i| match i {
+        0 => ring_rate(ring, &quiet, n, LARGE, Consume::SpinCopy),
+        1 => drain_rate(ring, LARGE, per_fill, cycles, Consume::SpinCopy),
+        _ => Ok(memcpy_rate(n, LARGE, data_size as usize)),
+    })?
+    .into_iter();
+    let mut next = || results.next().unwrap_or_default();
+    Ok(Throughput {
+        id: "bytes-4k",
+        what: "payload bytes per second, 4 KiB records",
+        unit: Unit::Bytes,
+        len: LARGE,
+        attempted: n.into(),
+        sides: vec![
+            RateSide {
+                id: "ring-copy",
+                label: "ring, spinning consumer copying each payload out",
+                policy: Some(quiet.id),
+                rounds: next(),
+            },
+            RateSide {
+                id: "ring-drain-copy",
+                label: "ring, the same consumer draining a full ring",
+                policy: None,
+                rounds: next(),
+            },
+            RateSide {
+                id: "memcpy",
+                label: "memcpy of the same bytes",
+                policy: None,
+                rounds: next(),
+            },
+        ],
+    })
+}
+
+/// The ratio of two sides' rates, round by round.
+fn rate_ratio(
+    t: &Throughput,
+    side: &'static str,
+    against: &'static str,
+    target: Option<Bound>,
+) -> io::Result<RingRatio> {
+    let missing = || io::Error::other(format!("no side {side} or {against} in {}", t.id));
+    let (s, a) = (
+        t.side(side).ok_or_else(missing)?,
+        t.side(against).ok_or_else(missing)?,
+    );
+    let rounds = t
+        .rates(s)
+        .iter()
+        .zip(t.rates(a))
+        .map(|(s, a)| s / a)
+        .collect();
+    Ok(RingRatio {
+        id: format!("{}-{side}-vs-{against}", t.id),
+        what: format!("{} / {}, {}", s.label, a.label, t.unit.text()),
+        measurement: t.id.into(),
+        side,
+        against,
+        quantity: t.unit.text(),
+        rounds,
+        target,
+    })
+}
+
+/// One round of the ring's latency: the timer producer at `rate_hz`, the
+/// consumer here blocking in `epoll_wait`, until `count` records came.
+fn ring_latency(
+    ring: &mut Ring,
+    policy: &Policy,
+    rate_hz: u32,
+    count: usize,
+) -> io::Result<LatencyRound> {
+    ring.start(policy)?;
+    let before = ring.dev.stats()?;
+    let mut check = Check::new(SMALL, MYMAP_SOURCE_TIMER);
+    let mut lat = Vec::with_capacity(count);
+    ring.dev.timer(1_000_000_000 / u64::from(rate_hz), SMALL)?;
+    let stalled = Instant::now() + STALL;
+    let result = (|| {
+        while lat.len() < count {
+            if !ring.ep.wait(100)? && Instant::now() > stalled {
+                return Err(io::Error::other("the timer producer stalled"));
+            }
+            ring.cons.drain(|r| {
+                let now = monotonic_ns();
+                if lat.len() < count {
+                    lat.push(now.saturating_sub(r.timestamp_ns()));
+                    check.ring(r);
+                }
+            })?;
+        }
+        Ok(())
+    })();
+    ring.dev.timer(0, 0)?;
+    result?;
+    // The timer is cancelled, its last callback finished: nothing is still BUSY.
+    ring.cons.drain(|_| {})?;
+    check.result()?;
+    let after = ring.dev.stats()?;
+    Ok(LatencyRound {
+        summary: Summary::of(&lat),
+        dropped: Some(after.dropped - before.dropped),
+        wakeups: Some(after.wakeups - before.wakeups),
+        samples: lat,
+    })
+}
+
+/// One round of the pipe's latency: a thread writes a timestamped record every
+/// period (absolute `clock_nanosleep`, missed periods skipped as the kernel's
+/// timer does), the consumer here blocks in `read()`.
+fn pipe_latency(rate_hz: u32, count: usize, capacity: usize) -> io::Result<LatencyRound> {
+    let (mut r, mut w) = pipe(capacity)?;
+    let period = 1_000_000_000 / u64::from(rate_hz);
+    let mut check = Check::new(SMALL, MYMAP_SOURCE_INJECT);
+    let mut lat = Vec::with_capacity(count);
+    let mut buf = vec![0u8; PIPE_READ];
+    let (written, read) = thread::scope(|s| {
+        let writer = s.spawn(move || -> io::Result<()> {
+            let mut rec = Vec::with_capacity(record_size(SMALL) as usize);
+            let mut next = monotonic_ns() + period;
+            for seq in 0..count as u64 {
+                sleep_until_ns(next);
+                pipe_record(&mut rec, SMALL, seq, monotonic_ns());
+                w.write_all(&rec)?;
+                next += period;
+                let now = monotonic_ns();
+                if next <= now {
+                    next += ((now - next) / period + 1) * period;
+                }
+            }
+            Ok(())
+        });
+        let read = (|| -> io::Result<()> {
+            let mut have = 0;
+            while lat.len() < count {
+                let k = r.read(&mut buf[have..])?;
+                if k == 0 {
+                    return Err(io::Error::other("the pipe closed early"));
+                }
+                have += k;
+                let mut at = 0;
+                while let Some(head) = buf[..have].get(at..at + HEADER) {
+                    let size = record_size(u32::from_ne_bytes(head[..4].try_into().unwrap()));
+                    let Some(record) = buf[..have].get(at..at + size as usize) else {
+                        break;
+                    };
+                    let now = monotonic_ns();
+                    let ts = u64::from_ne_bytes(record[16..24].try_into().unwrap());
+                    lat.push(now.saturating_sub(ts));
+                    check.bytes(record);
+                    at += size as usize;
+                }
+                buf.copy_within(at..have, 0);
+                have -= at;
+            }
+            Ok(())
+        })();
+        (writer.join().expect("the pipe writer panicked"), read)
+    });
+    written?;
+    read?;
+    check.result()?;
+    Ok(LatencyRound {
+        summary: Summary::of(&lat),
+        dropped: None,
+        wakeups: None,
+        samples: lat,
+    })
+}
+
+/// Producer-to-consumer latency at `rate_hz`: the ring's timer with an epoll
+/// consumer under CAUGHT_UP and under EVERY, against the pipe.
+fn latency(ring: &mut Ring, cfg: &RingConfig, rate_hz: u32) -> io::Result<Latency> {
+    let count = (u128::from(rate_hz) * LATENCY_ROUND.as_millis() / 1000) as usize;
+    let capacity = ring.dev.info().data_size as usize;
+    let rounds = rotate(cfg.rounds, 3, |i| match i {
+        0 => ring_latency(ring, &CAUGHT_UP, rate_hz, count),
+        1 => ring_latency(ring, &EVERY, rate_hz, count),
+        _ => pipe_latency(rate_hz, count, capacity),
+    })?;
+    let labels = [
+        ("ring-caught-up", "ring, epoll consumer", Some(CAUGHT_UP.id)),
+        ("ring-every", "ring, epoll consumer", Some(EVERY.id)),
+        ("pipe", "pipe, blocking read()", None),
+    ];
+    let sides = rounds
+        .into_iter()
+        .zip(labels)
+        .map(|(rounds, (id, label, policy))| {
+            let all: Vec<u64> = rounds.iter().flat_map(|r| r.samples.clone()).collect();
+            LatencySide {
+                id,
+                label,
+                policy,
+                rounds,
+                pooled: Summary::of(&all),
+            }
+        })
+        .collect();
+    Ok(Latency {
+        id: format!("latency-{}k", rate_hz / 1000),
+        rate_hz,
+        len: SMALL,
+        records: count as u64,
+        sides,
+    })
+}
+
+/// The ratio of two sides' p99 latencies, round by round.
+fn latency_ratio(l: &Latency, side: &'static str, against: &'static str) -> io::Result<RingRatio> {
+    let find = |id: &str| {
+        l.sides
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| io::Error::other(format!("no side {id} in {}", l.id)))
+    };
+    let (s, a) = (find(side)?, find(against)?);
+    let rounds = s
+        .rounds
+        .iter()
+        .zip(&a.rounds)
+        .map(|(s, a)| s.summary.p99_ns as f64 / a.summary.p99_ns as f64)
+        .collect();
+    let policy = s.policy.unwrap_or("");
+    Ok(RingRatio {
+        id: format!("{}-{side}-vs-{against}", l.id),
+        what: format!(
+            "p99 latency at {} records/s, ring ({policy}) / pipe",
+            l.rate_hz
+        ),
+        measurement: l.id.clone(),
+        side,
+        against,
+        quantity: "p99 latency",
+        rounds,
+        target: Some(LATENCY_TARGET),
+    })
+}
+
+/// The loads of the wakeup count.
+#[derive(Clone, Copy)]
+enum Load {
+    Timer,
+    Bursts,
+}
+
+/// One round of the wakeup count: `load` into the ring under `policy`, an
+/// epoll consumer here.
+fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<WakeupRound> {
+    ring.start(policy)?;
+    let before = ring.dev.stats()?;
+    let mut waits = 0u64;
+    match load {
+        Load::Timer => {
+            let end = Instant::now() + WAKEUP_TIMER_ROUND;
+            ring.dev
+                .timer(1_000_000_000 / u64::from(WAKEUP_TIMER_HZ), SMALL)?;
+            let result = (|| {
+                while let Some(left) = end.checked_duration_since(Instant::now()) {
+                    waits += 1;
+                    if ring.ep.wait(left.as_millis() as i32 + 1)? {
+                        ring.cons.drain(|_| {})?;
+                    }
+                }
+                Ok::<_, io::Error>(())
+            })();
+            ring.dev.timer(0, 0)?;
+            result?;
+            ring.cons.drain(|_| {})?;
+        }
+        Load::Bursts => {
+            let failed = AtomicBool::new(false);
+            let dev = ring.dev;
+            let mut check = Check::new(SMALL, MYMAP_SOURCE_INJECT);
+            let (produced, consumed) = thread::scope(|s| {
+                let producer = s.spawn(|| {
+                    let run = || {
+                        for _ in 0..BURSTS {
+                            dev.inject(BURST_RECORDS, SMALL)?;
+                            thread::sleep(BURST_PAUSE);
+                        }
+                        mark(dev)
+                    };
+                    let result = run();
+                    if result.is_err() {
+                        failed.store(true, Relaxed);
+                    }
+                    result
+                });
+                let consumed = (|| {
+                    let stalled = Instant::now() + STALL;
+                    while !check.done {
+                        if failed.load(Relaxed) || Instant::now() > stalled {
+                            return Err(io::Error::other("the burst injector failed or stalled"));
+                        }
+                        waits += 1;
+                        if ring.ep.wait(100)? {
+                            ring.cons.drain(|r| check.ring(r))?;
+                        }
+                    }
+                    Ok(())
+                })();
+                (
+                    producer.join().expect("the injector thread panicked"),
+                    consumed,
+                )
+            });
+            produced?;
+            consumed?;
+            check.result()?;
+        }
+    }
+    let after = ring.dev.stats()?;
+    Ok(WakeupRound {
+        records: after.produced - before.produced,
+        dropped: after.dropped - before.dropped,
+        wakeups: after.wakeups - before.wakeups,
+        waits,
+    })
+}
+
+/// Wakeups per record under each policy, for the steady timer and for bursts.
+fn wakeups(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Vec<Wakeups>> {
+    let policies = [EVERY, CAUGHT_UP, WATERMARK];
+    let mut out = Vec::new();
+    for (load, id, text) in [
+        (
+            Load::Timer,
+            "timer-10k",
+            format!("timer, {} records/s", WAKEUP_TIMER_HZ),
+        ),
+        (
+            Load::Bursts,
+            "bursts",
+            format!(
+                "injector, {BURSTS} bursts of {BURST_RECORDS}, {} ms apart",
+                BURST_PAUSE.as_millis()
+            ),
+        ),
+    ] {
+        let rounds = rotate(cfg.rounds, policies.len(), |i| {
+            wakeup_round(ring, &policies[i], load)
+        })?;
+        for (policy, rounds) in policies.iter().zip(rounds) {
+            out.push(Wakeups {
+                load: id,
+                load_text: text.clone(),
+                policy: policy.id,
+                policy_text: policy.text,
+                rounds,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One round of the timer producer at `hz` for [`TIMER_ROUND`], an epoll
+/// consumer (CAUGHT_UP) here.
+fn timer_round(ring: &mut Ring, hz: u32) -> io::Result<TimerRound> {
+    ring.start(&CAUGHT_UP)?;
+    let before = ring.dev.stats()?;
+    let mut delivered = 0u64;
+    let start = Instant::now();
+    ring.dev.timer(1_000_000_000 / u64::from(hz), SMALL)?;
+    let end = start + TIMER_ROUND;
+    let result = (|| {
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            if ring.ep.wait(left.as_millis() as i32 + 1)? {
+                delivered += ring.cons.drain(|_| {})? as u64;
+            }
+        }
+        Ok::<_, io::Error>(())
+    })();
+    ring.dev.timer(0, 0)?;
+    let elapsed_s = start.elapsed().as_secs_f64();
+    result?;
+    delivered += ring.cons.drain(|_| {})? as u64;
+    let after = ring.dev.stats()?;
+    let dropped = after.dropped - before.dropped;
+    Ok(TimerRound {
+        elapsed_s,
+        fired: after.produced - before.produced + dropped,
+        delivered,
+        dropped,
+    })
+}
+
+/// The rates the timer producer reaches, each requested for [`TIMER_ROUND`].
+fn timer_rates(ring: &mut Ring) -> io::Result<Vec<TimerRate>> {
+    let rounds = rotate(TIMER_ROUNDS, TIMER_RATES.len(), |i| {
+        timer_round(ring, TIMER_RATES[i])
+    })?;
+    Ok(TIMER_RATES
+        .iter()
+        .zip(rounds)
+        .map(|(&requested_hz, rounds)| TimerRate {
+            requested_hz,
+            rounds,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_records_carry_the_built_in_pattern_and_pass_the_check() {
+        let mut buf = Vec::new();
+        pipe_record(&mut buf, 64, 0x0102, 77);
+        assert_eq!(buf.len(), 88);
+        assert_eq!(&buf[24..26], &[0x02, 0x01]);
+        assert_eq!(buf[24 + 63], 0x02);
+        let mut stream = buf.clone();
+        pipe_record(&mut buf, 64, 0x0105, 78);
+        stream.extend_from_slice(&buf);
+        pipe_record(&mut buf, MARKER_LEN, 0x0106, 79);
+        stream.extend_from_slice(&buf);
+        let mut check = Check::new(64, MYMAP_SOURCE_INJECT);
+        // A cut record is left for the next read.
+        assert_eq!(check.stream(&stream[..100]), 88);
+        assert_eq!(check.stream(&stream[88..]), 88 + 24);
+        assert!(check.done);
+        assert_eq!(check.delivered, 2);
+        check.result().unwrap();
+    }
+
+    #[test]
+    fn the_check_catches_order_length_and_payload() {
+        let mut check = Check::new(64, MYMAP_SOURCE_INJECT);
+        check.record(64, 1, 5, Some(5));
+        check.record(64, 1, 5, Some(5));
+        assert!(check
+            .result()
+            .unwrap_err()
+            .to_string()
+            .contains("sequence number 5 after 5"));
+        let mut check = Check::new(64, MYMAP_SOURCE_INJECT);
+        check.record(64, 1, 6, Some(7));
+        assert!(check.result().is_err());
+        let mut check = Check::new(64, MYMAP_SOURCE_INJECT);
+        check.record(32, 1, 6, Some(6));
+        assert!(check.result().is_err());
+    }
+
+    #[test]
+    fn rotate_runs_a_warm_up_then_rotating_rounds() {
+        let mut order = Vec::new();
+        let out = rotate(3, 2, |i| {
+            order.push(i);
+            Ok(i * 10 + order.len())
+        })
+        .unwrap();
+        assert_eq!(order, vec![0, 1, 0, 1, 1, 0, 0, 1]);
+        assert_eq!(out[0], vec![3, 6, 7]);
+        assert_eq!(out[1], vec![14, 15, 18]);
+    }
+
+    #[test]
+    fn the_pipe_sides_run_on_the_host() {
+        let round = pipe_rate(1000, SMALL, 1 << 16).unwrap();
+        assert_eq!((round.delivered, round.dropped), (1000, 0));
+        assert!(round.elapsed_s > 0.0);
+        let round = pipe_latency(1000, 20, 1 << 16).unwrap();
+        assert_eq!(round.summary.n, 20);
+        assert_eq!(round.samples.len(), 20);
+        let copy = memcpy_rate(64, 4096, 1 << 18);
+        assert_eq!(copy.delivered, 64);
+    }
+}
