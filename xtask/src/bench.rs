@@ -52,12 +52,17 @@ use crate::{
 
 mod chart;
 mod json;
+mod ring;
+
+pub use ring::Ring;
 
 /// The lines around the target's JSON document (mymap-bench's report.rs).
 const JSON_BEGIN: &str = "MYMAP-BENCH-JSON: BEGIN";
 const JSON_END: &str = "MYMAP-BENCH-JSON: END";
-/// The document layout this file reads (2: a side per device, the peers).
-const SCHEMA: u32 = 2;
+/// The document layout mymap-bench prints (2: a side per device, the peers;
+/// 3: the ring measurements). Committed records of schema 2 still read, without
+/// a ring.
+const SCHEMA: u32 = 3;
 /// What mymap-bench writes to the kernel log when it starts.
 const BENCH_STARTED: &str = "mymap-bench: started";
 
@@ -73,6 +78,9 @@ pub struct TargetReport {
     pub devices: Vec<DeviceInfo>,
     pub comparisons: Vec<Comparison>,
     pub module_load: Vec<Load>,
+    /// The ring measurements (schema 3); absent from older records.
+    #[serde(default)]
+    pub ring: Option<Ring>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -379,7 +387,7 @@ fn render(boards: &[String], check: bool) -> Result<()> {
         let text = fs::read_to_string(&path).with_context(|| format!("read bench/{name}.json"))?;
         let record: Record = serde_json::from_str(&text).with_context(|| {
             format!(
-                "bench/{name}.json is not a schema {SCHEMA} record: run `cargo xtask bench --board {name}`"
+                "bench/{name}.json is not a schema 2 or {SCHEMA} record: run `cargo xtask bench --board {name}`"
             )
         })?;
         let svg = chart::svg(&record)?;
@@ -651,6 +659,10 @@ pub fn markdown(r: &Record) -> String {
         r.mymap_read_bytes,
         peers.concat()
     );
+    if let Some(ring) = &t.ring {
+        out.push('\n');
+        out.push_str(&ring::markdown(ring));
+    }
     out
 }
 
@@ -692,6 +704,7 @@ pub fn targets_markdown(records: &[Record]) -> String {
         }
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
+    out.push_str(&ring::targets_rows(records));
     out
 }
 
@@ -764,7 +777,7 @@ MYMAP-JOB: BEGIN
 id           size    mymap  baseline  ratio  target  met
 MYMAP-BENCH-JSON: BEGIN
 {
-  \"schema\": 2,
+  \"schema\": 3,
   \"kernel\": \"7.3.4\",
   \"page_size\": 4096,
   \"reps\": 3,
@@ -798,7 +811,8 @@ MYMAP-BENCH-JSON: BEGIN
       {\"device\": \"mymap\", \"modprobe_s\": 0.021, \"node_s\": 0.05, \"modprobe_samples_s\": [0.021], \"node_samples_s\": [0.05]},
       {\"device\": \"pfn\", \"modprobe_s\": 0.011, \"node_s\": 0.02, \"modprobe_samples_s\": [0.011], \"node_samples_s\": [0.02]}
     ]}
-  ]
+  ],
+  \"ring\": null
 }
 MYMAP-BENCH-JSON: END
 MYMAP-JOB: END rc=0
@@ -848,11 +862,27 @@ MYMAP-JOB: END rc=0
             .unwrap_err()
             .to_string()
             .contains("no MYMAP-BENCH-JSON: END"));
-        let older = CONSOLE.replace("\"schema\": 2", "\"schema\": 1");
+        let older = CONSOLE.replace("\"schema\": 3", "\"schema\": 2");
         assert!(extract(&older)
             .unwrap_err()
             .to_string()
-            .contains("schema 1"));
+            .contains("schema 2"));
+        let with_ring = CONSOLE.replace(
+            "\"ring\": null",
+            &format!("\"ring\": {}", ring::tests::RING_JSON),
+        );
+        let report = extract(&with_ring).unwrap();
+        assert_eq!(report.ring.unwrap().ratios.len(), 3);
+    }
+
+    #[test]
+    fn committed_records_of_schema_2_read_without_a_ring() {
+        let mut old = serde_json::to_value(record()).unwrap();
+        old["target"]["schema"] = 2.into();
+        old["target"].as_object_mut().unwrap().remove("ring");
+        let r: Record = serde_json::from_value(old).unwrap();
+        assert_eq!(r.target.ring, None);
+        assert!(!markdown(&r).contains("**Ring**"));
     }
 
     #[test]
@@ -911,6 +941,13 @@ MYMAP-JOB: END rc=0
         );
         assert!(
             md.contains("mymap.ko: 100 bytes; mymap-read: 200 bytes; mymap_pfn.ko: 300 bytes."),
+            "{md}"
+        );
+        let mut with_ring = record();
+        with_ring.target.ring = Some(ring::tests::ring());
+        let md = markdown(&with_ring);
+        assert!(
+            md.contains("mymap_pfn.ko: 300 bytes.\n\n**Ring** (`/dev/mymap-ring0`"),
             "{md}"
         );
     }

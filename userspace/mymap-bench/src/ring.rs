@@ -884,12 +884,14 @@ fn rate_ratio(
 }
 
 /// One round of the ring's latency: the timer producer at `rate_hz`, the
-/// consumer here blocking in `epoll_wait`, until `count` records came.
+/// consumer here blocking in `epoll_wait` (or spinning, `Consume::Spin`),
+/// until `count` records came.
 fn ring_latency(
     ring: &mut Ring,
     policy: &Policy,
     rate_hz: u32,
     count: usize,
+    how: Consume,
 ) -> io::Result<LatencyRound> {
     ring.start(policy)?;
     let before = ring.dev.stats()?;
@@ -899,7 +901,8 @@ fn ring_latency(
     let stalled = Instant::now() + STALL;
     let result = (|| {
         while lat.len() < count {
-            if !ring.ep.wait(100)? && Instant::now() > stalled {
+            let ready = how == Consume::Spin || ring.ep.wait(100)?;
+            if !ready && Instant::now() > stalled {
                 return Err(io::Error::other("the timer producer stalled"));
             }
             ring.cons.drain(|r| {
@@ -990,19 +993,23 @@ fn pipe_latency(rate_hz: u32, count: usize, capacity: usize) -> io::Result<Laten
 }
 
 /// Producer-to-consumer latency at `rate_hz`: the ring's timer with an epoll
-/// consumer under CAUGHT_UP and under EVERY, against the pipe.
+/// consumer under CAUGHT_UP and under EVERY, against the pipe; and with a
+/// spinning consumer, which no wakeup delays: the difference is the wakeup's.
 fn latency(ring: &mut Ring, cfg: &RingConfig, rate_hz: u32) -> io::Result<Latency> {
     let count = (u128::from(rate_hz) * LATENCY_ROUND.as_millis() / 1000) as usize;
     let capacity = ring.dev.info().data_size as usize;
-    let rounds = rotate(cfg.rounds, 3, |i| match i {
-        0 => ring_latency(ring, &CAUGHT_UP, rate_hz, count),
-        1 => ring_latency(ring, &EVERY, rate_hz, count),
-        _ => pipe_latency(rate_hz, count, capacity),
+    let quiet = quiet(ring.dev.info().data_size);
+    let rounds = rotate(cfg.rounds, 4, |i| match i {
+        0 => ring_latency(ring, &CAUGHT_UP, rate_hz, count, Consume::Epoll),
+        1 => ring_latency(ring, &EVERY, rate_hz, count, Consume::Epoll),
+        2 => pipe_latency(rate_hz, count, capacity),
+        _ => ring_latency(ring, &quiet, rate_hz, count, Consume::Spin),
     })?;
     let labels = [
         ("ring-caught-up", "ring, epoll consumer", Some(CAUGHT_UP.id)),
         ("ring-every", "ring, epoll consumer", Some(EVERY.id)),
         ("pipe", "pipe, blocking read()", None),
+        ("ring-spin", "ring, spinning consumer", Some(quiet.id)),
     ];
     let sides = rounds
         .into_iter()
@@ -1175,10 +1182,14 @@ fn wakeups(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Vec<Wakeups>> {
     Ok(out)
 }
 
-/// One round of the timer producer at `hz` for [`TIMER_ROUND`], an epoll
-/// consumer (CAUGHT_UP) here.
-fn timer_round(ring: &mut Ring, hz: u32) -> io::Result<TimerRound> {
-    ring.start(&CAUGHT_UP)?;
+/// One round of the timer producer at `hz` for [`TIMER_ROUND`], consumed here
+/// with epoll (CAUGHT_UP) or spinning (no wakeups).
+fn timer_round(ring: &mut Ring, hz: u32, how: Consume) -> io::Result<TimerRound> {
+    let policy = match how {
+        Consume::Spin => quiet(ring.dev.info().data_size),
+        _ => CAUGHT_UP,
+    };
+    ring.start(&policy)?;
     let before = ring.dev.stats()?;
     let mut delivered = 0u64;
     let start = Instant::now();
@@ -1186,7 +1197,7 @@ fn timer_round(ring: &mut Ring, hz: u32) -> io::Result<TimerRound> {
     let end = start + TIMER_ROUND;
     let result = (|| {
         while let Some(left) = end.checked_duration_since(Instant::now()) {
-            if ring.ep.wait(left.as_millis() as i32 + 1)? {
+            if how == Consume::Spin || ring.ep.wait(left.as_millis() as i32 + 1)? {
                 delivered += ring.cons.drain(|_| {})? as u64;
             }
         }
@@ -1206,16 +1217,23 @@ fn timer_round(ring: &mut Ring, hz: u32) -> io::Result<TimerRound> {
     })
 }
 
-/// The rates the timer producer reaches, each requested for [`TIMER_ROUND`].
+/// The rates the timer producer reaches, each requested for [`TIMER_ROUND`],
+/// with an epoll consumer and with a spinning one.
 fn timer_rates(ring: &mut Ring) -> io::Result<Vec<TimerRate>> {
-    let rounds = rotate(TIMER_ROUNDS, TIMER_RATES.len(), |i| {
-        timer_round(ring, TIMER_RATES[i])
+    let sides: Vec<(u32, Consume, &'static str)> =
+        [(Consume::Epoll, "epoll"), (Consume::Spin, "spin")]
+            .into_iter()
+            .flat_map(|(how, name)| TIMER_RATES.iter().map(move |&hz| (hz, how, name)))
+            .collect();
+    let rounds = rotate(TIMER_ROUNDS, sides.len(), |i| {
+        timer_round(ring, sides[i].0, sides[i].1)
     })?;
-    Ok(TIMER_RATES
+    Ok(sides
         .iter()
         .zip(rounds)
-        .map(|(&requested_hz, rounds)| TimerRate {
+        .map(|(&(requested_hz, _, consumer), rounds)| TimerRate {
             requested_hz,
+            consumer,
             rounds,
         })
         .collect())

@@ -228,10 +228,12 @@ pub struct TimerRound {
     pub dropped: u64,
 }
 
-/// The timer producer at one requested rate.
+/// The timer producer at one requested rate, with one kind of consumer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimerRate {
     pub requested_hz: u32,
+    /// `epoll` (CAUGHT_UP, woken) or `spin` (never woken).
+    pub consumer: &'static str,
     pub rounds: Vec<TimerRound>,
 }
 
@@ -394,8 +396,9 @@ impl RingReport {
         for r in &self.timer_rates {
             let _ = writeln!(
                 out,
-                "  requested {:>8}/s  fired {:>8}/s  delivered {:>8}/s",
+                "  requested {:>8}/s  {:<6} consumer  fired {:>8}/s  delivered {:>8}/s",
                 r.requested_hz,
+                r.consumer,
                 rate_text(r.fired_hz()),
                 rate_text(r.delivered_hz())
             );
@@ -638,6 +641,7 @@ fn timer_json(t: &TimerRate) -> String {
         "{}, \"rounds\": [{}]}}",
         unclosed(&object(&[
             ("requested_hz", t.requested_hz.to_string()),
+            ("consumer", string(t.consumer)),
             ("fired_hz", number(t.fired_hz(), 1)),
             ("delivered_hz", number(t.delivered_hz(), 1)),
         ])),
@@ -751,6 +755,7 @@ pub(crate) mod tests {
             }],
             timer_rates: vec![TimerRate {
                 requested_hz: 1000,
+                consumer: "epoll",
                 rounds: vec![TimerRound {
                     elapsed_s: 0.5,
                     fired: 500,
@@ -835,7 +840,7 @@ pub(crate) mod tests {
             "{json}"
         );
         assert!(json.contains("\"wakeups_per_record\": 0.25, \"waits_per_record\": 0.125, \"rounds\": [{\"records\": 400,"), "{json}");
-        assert!(json.contains("{\"requested_hz\": 1000, \"fired_hz\": 1000, \"delivered_hz\": 998, \"rounds\": [{\"elapsed_s\": 0.5,"), "{json}");
+        assert!(json.contains("{\"requested_hz\": 1000, \"consumer\": \"epoll\", \"fired_hz\": 1000, \"delivered_hz\": 998, \"rounds\": [{\"elapsed_s\": 0.5,"), "{json}");
         assert!(
             json.contains("\"target\": null, \"met\": null, \"rounds\": [30]}\n    ]\n  }"),
             "{json}"

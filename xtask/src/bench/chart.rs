@@ -18,6 +18,7 @@ use plotters::{
 };
 
 use super::{
+    ring::Ratio,
     Comparison,
     Record, //
 };
@@ -92,6 +93,26 @@ fn row(c: &Comparison) -> Option<Row> {
     })
 }
 
+/// The row of a ring ratio with a target: a rate ratio inverted (time per record
+/// against the other side's), a latency ratio as it is.
+fn ring_row(r: &Ratio) -> Option<Row> {
+    let time = |x: f64| {
+        if r.higher_is_better() {
+            1.0 / x
+        } else {
+            x
+        }
+    };
+    let target = time(bound_value(r.target.as_deref()?)?);
+    let mymap = time(r.ratio?);
+    (mymap.is_finite() && mymap > 0.0).then(|| Row {
+        label: format!("ring {}", r.id),
+        mymap,
+        peer: None,
+        target: Some(target),
+    })
+}
+
 /// The scale's ends: every position and 1 (the baseline), with some room.
 fn range(rows: &[Row]) -> (f64, f64) {
     let values = rows.iter().flat_map(|r| {
@@ -107,7 +128,10 @@ fn range(rows: &[Row]) -> (f64, f64) {
 
 /// The board's chart as SVG text.
 pub fn svg(record: &Record) -> Result<String> {
-    let rows: Vec<Row> = record.target.comparisons.iter().filter_map(row).collect();
+    let mut rows: Vec<Row> = record.target.comparisons.iter().filter_map(row).collect();
+    if let Some(ring) = &record.target.ring {
+        rows.extend(ring.ratios.iter().filter_map(ring_row));
+    }
     if rows.is_empty() {
         return Err(anyhow!(
             "bench/{}.json has no ratio for mymap",
@@ -146,7 +170,7 @@ fn draw(
         .configure_mesh()
         .disable_y_mesh()
         .light_line_style(GRID.mix(0.3))
-        .x_desc("device time / baseline time")
+        .x_desc("device time / baseline time; ring rows: time per record, or p99 latency, / the other side's")
         .y_labels(n as usize + 1)
         .y_label_formatter(&|v| match v {
             // Row 0 at the top: the rows read in the record's order.
@@ -290,6 +314,18 @@ mod tests {
     }
 
     #[test]
+    fn ring_rows_read_as_time_and_need_a_target() {
+        let ring = crate::bench::ring::tests::ring();
+        // records/s: 4.439 times the pipe's is 1/4.439 of its time per record; >= 10 is <= 0.1.
+        let r = ring_row(&ring.ratios[0]).unwrap();
+        assert!((r.mymap - 1.0 / 4.439).abs() < 1e-12);
+        assert!((r.target.unwrap() - 0.1).abs() < 1e-12);
+        assert_eq!(ring_row(&ring.ratios[1]), None);
+        let r = ring_row(&ring.ratios[2]).unwrap();
+        assert_eq!((r.mymap, r.target), (0.927, Some(1.0)));
+    }
+
+    #[test]
     fn the_chart_is_an_svg_with_a_row_per_measurement() {
         let mut record = crate::bench::tests::record();
         record.target.comparisons = vec![
@@ -319,6 +355,15 @@ mod tests {
             assert!(svg.contains(id), "{id} missing");
         }
         assert!(svg.contains("best reference C driver"));
+        assert!(!svg.contains("ring records-64"), "no ring in this record");
+        record.target.ring = Some(crate::bench::ring::tests::ring());
+        let svg = super::svg(&record).unwrap();
+        assert!(svg.contains("ring records-64-ring-spin-vs-pipe"));
+        assert!(svg.contains("ring latency-1k-ring-caught-up-vs-pipe"));
+        assert!(
+            !svg.contains("ring drain-64"),
+            "a ratio without a target has no row"
+        );
         assert_eq!(
             svg,
             super::svg(&record).unwrap(),
