@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
 //! `mymap-bench`: measures the mymap driver, and the reference C drivers of
-//! bench/peers when their modules are present, against plain memory, on the
+//! bench/peers when their modules are present, against plain memory, then the
+//! driver's ring against a pipe, `read()` per record and `memcpy`, on the
 //! target, as root (see README.md). `cargo xtask bench` runs it on each board.
 
 mod measure;

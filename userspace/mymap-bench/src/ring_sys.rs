@@ -530,6 +530,28 @@ impl Epoll {
     }
 }
 
+/// Pins the calling thread to CPU `cpu`.
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::other(format!("no CPU {cpu} in a cpu_set_t")));
+    }
+    // SAFETY: `cpu_set_t` is an array of integers, for which all zeroes is a valid value
+    // (the empty set).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu < CPU_SETSIZE` (checked above): the bit is inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a live `cpu_set_t` of the size passed, only read; pid 0 is the
+    // calling thread.
+    if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("pin a thread to CPU {cpu}: {e}"),
+        ));
+    }
+    Ok(())
+}
+
 /// CLOCK_MONOTONIC in nanoseconds: the clock of the records' timestamps.
 pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -586,6 +608,15 @@ mod tests {
         assert!(ep.wait(1000).unwrap());
         let mut buf = [0; 8];
         assert_eq!(r.read(&mut buf).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_thread_pins_to_cpu_0() {
+        std::thread::spawn(|| pin_to_cpu(0))
+            .join()
+            .unwrap()
+            .unwrap();
+        assert!(pin_to_cpu(libc::CPU_SETSIZE as usize).is_err());
     }
 
     #[test]
