@@ -759,6 +759,9 @@ pub fn compare(old: &serde_json::Value, new: &Record) -> String {
             opt(c.vs_best_peer)
         );
     }
+    if let Some(ring) = &new.target.ring {
+        out.push_str(&ring::compare_rows(old, ring));
+    }
     out
 }
 
@@ -992,6 +995,23 @@ MYMAP-JOB: END rc=0
             "{text}"
         );
         assert!(text.contains("| mapped-read |  | 0.990 | new |"), "{text}");
+        // The ring's ratios, against a record with and without them.
+        let mut new = record();
+        new.target.ring = Some(ring::tests::ring());
+        let mut old = serde_json::to_value(&new).unwrap();
+        old["target"]["ring"]["ratios"][0]["ratio"] = 2.0.into();
+        let text = compare(&old, &new);
+        assert!(
+            text.contains(
+                "| ring records-64-ring-spin-vs-pipe | 2.000 | 4.439 | +122.0% |  |  |\n"
+            ),
+            "{text}"
+        );
+        let text = compare(&serde_json::to_value(record()).unwrap(), &new);
+        assert!(
+            text.contains("| ring records-64-ring-spin-vs-pipe |  | 4.439 | new |  |  |\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -389,6 +389,30 @@ pub fn targets_rows(records: &[Record]) -> String {
     out
 }
 
+/// Each ratio of `new` against the same ratio in an earlier record of the same
+/// board, as rows of the `--compare` table (`new` where the record had none).
+pub fn compare_rows(old: &serde_json::Value, new: &Ring) -> String {
+    let mut out = String::new();
+    for r in &new.ratios {
+        let before = old["target"]["ring"]["ratios"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|o| o["id"] == r.id.as_str()))
+            .and_then(|o| o["ratio"].as_f64());
+        let change = match (before, r.ratio) {
+            (Some(b), Some(n)) if b != 0.0 => format!("{:+.1}%", (n / b - 1.0) * 100.0),
+            _ => "new".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| ring {} | {} | {} | {change} |  |  |",
+            r.id,
+            before.map(|b| format!("{b:.3}")).unwrap_or_default(),
+            number_text(r.ratio, 3)
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
