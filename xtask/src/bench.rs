@@ -504,7 +504,10 @@ fn host_load() -> Option<f64> {
         .ok()
 }
 
-/// The checkout's commit, `+dirty` when tracked files differ from it.
+/// The checkout's commit, `+dirty` when tracked files differ from it, apart
+/// from the bench's own output: a run over several boards writes
+/// `bench/<board>.json` and `.svg` after each, and the later boards measured
+/// the same tree.
 fn commit(sh: &Shell) -> String {
     let Ok(hash) = cmd!(sh, "git rev-parse --short HEAD")
         .quiet()
@@ -513,7 +516,8 @@ fn commit(sh: &Shell) -> String {
     else {
         return "unknown".into();
     };
-    let dirty = cmd!(sh, "git status --porcelain --untracked-files=no")
+    let outputs = [":(exclude)bench/*.json", ":(exclude)bench/*.svg"];
+    let dirty = cmd!(sh, "git status --porcelain --untracked-files=no -- . {outputs...}")
         .quiet()
         .read()
         .map(|s| !s.trim().is_empty())

@@ -20,9 +20,12 @@ use std::{
         Read,
         Write, //
     },
-    sync::atomic::{
-        AtomicBool,
-        Ordering::Relaxed, //
+    sync::{
+        atomic::{
+            AtomicBool,
+            Ordering::Relaxed, //
+        },
+        mpsc, Arc,
     },
     thread,
     time::{
@@ -89,7 +92,7 @@ const PIPE_READ: usize = 64 << 10;
 /// Where the consumers run, and the producers: two CPUs, so that neither waits
 /// for the other to be scheduled. Without, the scheduler sometimes put both
 /// threads on one CPU, where the injector's `ioctl` (no preemption point under
-/// the 32-bit boards' PREEMPT_VOLUNTARY) kept the consumer off until it returned.
+/// the 32-bit board's PREEMPT_VOLUNTARY) kept the consumer off until it returned.
 const CONSUMER_CPU: usize = 0;
 const PRODUCER_CPU: usize = 1;
 
@@ -200,12 +203,16 @@ pub fn run(cfg: &RingConfig) -> io::Result<RingReport> {
     let dev = RingDev::open(NODE)?;
     let mut cons = Consumer::map(&dev)?;
     let ep = Epoll::watching(dev.file())?;
-    let mut ring = Ring {
-        dev: &dev,
-        cons: &mut cons,
-        ep: &ep,
-    };
-    let result = measure_all(&mut ring, cfg);
+    let result = with_worker(|worker| {
+        let mut ring = Ring {
+            dev: &dev,
+            cons: &mut cons,
+            ep: &ep,
+            worker,
+        };
+        measure_all(&mut ring, cfg)
+    })
+    .and_then(|r| r);
     let stopped = dev.timer(0, 0);
     let reset = dev.set_wakeup(&CAUGHT_UP.wakeup);
     let report = result?;
@@ -285,14 +292,68 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
     Ok(report)
 }
 
-/// The ring, its mapped consumer and an epoll instance watching it.
-struct Ring<'a> {
-    dev: &'a RingDev,
-    cons: &'a mut Consumer,
-    ep: &'a Epoll,
+/// A job for the producers' thread.
+type Job<'env> = Box<dyn FnOnce() + Send + 'env>;
+
+/// The producers' thread: one thread, pinned to [`PRODUCER_CPU`] once, that
+/// runs the producer of every round in turn. A thread made and pinned per round
+/// took milliseconds to start producing on the 32-bit board, while the
+/// consumer, already spinning, sometimes stopped for as long.
+struct Worker<'env> {
+    jobs: mpsc::Sender<Job<'env>>,
 }
 
-impl Ring<'_> {
+/// A job's result, when it comes.
+struct Pending<T>(mpsc::Receiver<T>);
+
+impl<'env> Worker<'env> {
+    /// Starts `job` on the producers' thread.
+    fn start<T: Send + 'env>(&self, job: impl FnOnce() -> T + Send + 'env) -> Pending<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        // Fails only if the thread is gone, which `wait` reports.
+        let _ = self.jobs.send(Box::new(move || {
+            let _ = tx.send(job());
+        }));
+        Pending(rx)
+    }
+}
+
+impl<T> Pending<T> {
+    fn wait(self) -> io::Result<T> {
+        self.0
+            .recv()
+            .map_err(|_| io::Error::other("the producers' thread stopped"))
+    }
+}
+
+/// Runs `body` with the producers' thread, which ends with it.
+fn with_worker<'env, T>(body: impl FnOnce(&Worker<'env>) -> T) -> io::Result<T> {
+    thread::scope(|s| {
+        let (jobs, queue) = mpsc::channel::<Job<'env>>();
+        let (pinned_tx, pinned) = mpsc::sync_channel(1);
+        s.spawn(move || {
+            let _ = pinned_tx.send(pin_to_cpu(PRODUCER_CPU));
+            for job in queue {
+                job();
+            }
+        });
+        pinned
+            .recv()
+            .map_err(|_| io::Error::other("the producers' thread did not start"))??;
+        Ok(body(&Worker { jobs }))
+    })
+}
+
+/// The ring, its mapped consumer, an epoll instance watching it, and the
+/// producers' thread.
+struct Ring<'r, 'env> {
+    dev: &'env RingDev,
+    cons: &'r mut Consumer,
+    ep: &'r Epoll,
+    worker: &'r Worker<'env>,
+}
+
+impl Ring<'_, '_> {
     /// Sets the policy and checks that no record waits: each round starts empty.
     fn start(&mut self, policy: &Policy) -> io::Result<()> {
         self.dev.set_wakeup(&policy.wakeup)?;
@@ -462,10 +523,33 @@ struct Produced {
     dropped: u64,
 }
 
-/// Injects `n` records of `len` bytes, then the marker, on the producers' CPU.
-fn inject(dev: &RingDev, n: u32, len: u32, failed: &AtomicBool) -> io::Result<Produced> {
+/// Flags a round's consumer and producer share.
+#[derive(Default)]
+struct Flags {
+    /// The consumer is in its loop.
+    ready: AtomicBool,
+    /// The producer failed: the marker will not come.
+    failed: AtomicBool,
+}
+
+impl Flags {
+    /// Waits (spinning) until the consumer is in its loop.
+    fn wait_ready(&self) -> io::Result<()> {
+        let deadline = Instant::now() + STALL;
+        while !self.ready.load(Relaxed) {
+            if Instant::now() > deadline {
+                return Err(io::Error::other("the consumer did not start"));
+            }
+            std::hint::spin_loop();
+        }
+        Ok(())
+    }
+}
+
+/// Injects `n` records of `len` bytes once the consumer is ready, then the marker.
+fn inject(dev: &RingDev, n: u32, len: u32, flags: &Flags) -> io::Result<Produced> {
     let run = || {
-        pin_to_cpu(PRODUCER_CPU)?;
+        flags.wait_ready()?;
         let start = Instant::now();
         let (produced, dropped) = dev.inject(n, len)?;
         let took = start.elapsed();
@@ -479,22 +563,18 @@ fn inject(dev: &RingDev, n: u32, len: u32, failed: &AtomicBool) -> io::Result<Pr
     };
     let result = run();
     if result.is_err() {
-        failed.store(true, Relaxed);
+        flags.failed.store(true, Relaxed);
     }
     result
 }
 
 /// Starts the timer producer at `hz` records of [`SMALL`] bytes per second from
 /// the producers' CPU, where its `hrtimer` then fires, as the other producers run.
-fn start_timer(dev: &RingDev, hz: u32) -> io::Result<()> {
-    thread::scope(|s| {
-        s.spawn(|| {
-            pin_to_cpu(PRODUCER_CPU)?;
-            dev.timer(1_000_000_000 / u64::from(hz), SMALL)
-        })
-        .join()
-        .expect("the timer's starter panicked")
-    })
+fn start_timer(ring: &Ring, hz: u32) -> io::Result<()> {
+    let dev = ring.dev;
+    ring.worker
+        .start(move || dev.timer(1_000_000_000 / u64::from(hz), SMALL))
+        .wait()?
 }
 
 /// Puts the end marker in, retrying while the ring is full.
@@ -537,18 +617,22 @@ fn ring_rate(
 ) -> io::Result<RateRound> {
     ring.start(policy)?;
     let before = ring.dev.stats()?;
-    let failed = AtomicBool::new(false);
+    let flags = Arc::new(Flags::default());
     let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
     let mut waits = 0u64;
     let mut copy = vec![0u8; len as usize];
     let mut buf = vec![0u8; HEADER + len as usize];
     let dev = ring.dev;
-    let (produced, end) = thread::scope(|s| {
-        let producer = s.spawn(|| inject(dev, n, len, &failed));
+    let producer = ring.worker.start({
+        let flags = flags.clone();
+        move || inject(dev, n, len, &flags)
+    });
+    let (produced, end) = {
         let consumed = (|| -> io::Result<Instant> {
             let stalled = Instant::now() + STALL;
+            flags.ready.store(true, Relaxed);
             while !check.done {
-                if failed.load(Relaxed) {
+                if flags.failed.load(Relaxed) {
                     return Err(io::Error::other("the injector failed"));
                 }
                 let got = match how {
@@ -577,9 +661,9 @@ fn ring_rate(
             }
             Ok(Instant::now())
         })();
-        let produced = producer.join().expect("the producer thread panicked");
-        (produced, consumed)
-    });
+        // Even after a consumer's error: the producer ends by itself (the marker gives up).
+        (producer.wait()?, consumed)
+    };
     let (produced, end) = (produced?, end?);
     check.result()?;
     let after = ring.dev.stats()?;
@@ -600,16 +684,16 @@ fn ring_rate(
     })
 }
 
-/// One round of the pipe: a thread writes `n` records of `len` bytes, one
-/// `write()` each, then the marker; this thread reads them in 64 KiB calls.
-fn pipe_rate(n: u32, len: u32, capacity: usize) -> io::Result<RateRound> {
+/// One round of the pipe: the producers' thread writes `n` records of `len`
+/// bytes, one `write()` each, then the marker; this thread reads them in 64 KiB
+/// calls.
+fn pipe_rate(worker: &Worker, n: u32, len: u32, capacity: usize) -> io::Result<RateRound> {
     let (mut r, mut w) = pipe(capacity)?;
     let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
     let mut waits = 0u64;
     let mut buf = vec![0u8; PIPE_READ];
-    let (produced, end) = thread::scope(|s| {
-        let producer = s.spawn(move || -> io::Result<(Instant, Duration)> {
-            pin_to_cpu(PRODUCER_CPU)?;
+    let (produced, end) = {
+        let producer = worker.start(move || -> io::Result<(Instant, Duration)> {
             let mut rec = Vec::with_capacity(record_size(len) as usize);
             let start = Instant::now();
             for seq in 0..u64::from(n) {
@@ -636,9 +720,9 @@ fn pipe_rate(n: u32, len: u32, capacity: usize) -> io::Result<RateRound> {
             }
             Ok(Instant::now())
         })();
-        let produced = producer.join().expect("the pipe writer panicked");
-        (produced, consumed)
-    });
+        drop(r);
+        (producer.wait()?, consumed)
+    };
     let ((start, took), end) = (produced?, end?);
     check.result()?;
     if check.delivered != u64::from(n) {
@@ -668,7 +752,7 @@ fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
         0 => ring_rate(ring, &quiet, n, SMALL, Consume::Spin),
         1 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Spin),
         2 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Epoll),
-        3 => pipe_rate(n, SMALL, capacity),
+        3 => pipe_rate(ring.worker, n, SMALL, capacity),
         _ => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Read),
     })?
     .into_iter();
@@ -920,7 +1004,7 @@ fn ring_latency(
     let before = ring.dev.stats()?;
     let mut check = Check::new(SMALL, MYMAP_SOURCE_TIMER);
     let mut lat = Vec::with_capacity(count);
-    start_timer(ring.dev, rate_hz)?;
+    start_timer(ring, rate_hz)?;
     let stalled = Instant::now() + STALL;
     let result = (|| {
         while lat.len() < count {
@@ -952,18 +1036,22 @@ fn ring_latency(
     })
 }
 
-/// One round of the pipe's latency: a thread writes a timestamped record every
-/// period (absolute `clock_nanosleep`, missed periods skipped as the kernel's
-/// timer does), the consumer here blocks in `read()`.
-fn pipe_latency(rate_hz: u32, count: usize, capacity: usize) -> io::Result<LatencyRound> {
+/// One round of the pipe's latency: the producers' thread writes a timestamped
+/// record every period (absolute `clock_nanosleep`, missed periods skipped as
+/// the kernel's timer does), the consumer here blocks in `read()`.
+fn pipe_latency(
+    worker: &Worker,
+    rate_hz: u32,
+    count: usize,
+    capacity: usize,
+) -> io::Result<LatencyRound> {
     let (mut r, mut w) = pipe(capacity)?;
     let period = 1_000_000_000 / u64::from(rate_hz);
     let mut check = Check::new(SMALL, MYMAP_SOURCE_INJECT);
     let mut lat = Vec::with_capacity(count);
     let mut buf = vec![0u8; PIPE_READ];
-    let (written, read) = thread::scope(|s| {
-        let writer = s.spawn(move || -> io::Result<()> {
-            pin_to_cpu(PRODUCER_CPU)?;
+    let (written, read) = {
+        let writer = worker.start(move || -> io::Result<()> {
             let mut rec = Vec::with_capacity(record_size(SMALL) as usize);
             let mut next = monotonic_ns() + period;
             for seq in 0..count as u64 {
@@ -1003,8 +1091,10 @@ fn pipe_latency(rate_hz: u32, count: usize, capacity: usize) -> io::Result<Laten
             }
             Ok(())
         })();
-        (writer.join().expect("the pipe writer panicked"), read)
-    });
+        // A reader's error closes the pipe, so the writer stops too.
+        drop(r);
+        (writer.wait()?, read)
+    };
     written?;
     read?;
     check.result()?;
@@ -1026,7 +1116,7 @@ fn latency(ring: &mut Ring, cfg: &RingConfig, rate_hz: u32) -> io::Result<Latenc
     let rounds = rotate(cfg.rounds, 4, |i| match i {
         0 => ring_latency(ring, &CAUGHT_UP, rate_hz, count, Consume::Epoll),
         1 => ring_latency(ring, &EVERY, rate_hz, count, Consume::Epoll),
-        2 => pipe_latency(rate_hz, count, capacity),
+        2 => pipe_latency(ring.worker, rate_hz, count, capacity),
         _ => ring_latency(ring, &quiet, rate_hz, count, Consume::Spin),
     })?;
     let labels = [
@@ -1105,7 +1195,7 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
     match load {
         Load::Timer => {
             let end = Instant::now() + WAKEUP_TIMER_ROUND;
-            start_timer(ring.dev, WAKEUP_TIMER_HZ)?;
+            start_timer(ring, WAKEUP_TIMER_HZ)?;
             let result = (|| {
                 while let Some(left) = end.checked_duration_since(Instant::now()) {
                     waits += 1;
@@ -1120,13 +1210,14 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
             ring.cons.drain(|_| {})?;
         }
         Load::Bursts => {
-            let failed = AtomicBool::new(false);
+            let flags = Arc::new(Flags::default());
             let dev = ring.dev;
             let mut check = Check::new(SMALL, MYMAP_SOURCE_INJECT);
-            let (produced, consumed) = thread::scope(|s| {
-                let producer = s.spawn(|| {
+            let producer = ring.worker.start({
+                let flags = flags.clone();
+                move || {
                     let run = || {
-                        pin_to_cpu(PRODUCER_CPU)?;
+                        flags.wait_ready()?;
                         for _ in 0..BURSTS {
                             dev.inject(BURST_RECORDS, SMALL)?;
                             thread::sleep(BURST_PAUSE);
@@ -1135,14 +1226,17 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
                     };
                     let result = run();
                     if result.is_err() {
-                        failed.store(true, Relaxed);
+                        flags.failed.store(true, Relaxed);
                     }
                     result
-                });
+                }
+            });
+            let (produced, consumed) = {
                 let consumed = (|| {
                     let stalled = Instant::now() + STALL;
+                    flags.ready.store(true, Relaxed);
                     while !check.done {
-                        if failed.load(Relaxed) || Instant::now() > stalled {
+                        if flags.failed.load(Relaxed) || Instant::now() > stalled {
                             return Err(io::Error::other("the burst injector failed or stalled"));
                         }
                         waits += 1;
@@ -1152,11 +1246,8 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
                     }
                     Ok(())
                 })();
-                (
-                    producer.join().expect("the injector thread panicked"),
-                    consumed,
-                )
-            });
+                (producer.wait()?, consumed)
+            };
             produced?;
             consumed?;
             check.result()?;
@@ -1217,7 +1308,7 @@ fn timer_round(ring: &mut Ring, hz: u32, how: Consume) -> io::Result<TimerRound>
     let before = ring.dev.stats()?;
     let mut delivered = 0u64;
     let start = Instant::now();
-    start_timer(ring.dev, hz)?;
+    start_timer(ring, hz)?;
     let end = start + TIMER_ROUND;
     let result = (|| {
         while let Some(left) = end.checked_duration_since(Instant::now()) {
@@ -1326,12 +1417,15 @@ mod tests {
             eprintln!("one CPU: the pipe sides are not run");
             return;
         }
-        let round = pipe_rate(1000, SMALL, 1 << 16).unwrap();
-        assert_eq!((round.delivered, round.dropped), (1000, 0));
-        assert!(round.elapsed_s > 0.0);
-        let round = pipe_latency(1000, 20, 1 << 16).unwrap();
-        assert_eq!(round.summary.n, 20);
-        assert_eq!(round.samples.len(), 20);
+        with_worker(|worker| {
+            let round = pipe_rate(worker, 1000, SMALL, 1 << 16).unwrap();
+            assert_eq!((round.delivered, round.dropped), (1000, 0));
+            assert!(round.elapsed_s > 0.0);
+            let round = pipe_latency(worker, 1000, 20, 1 << 16).unwrap();
+            assert_eq!(round.summary.n, 20);
+            assert_eq!(round.samples.len(), 20);
+        })
+        .unwrap();
         let copy = memcpy_rate(64, 4096, 1 << 18);
         assert_eq!(copy.delivered, 64);
     }
