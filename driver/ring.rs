@@ -273,7 +273,8 @@ impl Ring {
     ///
     /// # Safety
     ///
-    /// `offset` is 8-byte aligned and `offset + HEADER <= data_size`.
+    /// `offset` is 8-byte aligned and `offset + HEADER <= data_size`, or `offset + 8 <=
+    /// data_size` if only the `len` field is accessed (a WRAP word).
     unsafe fn header(&self, offset: u32) -> *mut mymap_ring_record {
         // SAFETY: the data area starts two pages in and is `data_size` bytes long (type
         // invariant); the caller keeps the header inside it, aligned.
@@ -369,7 +370,8 @@ impl Ring {
         }
         let next = pos.wrapping_add(gap + size);
         produce.pos = next;
-        self.pos_hint.store(next, Relaxed);
+        // Release: `readable()` sees the BUSY header when it sees the new position.
+        self.pos_hint.store(next, Release);
         // SAFETY: the producer page is inside `mem`, `pos` aligned; written only here, under
         // `lock`. Release: the header stores above are visible before the new position.
         unsafe { atomic_store(&raw mut (*self.producer_page()).pos, next, Release) };
@@ -486,9 +488,21 @@ impl Ring {
         bindings::hrtimer_restart::HRTIMER_NORESTART
     }
 
-    /// Whether a record waits: the consumer position is not the producer's.
+    /// Whether a committed record waits at the consumer position. A record still BUSY does
+    /// not count: its commit wakes the consumer (every policy does then, or arms the timer).
     pub(crate) fn readable(&self) -> bool {
-        self.pos_hint.load(Relaxed) != self.consumer_pos()
+        let cons = self.consumer_pos();
+        if self.pos_hint.load(Acquire) == cons {
+            return false;
+        }
+        // Masked and aligned into the data area: the length word of the record there, or
+        // of nothing sensible if the consumer position is garbage (then readable, and the
+        // consumer finds out).
+        let offset = cons & (self.data_size - 1) & !7;
+        // SAFETY: `offset` is 8-byte aligned inside the data area, so its first 4 bytes are
+        // inside too. Acquire pairs with the producer's release of the committed length.
+        let word = unsafe { atomic_load(&raw mut (*self.header(offset)).len, Acquire) };
+        word & uapi::MYMAP_RING_BUSY == 0
     }
 
     /// The timer producer's slot (`producers.rs`).
