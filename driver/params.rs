@@ -58,6 +58,8 @@ macro_rules! declare_param {
     ($param:ident, $value:ident, $ops:ident, $name:literal, $parmtype:literal, $parm:literal) => {
         #[link_section = "__param"]
         #[used(compiler)]
+        // `as_char_ptr` is not `const`; the name is ASCII, so the sign of `char` is moot.
+        #[expect(clippy::disallowed_methods)]
         static $param: KernelParam = KernelParam::new(bindings::kernel_param {
             name: $name.as_ptr(),
             // `__this_module` is set up by the module loader and lives until the module
