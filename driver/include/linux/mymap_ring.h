@@ -39,6 +39,9 @@ struct mymap_ring *mymap_ring_get(unsigned int index);
 /* Drops a reference taken by mymap_ring_get(). Process context. */
 void mymap_ring_put(struct mymap_ring *ring);
 
+/* The largest payload a record of @ring may carry (data_size / 4 - header). */
+u32 mymap_ring_max_payload(struct mymap_ring *ring);
+
 /*
  * Reserves a record of @len payload bytes from producer @source (use
  * MYMAP_SOURCE_DRIVER_FIRST and up) and returns a pointer to its payload,
