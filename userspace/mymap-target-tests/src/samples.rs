@@ -310,12 +310,14 @@ fn consume_builtin(program: &str) -> TestResult {
         produced == 500 && dropped == 0,
         "inject: {produced} produced, {dropped} dropped, want 500 and 0"
     );
-    finish(child)?
+    let summary = finish(child)?;
+    summary
         .expect(
             0,
             &[("records", 500), ("gaps", 0), ("bad", 0), ("discarded", 0)],
         )
         .map_err(|e| format!("{program}, injector: {e}"))?;
+    println!("MYMAP-NOTE: ring-c-consumer: injector: {}", summary.line);
 
     // A 1 kHz timer in hard interrupt context, the consumer woken by poll().
     let args = ["-n", "200", "-t", "30000", "-s", &timer_source, "-G"];
@@ -328,6 +330,7 @@ fn consume_builtin(program: &str) -> TestResult {
     summary
         .expect(0, &[("records", 200), ("gaps", 0), ("bad", 0)])
         .map_err(|e| format!("{program}, timer: {e}"))?;
+    println!("MYMAP-NOTE: ring-c-consumer: timer: {}", summary.line);
     check!(
         summary.get("polls")? > 0,
         "{program} never slept in poll() for 200 timer records: '{}'",
