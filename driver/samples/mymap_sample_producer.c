@@ -114,7 +114,7 @@ static struct {
 	unsigned int made;
 	unsigned int produced;
 	unsigned int dropped;
-	/* Callbacks that ran in hard interrupt context: all of them, unless PREEMPT_RT. */
+	/* Callbacks that ran in hard interrupt context: all of them, unless on PREEMPT_RT. */
 	unsigned int in_hardirq;
 } tim;
 
@@ -236,9 +236,16 @@ static int __init sample_init(void)
 			goto put;
 	}
 
-	hrtimer_setup(&timer, sample_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	/*
+	 * HRTIMER_MODE_REL: the callback runs in hard interrupt context (except on
+	 * PREEMPT_RT, which moves it to a softirq), as a device interrupt handler
+	 * does. Not HRTIMER_MODE_REL_HARD, which stays in hard interrupt context
+	 * even on PREEMPT_RT: the ring's lock is a spinlock_t, which sleeps there,
+	 * and lockdep reports "Invalid wait context" for it under such a timer.
+	 */
+	hrtimer_setup(&timer, sample_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	if (timer_count)
-		hrtimer_start(&timer, ns_to_ktime(SAMPLE_TIMER_PERIOD_NS), HRTIMER_MODE_REL_HARD);
+		hrtimer_start(&timer, ns_to_ktime(SAMPLE_TIMER_PERIOD_NS), HRTIMER_MODE_REL);
 	else
 		complete(&timer_done);
 
