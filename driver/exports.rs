@@ -61,6 +61,18 @@ pub(crate) fn withdraw() {
     }
 }
 
+/// Ring `index`, if the module has it (for the device-tree GPIO producer, `of.rs`).
+pub(crate) fn ring(index: u32) -> Option<Arc<Ring>> {
+    let ptr = REGISTRY.get(index as usize)?.load(Acquire);
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` is the registry's `Arc::into_raw` reference; the registry is emptied only
+    // at unload, after the platform driver that calls this is unregistered.
+    let ring = unsafe { kernel::sync::ArcBorrow::from_raw(ptr) };
+    Some(Arc::from(ring))
+}
+
 /// The flags the C API accepts.
 const FLAGS: u32 = F_NO_WAKEUP | F_FORCE_WAKEUP;
 

@@ -27,7 +27,7 @@ use crate::{
     },
     setup,
     util::{
-        cache_dir,
+        checkout_dir,
         project_root,
         run_logged,
         step, //
@@ -49,7 +49,7 @@ impl flags::BoardArgs {
 /// the checkout never share object files. Returns the path of mymap.ko.
 pub fn build(board: &Board, kernel: &Kernel) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap();
-    let dir = cache_dir()?.join("driver").join(name);
+    let dir = checkout_dir()?.join("driver").join(name);
     step(
         &format!(
             "driver: build mymap.ko for {} (kernel {})",
@@ -74,11 +74,11 @@ pub const SAMPLE: &str = "mymap_sample_producer";
 /// Builds the sample producer against `kernel` and the symbols mymap exports
 /// (the `Module.symvers` beside `module`, mymap.ko as `build` made it), as a
 /// product team's driver would be built. Its copy per kernel build
-/// (`samples/<kernel>` in the cache) has driver/'s `include/` beside
+/// (`samples/<kernel>` in the checkout's cache) has driver/'s `include/` beside
 /// `samples/`, where its Kbuild looks by default. Returns the .ko path.
 pub fn build_sample(board: &Board, kernel: &Kernel, module: &Path) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap();
-    let root = cache_dir()?.join("samples").join(name);
+    let root = checkout_dir()?.join("samples").join(name);
     let dir = root.join("samples");
     let symvers = module.with_file_name("Module.symvers");
     step(
@@ -108,7 +108,7 @@ pub const PEERS: [&str; 2] = ["mymap_pfn", "mymap_vfault"];
 /// copy per kernel build (`peers/<kernel>` in the cache). Returns the .ko paths.
 pub fn build_peers(board: &Board, kernel: &Kernel) -> Result<Vec<PathBuf>> {
     let name = kernel.dir.file_name().unwrap();
-    let dir = cache_dir()?.join("peers").join(name);
+    let dir = checkout_dir()?.join("peers").join(name);
     step(
         &format!(
             "peers: build {} for {} (kernel {})",
