@@ -13,6 +13,7 @@
 mod direct_io;
 mod faults;
 mod module;
+mod samples;
 mod stress;
 mod sys;
 mod tests;

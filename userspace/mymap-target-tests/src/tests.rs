@@ -111,6 +111,10 @@ pub fn all() -> Vec<Test> {
         "concurrent-open-map-close" => concurrent_open_map_close, 120;
         "stress-random-operations" => stress::random_operations, 120;
         "fuzz-arguments" => stress::fuzz_arguments, 60;
+        "ring-c-consumer" => crate::samples::c_consumer, 120;
+        "ring-sample-producer" => crate::samples::sample_producer, 120;
+        "ring-sample-discard-and-refused" => crate::samples::sample_discard_and_refused, 120;
+        "ring-sample-with-c-consumer" => crate::samples::sample_with_c_consumer, 120;
         "lifetime-open-file-pins-module" => lifetime_open_file, 60;
         "lifetime-mapping-pins-module-and-pages" => lifetime_mapping, 60;
         "params-refused" => params_refused, 120;
