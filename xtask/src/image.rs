@@ -44,6 +44,7 @@ use crate::{
     setup, userspace,
     util::{
         cache_dir,
+        checkout_dir,
         copy_tree,
         hash_parts,
         project_root,
@@ -118,7 +119,7 @@ pub fn build(
         None
     };
     let busybox = busybox::build(sh, board)?;
-    let dir = cache_dir()?.join("image").join(&board.name);
+    let dir = checkout_dir()?.join("image").join(&board.name);
     let initramfs = step(&format!("image: initramfs for {}", board.name), || {
         let root = dir.join("rootfs");
         if root.exists() {
