@@ -378,12 +378,12 @@ pub fn as_nobody(f: fn() -> Result<(), String>) -> Result<(), String> {
     }
 }
 
-/// `poll` for `POLLIN` on `file` for up to `timeout_ms` (negative: forever): the
-/// returned events, 0 on timeout, or the errno.
+/// `poll` for `POLLIN | POLLRDNORM` on `file` for up to `timeout_ms` (negative:
+/// forever): the returned events, 0 on timeout, or the errno.
 pub fn poll_in(file: &File, timeout_ms: i32) -> Result<i16, i32> {
     let mut fds = [libc::pollfd {
         fd: file.as_raw_fd(),
-        events: libc::POLLIN,
+        events: libc::POLLIN | libc::POLLRDNORM,
         revents: 0,
     }];
     // SAFETY: `fds` is valid for reading and writing one pollfd.
