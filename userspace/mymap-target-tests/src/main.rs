@@ -13,6 +13,9 @@
 mod direct_io;
 mod faults;
 mod module;
+mod ring;
+mod ring_stress;
+mod ring_tests;
 mod samples;
 mod stress;
 mod sys;
