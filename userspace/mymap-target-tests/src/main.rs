@@ -12,6 +12,7 @@
 
 mod direct_io;
 mod faults;
+mod gpio;
 mod module;
 mod stress;
 mod sys;
