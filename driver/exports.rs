@@ -114,6 +114,17 @@ pub(crate) unsafe extern "C" fn mymap_ring_put(ring: *mut c_void) {
     drop(unsafe { Arc::from_raw(ring.cast::<Ring>().cast_const()) });
 }
 
+/// `mymap_ring_max_payload()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_max_payload(ring: *mut c_void) -> u32 {
+    // SAFETY: the caller's guarantee.
+    unsafe { borrow(ring) }.max_payload()
+}
+
 /// `mymap_ring_reserve_at()`.
 ///
 /// # Safety
