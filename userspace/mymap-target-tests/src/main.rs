@@ -12,6 +12,7 @@
 
 mod direct_io;
 mod faults;
+mod gpio;
 mod module;
 mod ring;
 mod ring_stress;

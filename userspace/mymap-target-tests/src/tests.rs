@@ -151,6 +151,15 @@ pub fn all() -> Vec<Test> {
         "lifetime-mapping-pins-module-and-pages" => lifetime_mapping, 60;
         "params-refused" => params_refused, 120;
         "params-size-and-devices" => params_size_and_devices, 120;
+        "gpio-pulses-both" => crate::gpio::pulses_both, 120;
+        "gpio-pulses-rising" => crate::gpio::pulses_rising, 120;
+        "gpio-pulses-falling" => crate::gpio::pulses_falling, 120;
+        "gpio-timestamp-within-write" => crate::gpio::timestamp_within_write, 120;
+        "gpio-line-requested-by-mymap" => crate::gpio::line_requested_by_mymap, 60;
+        "gpio-load-errors" => crate::gpio::load_errors, 120;
+        "gpio-storm-drops-counted" => crate::gpio::storm_drops_counted, 300;
+        "gpio-unload-while-pulsing" => crate::gpio::unload_while_pulsing, 300;
+        "gpio-device-tree-producer" => crate::gpio::device_tree_producer, 60 if crate::gpio::has_device_tree_node;
         "fuzz-trinity" => crate::trinity::trinity, 300 if crate::trinity::on_debug_kernel;
         "load-unload-cycles" => load_unload_cycles, 600;
         "kmemleak-after-cycles" => stress::kmemleak_after_cycles, 900 if stress::has_kmemleak;
