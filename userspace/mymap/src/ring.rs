@@ -636,7 +636,11 @@ impl Ring {
     /// How soon the driver wakes a waiting consumer is the ring's [`Wakeup`] policy;
     /// signals do not end the wait early.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
-        if self.consumer.map.load_producer() != self.consumer.map.consumer_pos() {
+        // No system call while records wait; a record still being written does not count
+        // (the driver's poll does not either, and its commit wakes us).
+        let map = &self.consumer.map;
+        let head = map.consumer_pos();
+        if map.load_producer() != head && !matches!(map.entry(head), Ok(Entry::Busy)) {
             return Ok(true);
         }
         let end = timeout.map(|timeout| Instant::now() + timeout);
