@@ -3,12 +3,9 @@
 //! One device's buffer: zeroed pages with one contiguous kernel address, and
 //! the lock over the driver's own access to them.
 //!
-//! The buffer is one `vmalloc` allocation: order-0 pages, each with its own
-//! `struct page` (so that user mappings of them take page references, and
-//! `O_DIRECT` I/O and `vmsplice` from a mapping pin them like any user page),
-//! mapped contiguously in the kernel so that `read()` and `write()` are one
-//! copy each, like the classic `vmalloc` drivers. The page pointers are looked
-//! up once at load: the fault handler (`mapping.rs`) inserts them by index.
+//! The buffer is one [`VmallocPages`] allocation, so that `read()` and
+//! `write()` are one copy each, like the classic `vmalloc` drivers, and the
+//! fault handler (`mapping.rs`) inserts its pages by index.
 //!
 //! Locks are taken in the order: `Buffer::lock`, then `mmap_lock` (or a VMA
 //! lock), the latter only inside the core kernel when a user copy faults. The
@@ -25,31 +22,26 @@
 //! `CLEAR`.
 
 use core::{
-    alloc::Layout,
     cmp::min,
     ptr::NonNull, //
 };
 use kernel::{
-    alloc::{
-        allocator::Vmalloc,
-        Allocator,
-        NumaNode, //
-    },
     bindings,
     iov::{
         IovIterDest,
         IovIterSource, //
     },
     new_mutex,
-    page::{
-        PAGE_SHIFT,
-        PAGE_SIZE, //
-    },
     prelude::*,
     sync::{
         Arc,
         Mutex, //
     },
+};
+
+use crate::{
+    mapping::PageSource,
+    vmem::VmallocPages, //
 };
 
 /// The text the kernel leaves at offset 0 after load, NUL included.
@@ -62,19 +54,9 @@ struct Inner {
 }
 
 /// A buffer of whole pages, shared by every file and mapping of one device.
-///
-/// # Invariants
-///
-/// - `base` is a `Vmalloc` allocation of `layout`, `layout.size() == size`, `size` is a
-///   non-zero multiple of `PAGE_SIZE`, and the allocation lives until `drop`.
-/// - `pages[i]` is the `struct page` behind `base + i * PAGE_SIZE`, for every page of the
-///   allocation; neither `base` nor `pages` changes after `new`.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Buffer {
-    base: NonNull<u8>,
-    layout: Layout,
-    pages: KVec<NonNull<bindings::page>>,
-    size: usize,
+    mem: VmallocPages,
     index: u32,
     devices: u32,
     /// Serialises the driver's reads and writes of the pages.
@@ -82,77 +64,29 @@ pub(crate) struct Buffer {
     lock: Mutex<Inner>,
 }
 
-// SAFETY: `base` and `pages` point to memory this buffer owns and never frees before `drop`;
-// the bytes behind them are only accessed through the C copy and fill routines, from any
-// thread, under `lock` for the driver's own accesses (see the module documentation). Sending
-// or sharing the owner between threads is therefore as safe as for a `VVec<u8>`.
-unsafe impl Send for Buffer {}
-// SAFETY: see `Send`; every method takes `&self` and mutates nothing but through `lock`.
-unsafe impl Sync for Buffer {}
-
 impl Buffer {
     /// Allocates `size` zeroed bytes (a non-zero multiple of `PAGE_SIZE`) for device `index`
     /// and writes the greeting at offset 0.
     pub(crate) fn new(index: u32, devices: u32, size: usize) -> Result<Arc<Self>> {
-        let layout = Layout::from_size_align(size, PAGE_SIZE).map_err(|_| EINVAL)?;
-        // `__GFP_ZERO`: no stale kernel memory ever reaches userspace.
-        let base = Vmalloc::alloc(layout, GFP_KERNEL | __GFP_ZERO, NumaNode::NO_NODE)?.cast::<u8>();
-        let pages = match Self::page_array(base, size) {
-            Ok(pages) => pages,
-            Err(e) => {
-                // SAFETY: `base` was allocated above with `layout` and never shared.
-                unsafe { Vmalloc::free(base, layout) };
-                return Err(e);
-            }
-        };
+        let mem = VmallocPages::new(size)?;
         let len = min(GREETING.len(), size);
-        // SAFETY: `GREETING` is valid for reading `len` bytes and `base` for writing `size`
+        // SAFETY: `GREETING` is valid for reading `len` bytes and `mem` for writing `size`
         // bytes; nothing else can see the new allocation yet.
-        unsafe { core::ptr::copy_nonoverlapping(GREETING.as_ptr(), base.as_ptr(), len) };
-        // INVARIANT: `base` is the allocation of `layout` (`size` bytes), `pages` its pages
-        // in order; both are moved in and no method replaces them.
-        let buffer = Arc::pin_init(
+        unsafe { core::ptr::copy_nonoverlapping(GREETING.as_ptr(), mem.as_ptr(), len) };
+        Arc::pin_init(
             try_pin_init!(Self {
-                base,
-                layout,
-                pages,
-                size,
+                mem,
                 index,
                 devices,
                 lock <- new_mutex!(Inner { clears: 0 }, "mymap::Buffer::lock"),
             }),
             GFP_KERNEL,
-        );
-        if buffer.is_err() {
-            // Only the allocation of the `Arc` can fail, before anything takes ownership.
-            // SAFETY: `base` was allocated above with `layout`; nothing else refers to it.
-            unsafe { Vmalloc::free(base, layout) };
-        }
-        buffer
-    }
-
-    /// Looks up the `struct page` behind each page of the allocation at `base`.
-    fn page_array(base: NonNull<u8>, size: usize) -> Result<KVec<NonNull<bindings::page>>> {
-        let mut pages = KVec::with_capacity(size >> PAGE_SHIFT, GFP_KERNEL)?;
-        for offset in (0..size).step_by(PAGE_SIZE) {
-            // SAFETY: `base + offset` lies inside the `Vmalloc` allocation of `size` bytes
-            // at `base` (caller's argument), which outlives the borrowed page used here.
-            let page = unsafe { Vmalloc::to_page(base.add(offset)) };
-            let page = NonNull::new(page.as_ptr()).ok_or(EINVAL)?;
-            pages.push(page, GFP_KERNEL)?;
-        }
-        Ok(pages)
+        )
     }
 
     /// The buffer size in bytes.
     pub(crate) fn size(&self) -> usize {
-        self.size
-    }
-
-    /// The pages `first .. first + count`, or `None` if that range is not inside the buffer.
-    pub(crate) fn pages(&self, first: usize, count: usize) -> Option<&[NonNull<bindings::page>]> {
-        let end = first.checked_add(count)?;
-        self.pages.get(first..end)
+        self.mem.size()
     }
 
     /// The device index: 0 for `/dev/mymap`, N for `/dev/mymapN`.
@@ -178,14 +112,14 @@ impl Buffer {
         let Some(start) = self.start(*pos)? else {
             return Ok(0);
         };
-        let want = min(iov.len(), self.size - start);
+        let want = min(iov.len(), self.size() - start);
         let guard = self.lock.lock();
         // SAFETY: `start + want <= size`, so the source lies inside the allocation, which
         // lives as long as `self`. `iov.as_raw()` is a valid destination iterator for the
         // duration of this call. `guard` is held, so no other driver write to the buffer
         // runs concurrently.
         let done = unsafe {
-            bindings::_copy_to_iter(self.base.as_ptr().add(start).cast(), want, iov.as_raw())
+            bindings::_copy_to_iter(self.mem.as_ptr().add(start).cast(), want, iov.as_raw())
         };
         drop(guard);
         self.finish(pos, want, done)
@@ -202,14 +136,14 @@ impl Buffer {
         let Some(start) = self.start(*pos)? else {
             return Err(ENOSPC);
         };
-        let want = min(iov.len(), self.size - start);
+        let want = min(iov.len(), self.size() - start);
         let guard = self.lock.lock();
         // SAFETY: `start + want <= size`, so the destination lies inside the allocation,
         // which lives as long as `self`. `iov.as_raw()` is a valid source iterator for the
         // duration of this call. `guard` is held, so no other driver access to the buffer
         // runs concurrently.
         let done = unsafe {
-            bindings::_copy_from_iter(self.base.as_ptr().add(start).cast(), want, iov.as_raw())
+            bindings::_copy_from_iter(self.mem.as_ptr().add(start).cast(), want, iov.as_raw())
         };
         drop(guard);
         self.finish(pos, want, done)
@@ -218,10 +152,10 @@ impl Buffer {
     /// Zeroes the whole buffer.
     pub(crate) fn clear(&self) -> Result {
         let mut guard = self.lock.lock();
-        // SAFETY: `base` is valid for writing `size` bytes (type invariant). `guard` is held,
+        // SAFETY: `mem` is valid for writing `size()` bytes. `guard` is held,
         // so no other driver access to the buffer runs concurrently; user stores through a
         // mapping may race, which the C `memset` tolerates as any shared-memory write does.
-        unsafe { bindings::memset(self.base.as_ptr().cast(), 0, self.size) };
+        unsafe { bindings::memset(self.mem.as_ptr().cast(), 0, self.size()) };
         guard.clears += 1;
         Ok(())
     }
@@ -229,7 +163,7 @@ impl Buffer {
     /// Checks a file position: `Some(offset)` inside the buffer, `None` at or past its end.
     fn start(&self, pos: i64) -> Result<Option<usize>> {
         let pos = usize::try_from(pos).map_err(|_| EINVAL)?;
-        Ok((pos < self.size).then_some(pos))
+        Ok((pos < self.size()).then_some(pos))
     }
 
     /// Advances `*pos` by `done` of `want` bytes, or reports `EFAULT` if nothing moved.
@@ -243,14 +177,8 @@ impl Buffer {
     }
 }
 
-#[pinned_drop]
-impl PinnedDrop for Buffer {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `base` is the `Vmalloc` allocation of `layout` (type invariant), freed only
-        // here. The buffer is dropped when its last `Arc` goes: the device is deregistered and
-        // every file is released, and every mapping holds its file, so no mapping is left.
-        // Pages still referenced elsewhere (a page pinned by an unfinished `O_DIRECT`) keep
-        // their own reference: `vfree` drops only the allocation's.
-        unsafe { Vmalloc::free(self.base, self.layout) };
+impl PageSource for Buffer {
+    fn pages(&self, first: usize, count: usize) -> Option<&[NonNull<bindings::page>]> {
+        self.mem.pages(first, count)
     }
 }

@@ -86,7 +86,7 @@ impl MiscDevice for MymapFile {
         // SAFETY: `vma` is being set up by the mmap hook, so it is valid and the caller
         // holds `mmap_lock` for writing; `vm_pgoff` is a plain field nothing else writes now.
         let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
-        mapping::map(&buffer, vma, pgoff)
+        mapping::map(&*buffer, vma, pgoff)
     }
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! User mappings of a buffer: the mmap checks and the fault handler.
+//! User mappings of a buffer or a ring: the mmap checks and the fault handler.
 //!
 //! `mmap` inserts nothing. It checks the range, makes the mapping
 //! non-executable and non-growable, marks it `VM_MIXEDMAP` (pages inserted by
@@ -8,7 +8,7 @@
 //! first access to a page, and every access after the kernel dropped the
 //! page-table entries (`madvise(MADV_DONTNEED)`, a partial `munmap` or
 //! `mprotect` split, `mremap`, a fork without copied entries, `MADV_PAGEOUT`),
-//! lands in [`fault`], which inserts the buffer's pages again. So a mapping
+//! lands in [`fault`], which inserts the device's pages again. So a mapping
 //! always finds the device's bytes, and a private mapping finds the device's
 //! page again after its copy-on-write copy was dropped, as for a file mapping.
 //!
@@ -19,9 +19,11 @@
 //!
 //! The 7.3 `VmaNew` abstraction has no setter for `vm_ops`; [`map`] writes the
 //! field itself, as `file.rs` does for `f_op`, with the same care for
-//! lifetimes: the handlers find the buffer through the mapping's file, which
-//! the mapping holds, and whose private data holds the buffer until release.
-//! `f_op->owner` keeps this module, and so [`VM_OPS`], loaded meanwhile.
+//! lifetimes: the handler finds the pages through the mapping's file, which
+//! the mapping holds, and whose private data (an `Arc` of the [`PageSource`])
+//! holds them until release. `f_op->owner` keeps this module, and so the
+//! [`VmOps`] tables, loaded meanwhile. The handler is generic over the owner
+//! of the pages, so a buffer and a ring share it.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -40,7 +42,16 @@ use kernel::{
     types::ForeignOwnable,
 };
 
-use crate::buffer::Buffer;
+/// The owner of the pages a mapping shows: a buffer or a ring.
+///
+/// The file's private data must be an `Arc<Self>` made with `into_foreign`.
+pub(crate) trait PageSource: Send + Sync + Sized + 'static {
+    /// The operations of this owner's mappings.
+    const VM_OPS: &'static VmOps = &VmOps::new::<Self>();
+
+    /// The pages `first .. first + count`, or `None` if that range is not inside.
+    fn pages(&self, first: usize, count: usize) -> Option<&[NonNull<bindings::page>]>;
+}
 
 /// Pages one fault inserts: the aligned block around the faulting address.
 /// 512 pages is 2 MiB, one page table's worth on 4 KiB pages: a 16 MiB
@@ -51,15 +62,15 @@ const FAULT_BLOCK: usize = 512;
 /// on the stack.
 const INSERT_BATCH: usize = 64;
 
-/// Sets up a new mapping of pages `pgoff .. pgoff + len / PAGE_SIZE` of `buffer`.
+/// Sets up a new mapping of pages `pgoff .. pgoff + len / PAGE_SIZE` of `source`.
 ///
-/// The range must fit inside the buffer; the mapping can never become executable
+/// The range must fit inside the source; the mapping can never become executable
 /// nor grow with `mremap`. Pages are inserted on first access, by [`fault`].
-pub(crate) fn map(buffer: &Buffer, vma: &VmaNew, pgoff: usize) -> Result {
+pub(crate) fn map<T: PageSource>(source: &T, vma: &VmaNew, pgoff: usize) -> Result {
     let count = (vma.end() - vma.start()) >> PAGE_SHIFT;
-    if buffer.pages(pgoff, count).is_none() {
+    if source.pages(pgoff, count).is_none() {
         pr_debug!(
-            "mmap refused: pages {}+{} beyond the buffer\n",
+            "mmap refused: pages {}+{} beyond the device\n",
             pgoff,
             count
         );
@@ -73,19 +84,19 @@ pub(crate) fn map(buffer: &Buffer, vma: &VmaNew, pgoff: usize) -> Result {
     vma.set_mixedmap();
     // SAFETY: `vma` is being set up by the mmap hook: the caller holds `mmap_lock` for
     // writing and the VMA is not yet visible to any other thread, so writing `vm_ops` races
-    // with nothing. `VM_OPS` is a static of this module, which stays loaded while the
+    // with nothing. `T::VM_OPS` is a constant of this module, which stays loaded while the
     // mapping exists: the mapping holds its file, and the file holds the module (`owner`).
-    unsafe { (*vma.as_ptr()).vm_ops = &VM_OPS.0 };
+    unsafe { (*vma.as_ptr()).vm_ops = &T::VM_OPS.0 };
     Ok(())
 }
 
-/// `vm_ops->fault`: inserts the block of buffer pages around the faulting address.
+/// `vm_ops->fault`: inserts the block of the device's pages around the faulting address.
 ///
 /// # Safety
 ///
-/// `vmf` must be a fault on a mapping that [`map`] set up, passed by the core kernel with
-/// `mmap_lock` or the VMA's lock held.
-unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+/// `vmf` must be a fault on a mapping that [`map`] set up for a `T`, passed by the core
+/// kernel with `mmap_lock` or the VMA's lock held.
+unsafe extern "C" fn fault<T: PageSource>(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
     // SAFETY: `vmf` is valid for the duration of the call (caller's guarantee); these fields
     // are set by the core before calling the handler and not written concurrently.
     let (vma, address) = unsafe { ((*vmf).__bindgen_anon_1.vma, (*vmf).__bindgen_anon_1.address) };
@@ -95,28 +106,28 @@ unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t
     let (start, end) = (area.start(), area.end());
     // SAFETY: as above, the VMA's fields are stable while it is locked. Its file is the mymap
     // file `map` was called for: a mapping holds its file for its whole life, and the file's
-    // private data is the `Arc<Buffer>` that `open` made with `into_foreign`, released only
-    // when the file is, so after every mapping of it is gone.
-    let (vm_pgoff, buffer) = unsafe {
+    // private data is the `Arc<T>` that `open` made with `into_foreign` (`PageSource`'s
+    // contract), released only when the file is, so after every mapping of it is gone.
+    let (vm_pgoff, source) = unsafe {
         (
             (*vma).vm_pgoff,
-            <Arc<Buffer> as ForeignOwnable>::borrow((*(*vma).vm_file).private_data),
+            <Arc<T> as ForeignOwnable>::borrow((*(*vma).vm_file).private_data),
         )
     };
     // The block of `FAULT_BLOCK` pages around `address`, clipped to the mapping.
     let block = FAULT_BLOCK * PAGE_SIZE;
     let from = (address & !(block - 1)).max(start);
     let to = (address & !(block - 1)).saturating_add(block).min(end);
-    // The buffer page behind `from`. `map` checked the mapping against the buffer and the
+    // The device page behind `from`. `map` checked the mapping against the device and the
     // mapping cannot grow; check again rather than trust the VMA's fields.
     let first = vm_pgoff.wrapping_add((from - start) >> PAGE_SHIFT);
-    let Some(pages) = buffer.pages(first, (to - from) >> PAGE_SHIFT) else {
-        pr_debug!("fault refused: pages beyond the buffer\n");
+    let Some(pages) = source.pages(first, (to - from) >> PAGE_SHIFT) else {
+        pr_debug!("fault refused: pages beyond the device\n");
         return bindings::vm_fault_reason_VM_FAULT_SIGBUS;
     };
     // SAFETY: the caller holds `mmap_lock` or the VMA lock; the VMA has `VM_MIXEDMAP` (set by
-    // `map`); `from .. to` lies inside the VMA and `pages` are pages of the buffer, alive for
-    // the whole call (the file holds the buffer).
+    // `map`); `from .. to` lies inside the VMA and `pages` are pages of the device, alive for
+    // the whole call (the file holds them).
     match unsafe { insert(vma, from, pages) } {
         Ok(()) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
         Err(e) if e == ENOMEM => bindings::vm_fault_reason_VM_FAULT_OOM,
@@ -149,12 +160,7 @@ unsafe fn insert(
             // of this chunk; `batch[done..]` are the chunk's pages. Each inserted page takes its
             // own reference, so it outlives the buffer for as long as the mapping holds it.
             let ret = unsafe {
-                bindings::vm_insert_pages(
-                    vma,
-                    addr,
-                    batch.as_mut_ptr().add(done),
-                    &mut left,
-                )
+                bindings::vm_insert_pages(vma, addr, batch.as_mut_ptr().add(done), &mut left)
             };
             let inserted = chunk.len() - done - left;
             done += inserted;
@@ -173,18 +179,22 @@ unsafe fn insert(
     Ok(())
 }
 
-/// A `vm_operations_struct` that may live in a `static`.
+/// A `vm_operations_struct` that may live in a `static` or a constant.
 #[repr(transparent)]
-struct VmOps(bindings::vm_operations_struct);
+pub(crate) struct VmOps(bindings::vm_operations_struct);
 
 // SAFETY: the table is never written after compile time; the C code only reads it, from
 // any thread, as it does for every `const struct vm_operations_struct`.
 unsafe impl Sync for VmOps {}
 
-/// The operations of every mymap mapping.
-static VM_OPS: VmOps = VmOps(bindings::vm_operations_struct {
-    fault: Some(fault),
-    // SAFETY: every field of `vm_operations_struct` is an `Option` of a function pointer,
-    // for which all-zero bytes are `None`: the C table with only `.fault` set.
-    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-});
+impl VmOps {
+    /// The operations of every mapping of a `T`: only `.fault`.
+    const fn new<T: PageSource>() -> Self {
+        Self(bindings::vm_operations_struct {
+            fault: Some(fault::<T>),
+            // SAFETY: every field of `vm_operations_struct` is an `Option` of a function
+            // pointer, for which all-zero bytes are `None`: the C table with only `.fault`.
+            ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+        })
+    }
+}

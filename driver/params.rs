@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `size` and `devices` module parameters, readable in sysfs.
+//! The module parameters (`size`, `devices`, `rings`, `ring_size`), readable in sysfs.
 //!
 //! The `module!` macro of kernel 7.3 registers Rust parameters with permission
-//! 0, so they never appear under `/sys/module/<name>/parameters`. The two
+//! 0, so they never appear under `/sys/module/<name>/parameters`. The
 //! parameters here are therefore declared the way C's `module_param()` does:
 //! a `struct kernel_param` in the `__param` section, parsed and shown by the
 //! kernel's own `param_ops_ulong`/`param_ops_uint`, plus the `.modinfo`
@@ -50,12 +50,16 @@ impl<T: Copy> ParamValue<T> {
 
 static SIZE: ParamValue<c_ulong> = ParamValue::new(uapi::MYMAP_DEFAULT_SIZE as c_ulong);
 static DEVICES: ParamValue<c_uint> = ParamValue::new(1);
+static RINGS: ParamValue<c_uint> = ParamValue::new(1);
+static RING_SIZE: ParamValue<c_uint> = ParamValue::new(uapi::MYMAP_RING_DEFAULT_SIZE);
 
 /// Declares one read-only parameter: its `kernel_param` and `.modinfo` lines.
 macro_rules! declare_param {
     ($param:ident, $value:ident, $ops:ident, $name:literal, $parmtype:literal, $parm:literal) => {
         #[link_section = "__param"]
         #[used(compiler)]
+        // `as_char_ptr` is not `const`; the name is ASCII, so the sign of `char` is moot.
+        #[expect(clippy::disallowed_methods)]
         static $param: KernelParam = KernelParam::new(bindings::kernel_param {
             name: $name.as_ptr(),
             // `__this_module` is set up by the module loader and lives until the module
@@ -98,10 +102,29 @@ declare_param!(
     b"parm=devices:Number of devices: /dev/mymap, /dev/mymap1, ... (default 1, at most 8)\0"
 );
 
+declare_param!(
+    __PARAM_RINGS,
+    RINGS,
+    param_ops_uint,
+    c"rings",
+    b"parmtype=rings:uint\0",
+    b"parm=rings:Number of rings: /dev/mymap-ring0, ... (default 1, 0 to 8)\0"
+);
+declare_param!(
+    __PARAM_RING_SIZE,
+    RING_SIZE,
+    param_ops_uint,
+    c"ring_size",
+    b"parmtype=ring_size:uint\0",
+    b"parm=ring_size:Data bytes per ring, a power of two of at least one page (default 262144, at most 67108864)\0"
+);
+
 /// The parameters, checked and with the size rounded up to whole pages.
 pub(crate) struct Params {
     pub(crate) size: usize,
     pub(crate) devices: u32,
+    pub(crate) rings: u32,
+    pub(crate) ring_size: u32,
 }
 
 impl Params {
@@ -122,8 +145,35 @@ impl Params {
             );
             return Err(EINVAL);
         }
+        let rings = RINGS.get();
+        if rings > uapi::MYMAP_MAX_RINGS {
+            pr_err!(
+                "rings={} refused: it must be 0 to {}\n",
+                rings,
+                uapi::MYMAP_MAX_RINGS
+            );
+            return Err(EINVAL);
+        }
+        let ring_size = RING_SIZE.get();
+        if !ring_size.is_power_of_two()
+            || (ring_size as usize) < PAGE_SIZE
+            || ring_size > uapi::MYMAP_RING_MAX_SIZE
+        {
+            pr_err!(
+                "ring_size={} refused: it must be a power of two from {} to {}\n",
+                ring_size,
+                PAGE_SIZE,
+                uapi::MYMAP_RING_MAX_SIZE
+            );
+            return Err(EINVAL);
+        }
         // Cannot overflow: `size` is at most MYMAP_MAX_SIZE, far below `usize::MAX`.
-        let size = (size as usize).next_multiple_of(PAGE_SIZE);
-        Ok(Self { size, devices })
+        let size = size.next_multiple_of(PAGE_SIZE);
+        Ok(Self {
+            size,
+            devices,
+            rings,
+            ring_size,
+        })
     }
 }

@@ -124,8 +124,9 @@ struct mymap_info {
  * no record waits, else it blocks. read() on a file without the consumer
  * claim fails with EBADF. Do not mix read() and a mapped consumer.
  *
- * Wakeups. poll()/epoll report EPOLLIN | EPOLLRDNORM while producer->pos !=
- * consumer->pos. How often a waiting consumer is woken is the ring's wakeup
+ * Wakeups. poll()/epoll report EPOLLIN | EPOLLRDNORM while a committed
+ * record waits at the consumer position (not while the record there is
+ * still BUSY: its commit wakes the consumer). How often a waiting consumer is woken is the ring's wakeup
  * policy (MYMAP_RING_IOC_SET_WAKEUP). Wakeups are always deferred to an
  * irq_work, so producers may run in any context.
  */

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The producer API for other kernel code: `include/linux/mymap_ring.h`.
+//!
+//! These are the C functions that header declares, defined in Rust over
+//! [`Ring`]; `exports.c` exports them with `EXPORT_SYMBOL_GPL` (a Rust module
+//! has no other way to export a symbol), so a product team's driver, in C or
+//! Rust, produces into a mymap ring without forking this one. A `struct
+//! mymap_ring *` is a pointer made by `Arc::into_raw`: `mymap_ring_get` takes
+//! a reference and `mymap_ring_put` drops it.
+//!
+//! The registry of rings is filled at load, after every ring device is
+//! registered, and emptied first at unload. A module that calls these
+//! functions depends on mymap's symbols, so mymap cannot be unloaded while it
+//! is loaded: the registry never changes under a caller.
+
+use core::ffi::c_void;
+use kernel::{
+    prelude::*,
+    sync::{
+        atomic::{
+            ordering::{
+                Acquire,
+                Release, //
+            },
+            Atomic,
+        },
+        Arc, //
+    },
+};
+
+use crate::{
+    ring::{
+        Ring,
+        F_FORCE_WAKEUP,
+        F_NO_WAKEUP, //
+    },
+    uapi::MYMAP_MAX_RINGS,
+};
+
+/// The rings, by index, as `Arc::into_raw` pointers; null where there is none.
+static REGISTRY: [Atomic<*const Ring>; MYMAP_MAX_RINGS as usize] =
+    [const { Atomic::new(core::ptr::null()) }; MYMAP_MAX_RINGS as usize];
+
+/// Publishes `rings` to other modules.
+pub(crate) fn publish(rings: &[Arc<Ring>]) {
+    for (slot, ring) in REGISTRY.iter().zip(rings) {
+        slot.store(Arc::into_raw(ring.clone()), Release);
+    }
+}
+
+/// Withdraws every ring, dropping the registry's references.
+pub(crate) fn withdraw() {
+    for slot in &REGISTRY {
+        let ptr = slot.xchg(core::ptr::null(), Acquire);
+        if !ptr.is_null() {
+            // SAFETY: `ptr` came from `Arc::into_raw` in `publish` and was in the registry,
+            // whose reference this is; the swap makes this the only release of it.
+            drop(unsafe { Arc::from_raw(ptr) });
+        }
+    }
+}
+
+/// The flags the C API accepts.
+const FLAGS: u32 = F_NO_WAKEUP | F_FORCE_WAKEUP;
+
+/// Borrows the ring behind a `struct mymap_ring *`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+unsafe fn borrow<'a>(ring: *mut c_void) -> &'a Ring {
+    // SAFETY: the caller holds the reference `mymap_ring_get` took, so the ring is alive.
+    unsafe { &*ring.cast::<Ring>() }
+}
+
+/// `mymap_ring_get()`: see `include/linux/mymap_ring.h`.
+#[no_mangle]
+pub(crate) extern "C" fn mymap_ring_get(index: c_uint) -> *mut c_void {
+    let ptr = REGISTRY
+        .get(index as usize)
+        .map_or(core::ptr::null(), |slot| slot.load(Acquire));
+    if ptr.is_null() {
+        // `ERR_PTR(-ENODEV)`: the errno, negative, as an address.
+        return core::ptr::without_provenance_mut(ENODEV.to_errno() as isize as usize);
+    }
+    // SAFETY: `ptr` is the registry's `Arc::into_raw` reference, alive while the registry
+    // holds it, which it does while any caller module is loaded (module docs).
+    let ring = unsafe { kernel::sync::ArcBorrow::from_raw(ptr) };
+    Arc::into_raw(Arc::from(ring)).cast_mut().cast()
+}
+
+/// `mymap_ring_put()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and is not used after this call.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_put(ring: *mut c_void) {
+    // SAFETY: `ring` is a reference made by `Arc::into_raw` in `mymap_ring_get`, released
+    // here once (caller's guarantee).
+    drop(unsafe { Arc::from_raw(ring.cast::<Ring>().cast_const()) });
+}
+
+/// `mymap_ring_reserve_at()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_reserve_at(
+    ring: *mut c_void,
+    len: u32,
+    source: u16,
+    flags: u16,
+    timestamp_ns: u64,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let ring = unsafe { borrow(ring) };
+    match ring.reserve(len, source, flags, Some(timestamp_ns)) {
+        Ok(r) => {
+            let payload = r.payload();
+            // The C caller commits or discards by pointer.
+            core::mem::forget(r);
+            payload.cast()
+        }
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// `mymap_ring_reserve()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_reserve(
+    ring: *mut c_void,
+    len: u32,
+    source: u16,
+) -> *mut c_void {
+    // SAFETY: the caller's guarantee.
+    let ring = unsafe { borrow(ring) };
+    match ring.reserve(len, source, 0, None) {
+        Ok(r) => {
+            let payload = r.payload();
+            core::mem::forget(r);
+            payload.cast()
+        }
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// `mymap_ring_commit()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_commit(
+    ring: *mut c_void,
+    data: *mut c_void,
+    flags: u32,
+) {
+    // SAFETY: the caller's guarantee.
+    let ring = unsafe { borrow(ring) };
+    if let Some(r) = ring.reservation_at(data.cast()) {
+        r.commit(flags & FLAGS);
+    }
+}
+
+/// `mymap_ring_discard()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_discard(
+    ring: *mut c_void,
+    data: *mut c_void,
+    flags: u32,
+) {
+    // SAFETY: the caller's guarantee.
+    let ring = unsafe { borrow(ring) };
+    if let Some(r) = ring.reservation_at(data.cast()) {
+        r.discard(flags & FLAGS);
+    }
+}
+
+/// `mymap_ring_output()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put; `data` is valid for reading
+/// `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_output(
+    ring: *mut c_void,
+    source: u16,
+    data: *const c_void,
+    len: u32,
+    flags: u32,
+) -> c_int {
+    // SAFETY: the caller's guarantee.
+    let ring = unsafe { borrow(ring) };
+    let mut r = match ring.reserve(len, source, 0, None) {
+        Ok(r) => r,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: `data` is valid for reading `len` bytes (caller's guarantee).
+    let bytes = unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len as usize) };
+    r.write(0, bytes);
+    r.commit(flags & FLAGS);
+    0
+}

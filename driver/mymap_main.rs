@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! mymap: kernel memory shared with userspace: buffers and rings.
+//!
+//! At load the module allocates one buffer per device, writes a greeting at
+//! offset 0 and registers the misc devices `/dev/mymap`, `/dev/mymap1`, ...
+//! Userspace maps a buffer with `mmap`, reads, writes and seeks it like a file,
+//! and controls it with the ioctls of `include/uapi/linux/mymap.h`. It also
+//! registers the ring devices `/dev/mymap-ring0`, ...: kernel producers put
+//! records into a ring in shared pages and one consumer reads them there,
+//! woken by `poll()`. The ABI is described in `README.md` beside this file.
+//!
+//! Files, one concept each:
+//! - `params.rs`: the module parameters;
+//! - `vmem.rs`: zeroed `vmalloc` memory and its pages, for buffers and rings;
+//! - `buffer.rs`: a buffer and the lock that serialises kernel access to it;
+//! - `mapping.rs`: user mappings: the mmap checks and the fault handler that
+//!   inserts the pages;
+//! - `file.rs`: the file operations of an open buffer device;
+//! - `ring.rs`: a ring: reserve, commit, wakeups, `read()`;
+//! - `ring_file.rs`: the file operations of an open ring device;
+//! - `producers.rs`: the timer producer and the injector;
+//! - `exports.rs` (with `exports.c`): the producer API for other modules;
+//! - `uapi.rs`: the ABI, generated from the C header.
+
+use kernel::{
+    miscdevice::{
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    prelude::*,
+    sync::Arc, //
+};
+
+mod buffer;
+mod exports;
+mod file;
+mod mapping;
+mod params;
+mod producers;
+mod ring;
+mod ring_file;
+mod uapi;
+mod vmem;
+
+use buffer::Buffer;
+use file::MymapFile;
+use ring::Ring;
+use ring_file::RingFile;
+
+module! {
+    type: MymapModule,
+    name: "mymap",
+    authors: ["mymap developers"],
+    description: "Kernel buffers shared with userspace through mmap, read/write and ioctl",
+    license: "GPL",
+}
+
+/// Node names, by device index. The first device keeps the classic name so
+/// that `/dev/mymap` always exists; the others are numbered like `/dev/loopN`.
+const NAMES: [&CStr; uapi::MYMAP_MAX_DEVICES as usize] = [
+    c"mymap", c"mymap1", c"mymap2", c"mymap3", c"mymap4", c"mymap5", c"mymap6", c"mymap7",
+];
+
+/// One registered device and the buffer its files share.
+///
+/// # Invariants
+///
+/// Every `MiscDeviceRegistration<MymapFile>` that exists is the `reg` field of
+/// a `MymapDevice`: `MymapFile` is private to this module and `MymapDevice::new`
+/// is the only place that registers one.
+#[pin_data]
+struct MymapDevice {
+    #[pin]
+    reg: MiscDeviceRegistration<MymapFile>,
+    buffer: Arc<Buffer>,
+}
+
+impl MymapDevice {
+    fn new(buffer: Arc<Buffer>) -> impl PinInit<Self, Error> {
+        let name = NAMES[buffer.index() as usize];
+        // INVARIANT: the registration is created as the `reg` field of a `MymapDevice`.
+        try_pin_init!(Self {
+            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
+            buffer,
+        })
+    }
+
+    /// Returns the device that owns `reg`.
+    fn from_registration(reg: &MiscDeviceRegistration<MymapFile>) -> &Self {
+        let reg: *const MiscDeviceRegistration<MymapFile> = reg;
+        // SAFETY: by the type invariant `reg` is the `reg` field of a `MymapDevice`, so
+        // stepping back by the field offset gives that device. The device is pinned in a
+        // `KBox` that is only dropped after `misc_deregister()`, and the returned reference
+        // has the lifetime of `reg`, which the misc core keeps alive during the file
+        // operation that passed it in.
+        unsafe { &*kernel::container_of!(reg, MymapDevice, reg) }
+    }
+}
+
+/// Ring node names, by ring index.
+const RING_NAMES: [&CStr; uapi::MYMAP_MAX_RINGS as usize] = [
+    c"mymap-ring0",
+    c"mymap-ring1",
+    c"mymap-ring2",
+    c"mymap-ring3",
+    c"mymap-ring4",
+    c"mymap-ring5",
+    c"mymap-ring6",
+    c"mymap-ring7",
+];
+
+/// One registered ring device and its ring.
+///
+/// # Invariants
+///
+/// Every `MiscDeviceRegistration<RingFile>` that exists is the `reg` field of a
+/// `RingDevice`: `RingFile` is private to this module and `RingDevice::new` is the only
+/// place that registers one.
+#[pin_data]
+struct RingDevice {
+    #[pin]
+    reg: MiscDeviceRegistration<RingFile>,
+    ring: Arc<Ring>,
+}
+
+impl RingDevice {
+    fn new(ring: Arc<Ring>) -> impl PinInit<Self, Error> {
+        let name = RING_NAMES[ring.index() as usize];
+        // INVARIANT: the registration is created as the `reg` field of a `RingDevice`.
+        try_pin_init!(Self {
+            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
+            ring,
+        })
+    }
+
+    /// Returns the device that owns `reg`.
+    fn from_registration(reg: &MiscDeviceRegistration<RingFile>) -> &Self {
+        let reg: *const MiscDeviceRegistration<RingFile> = reg;
+        // SAFETY: as for `MymapDevice::from_registration`, by the type invariant.
+        unsafe { &*kernel::container_of!(reg, RingDevice, reg) }
+    }
+}
+
+struct MymapModule {
+    /// Registered ring devices. Dropped before the buffers (fields drop in order).
+    rings: KVec<Pin<KBox<RingDevice>>>,
+    /// Registered devices, index 0 first. Dropping one deregisters it.
+    _devices: KVec<Pin<KBox<MymapDevice>>>,
+}
+
+impl kernel::Module for MymapModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let params = params::Params::get()?;
+        let mut devices = KVec::with_capacity(params.devices as usize, GFP_KERNEL)?;
+        for index in 0..params.devices {
+            let buffer = Buffer::new(index, params.devices, params.size)?;
+            devices.push(
+                KBox::pin_init(MymapDevice::new(buffer), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+        let mut rings = KVec::with_capacity(params.rings as usize, GFP_KERNEL)?;
+        let mut shared = KVec::with_capacity(params.rings as usize, GFP_KERNEL)?;
+        for index in 0..params.rings {
+            let ring = Ring::new(index, params.rings, params.ring_size)?;
+            shared.push(ring.clone(), GFP_KERNEL)?;
+            rings.push(
+                KBox::pin_init(RingDevice::new(ring), GFP_KERNEL)?,
+                GFP_KERNEL,
+            )?;
+        }
+        exports::publish(&shared);
+        pr_info!(
+            "{} device(s) of {} bytes: /dev/mymap{}; {} ring(s) of {} bytes\n",
+            params.devices,
+            params.size,
+            if params.devices > 1 { "..." } else { "" },
+            params.rings,
+            params.ring_size
+        );
+        Ok(Self {
+            rings,
+            _devices: devices,
+        })
+    }
+}
+
+impl Drop for MymapModule {
+    fn drop(&mut self) {
+        // Nothing outside can reach a ring any more: no file is open (each holds the module),
+        // no other module uses the API (it would hold mymap's symbols), no timer runs (each
+        // holds the module). Withdraw the rings, then stop anything left to be sure.
+        exports::withdraw();
+        for dev in &self.rings {
+            producers::stop(&dev.ring);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The built-in producers of a ring: the timer and the injector.
+//!
+//! The timer producer is an `hrtimer` that puts one record into its ring every
+//! period, in hard-interrupt context: the demo, and the steady load of the
+//! benchmarks. While it runs it holds a reference to this module, so `rmmod`
+//! is refused until it is stopped (`MYMAP_RING_IOC_TIMER` with period 0); it
+//! keeps running after the file that started it is closed.
+//!
+//! The injector produces N records from the calling process as fast as the
+//! ring takes them, for saturation measurements.
+//!
+//! Both write the payload pattern of the header (`MYMAP_SOURCE_INJECT`,
+//! `MYMAP_SOURCE_TIMER`), so a consumer can check every byte.
+
+use kernel::{
+    bindings, current, impl_has_hr_timer,
+    prelude::*,
+    sync::{
+        Arc,
+        ArcBorrow, //
+    },
+    time::{
+        hrtimer::{
+            ArcHrTimerHandle,
+            HrTimer,
+            HrTimerCallback,
+            HrTimerCallbackContext,
+            HrTimerPointer,
+            HrTimerRestart,
+            RelativeMode, //
+        },
+        Delta,
+        Monotonic, //
+    },
+    ModuleMetadata,
+};
+
+use crate::{
+    ring::Ring,
+    uapi::{
+        self,
+        mymap_ring_inject,
+        mymap_ring_stats,
+        mymap_ring_timer, //
+    },
+    MymapModule,
+};
+
+/// Shortest and longest timer periods: 100 kHz, and 10 s.
+const PERIOD_NS: core::ops::RangeInclusive<u64> = 10_000..=10_000_000_000;
+
+/// Most records one `MYMAP_RING_IOC_INJECT` attempts.
+const INJECT_MAX: u32 = 1 << 24;
+
+/// The timer producer of one ring.
+#[pin_data]
+pub(crate) struct TimerProducer {
+    #[pin]
+    timer: HrTimer<Self>,
+    ring: Arc<Ring>,
+    period: Delta,
+    len: u32,
+}
+
+impl_has_hr_timer! {
+    impl HasHrTimer<Self> for TimerProducer {
+        mode: RelativeMode<Monotonic>, field: self.timer
+    }
+}
+
+impl HrTimerCallback for TimerProducer {
+    type Pointer<'a> = Arc<Self>;
+
+    fn run(this: ArcBorrow<'_, Self>, mut ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
+        // A full ring counts the drop; nothing else can fail with a checked length.
+        let _ = this
+            .ring
+            .produce_pattern(uapi::MYMAP_SOURCE_TIMER as u16, this.len);
+        // Missed periods (a late interrupt) are skipped, not made up in a burst.
+        ctx.forward_now(this.period);
+        HrTimerRestart::Restart
+    }
+}
+
+/// A running timer producer: stopping it is dropping this.
+pub(crate) struct Running {
+    /// Cancels the timer (waiting for a running callback) when dropped.
+    _handle: ArcHrTimerHandle<TimerProducer>,
+    /// Released after the timer is cancelled: fields drop in declaration order.
+    _module: ModuleRef,
+    period_ns: u64,
+    len: u32,
+}
+
+/// A reference to this module, taken with `try_module_get`.
+struct ModuleRef;
+
+impl ModuleRef {
+    fn get() -> Result<Self> {
+        // SAFETY: `THIS_MODULE` points to this module's `struct module`, which lives while
+        // any of its code runs.
+        if unsafe { bindings::try_module_get(MymapModule::THIS_MODULE.as_ptr()) } {
+            Ok(Self)
+        } else {
+            // The module is being unloaded.
+            Err(ENODEV)
+        }
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: `get` took this reference; this is its one release.
+        unsafe { bindings::module_put(MymapModule::THIS_MODULE.as_ptr()) };
+    }
+}
+
+/// `MYMAP_RING_IOC_TIMER`: starts, restarts or (period 0) stops the timer producer.
+pub(crate) fn timer(ring: &Arc<Ring>, req: &mymap_ring_timer) -> Result {
+    if req.period_ns == 0 {
+        drop(ring.timer_slot().lock().take());
+        return Ok(());
+    }
+    if !PERIOD_NS.contains(&req.period_ns) || req.len > ring.max_payload() || req.reserved != 0 {
+        pr_debug!(
+            "timer refused: period {} ns, len {}\n",
+            req.period_ns,
+            req.len
+        );
+        return Err(EINVAL);
+    }
+    let module = ModuleRef::get()?;
+    let period = Delta::from_nanos(req.period_ns as i64);
+    let producer = Arc::pin_init(
+        pin_init!(TimerProducer {
+            timer <- HrTimer::new(),
+            ring: ring.clone(),
+            period,
+            len: req.len,
+        }),
+        GFP_KERNEL,
+    )?;
+    let mut slot = ring.timer_slot().lock();
+    // The old timer, if any, is cancelled before the new one starts.
+    drop(slot.take());
+    *slot = Some(Running {
+        _handle: producer.start(period),
+        _module: module,
+        period_ns: req.period_ns,
+        len: req.len,
+    });
+    Ok(())
+}
+
+/// Stops the timer producer of `ring`, if it runs.
+pub(crate) fn stop(ring: &Ring) {
+    drop(ring.timer_slot().lock().take());
+}
+
+/// `MYMAP_RING_IOC_STATS`: the ring's counters and its timer's settings.
+pub(crate) fn stats(ring: &Ring) -> mymap_ring_stats {
+    let mut stats = ring.stats();
+    if let Some(running) = &*ring.timer_slot().lock() {
+        stats.timer_period_ns = running.period_ns;
+        stats.timer_len = running.len;
+    }
+    stats
+}
+
+/// `MYMAP_RING_IOC_INJECT`: produces `count` records of `len` bytes now; fills the counts.
+///
+/// Stops early, with the counts so far, when a signal is pending.
+pub(crate) fn inject(ring: &Ring, req: &mut mymap_ring_inject) -> Result {
+    if req.count > INJECT_MAX || req.len > ring.max_payload() {
+        pr_debug!("inject refused: count {}, len {}\n", req.count, req.len);
+        return Err(EINVAL);
+    }
+    let (mut produced, mut dropped) = (0u32, 0u32);
+    for i in 0..req.count {
+        match ring.produce_pattern(uapi::MYMAP_SOURCE_INJECT as u16, req.len) {
+            Ok(()) => produced += 1,
+            Err(e) if e == ENOSPC => dropped += 1,
+            Err(e) => return Err(e),
+        }
+        if i % 4096 == 4095 && current!().signal_pending() {
+            break;
+        }
+    }
+    req.produced = produced;
+    req.dropped = dropped;
+    Ok(())
+}

@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A ring: records from kernel producers to one consumer, in shared pages.
+//!
+//! The layout, the record header and the ordering contract are those of
+//! `include/uapi/linux/mymap.h` ("Rings"); this file implements the kernel's
+//! half of that contract and refers to it rather than restating it. The
+//! design follows the BPF ring buffer (`kernel/bpf/ringbuf.c`): a lock held
+//! only to move the producer position, a header whose BUSY bit tells the
+//! consumer where to stop, release/acquire ordering on the positions and on
+//! the header word, and wakeups deferred to an `irq_work`. Unlike the BPF
+//! ring, the data area is not mapped twice: a record that would cross the end
+//! is preceded by a WRAP word and starts at the beginning, so neither the
+//! kernel nor the consumer ever sees a record in two pieces.
+//!
+//! Locks are taken in the order: `Ring::read_lock` (sleeping, `read()` only),
+//! then `Ring::lock` (a spinlock that disables interrupts, held only around
+//! the position update; producers in every context take it). Nothing under
+//! `Ring::lock` sleeps, allocates or copies to or from user memory.
+//!
+//! Untrusted values: the consumer position (page 0) is written by userspace
+//! at any time. It is read in [`Ring::consumer_pos`] only, and every use of
+//! it is either an equality test (wakeups), a wrapping distance checked
+//! against the data size (space, readiness) or, for `read()`, masked into the
+//! data area before any access. The data pages are written only by the
+//! kernel; headers read back by `read()` and by the C API are still checked
+//! (length within `max_payload`, record inside the data area).
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    iov::IovIterDest,
+    new_mutex, new_poll_condvar, new_spinlock_irq,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{
+        atomic::{
+            atomic_load, atomic_store,
+            ordering::{
+                Acquire,
+                Relaxed,
+                Release, //
+            },
+            Atomic,
+        },
+        poll::PollCondVar,
+        Arc,
+        Mutex,
+        SpinLockIrq, //
+    },
+    types::Opaque,
+};
+
+use crate::{
+    mapping::PageSource,
+    producers::Running,
+    uapi::{
+        self,
+        mymap_ring_consumer,
+        mymap_ring_producer,
+        mymap_ring_record,
+        mymap_ring_stats,
+        mymap_ring_wakeup, //
+    },
+    vmem::VmallocPages,
+};
+
+/// Bytes of the record header, `MYMAP_RING_HEADER_SIZE`.
+pub(crate) const HEADER: u32 = uapi::MYMAP_RING_HEADER_SIZE;
+
+/// Flags of [`Reservation::commit`] and the C API, as `MYMAP_RING_F_*` in `mymap_ring.h`.
+pub(crate) const F_NO_WAKEUP: u32 = 0x1;
+/// See [`F_NO_WAKEUP`].
+pub(crate) const F_FORCE_WAKEUP: u32 = 0x2;
+
+/// Bytes a record with `len` payload bytes occupies: `MYMAP_RING_RECORD_SIZE(len)`.
+pub(crate) const fn record_size(len: u32) -> u32 {
+    (HEADER + (len & uapi::MYMAP_RING_LEN_MASK) + 7) & !7
+}
+
+/// The state every producer changes, under [`Ring::lock`].
+struct Produce {
+    /// The producer position: bytes reserved since load, wrapping.
+    pos: u32,
+    /// The next sequence number.
+    seq: u64,
+    /// Records dropped since load.
+    dropped: u64,
+}
+
+/// The wakeup policy, `struct mymap_ring_wakeup`, checked.
+#[derive(Clone, Copy)]
+pub(crate) struct Wakeup {
+    policy: u32,
+    watermark: u32,
+    max_latency_ns: u64,
+}
+
+/// Counters since load, `struct mymap_ring_stats` without the timer fields.
+struct Counters {
+    produced: Atomic<u64>,
+    discarded: Atomic<u64>,
+    wakeups: Atomic<u64>,
+    bytes: Atomic<u64>,
+}
+
+/// One ring and its `(2 + D)` pages.
+///
+/// # Invariants
+///
+/// - `mem` is `2 * PAGE_SIZE + data_size` bytes: the consumer page, the producer page, then
+///   the data area; `data_size` is a power of two and a multiple of `PAGE_SIZE`, at most
+///   `MYMAP_RING_MAX_SIZE`, and `max_payload == data_size / 4 - HEADER`.
+/// - `Produce::pos` only moves forward by whole records (and WRAP gaps); every record starts
+///   8-byte aligned inside the data area and ends at or before its end.
+/// - `work` and `latency` are initialised (`irq_work` with [`Ring::wake_work`], `hrtimer`
+///   with [`Ring::latency_expired`]) and stopped in `drop` before the memory goes.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Ring {
+    mem: VmallocPages,
+    data_size: u32,
+    max_payload: u32,
+    index: u32,
+    rings: u32,
+    /// Serialises producers: reservation of space, sequence numbers, drops.
+    #[pin]
+    lock: SpinLockIrq<Produce>,
+    /// Serialises `read()` callers (the consumer's threads).
+    #[pin]
+    read_lock: Mutex<()>,
+    /// Woken (from `work`) for `poll()` and blocked `read()`s.
+    #[pin]
+    wait: PollCondVar,
+    #[pin]
+    work: Opaque<bindings::irq_work>,
+    #[pin]
+    latency: Opaque<bindings::hrtimer>,
+    /// 1 while `latency` is started and has not fired.
+    latency_armed: Atomic<u32>,
+    /// The producer position, as last published: for readiness without the lock.
+    pos_hint: Atomic<u32>,
+    policy: Atomic<u32>,
+    watermark: Atomic<u32>,
+    max_latency_ns: Atomic<u64>,
+    counters: Counters,
+    /// 1 while a file holds the consumer claim.
+    claimed: Atomic<u32>,
+    /// The timer producer, while it runs.
+    #[pin]
+    timer: Mutex<Option<Running>>,
+}
+
+// SAFETY: the raw `irq_work` and `hrtimer` are only used through the kernel's functions,
+// which may be called from any thread; everything else is `Send + Sync` by itself.
+unsafe impl Send for Ring {}
+// SAFETY: see `Send`; all mutation goes through atomics, the locks, or the C functions above.
+unsafe impl Sync for Ring {}
+
+/// A record reserved by a producer, not yet committed.
+///
+/// Dropping it without [`commit`](Self::commit) discards the record, so the consumer is never
+/// left waiting at a BUSY header.
+pub(crate) struct Reservation<'a> {
+    ring: &'a Ring,
+    /// Offset of the header in the data area.
+    offset: u32,
+    len: u32,
+    seq: u64,
+    done: bool,
+}
+
+impl Ring {
+    /// Allocates ring `index` of `rings` with `data_size` bytes of data.
+    pub(crate) fn new(index: u32, rings: u32, data_size: u32) -> Result<Arc<Self>> {
+        if !data_size.is_power_of_two()
+            || (data_size as usize) < PAGE_SIZE
+            || data_size > uapi::MYMAP_RING_MAX_SIZE
+        {
+            return Err(EINVAL);
+        }
+        let mem = VmallocPages::new(2 * PAGE_SIZE + data_size as usize)?;
+        let max_payload = data_size / 4 - HEADER;
+        let ring = Arc::pin_init(
+            // INVARIANT: the sizes are checked above; `work` and `latency` are set up here.
+            try_pin_init!(Self {
+                mem,
+                data_size,
+                max_payload,
+                index,
+                rings,
+                lock <- new_spinlock_irq!(
+                    Produce { pos: 0, seq: 0, dropped: 0 },
+                    "mymap::Ring::lock"
+                ),
+                read_lock <- new_mutex!((), "mymap::Ring::read_lock"),
+                wait <- new_poll_condvar!("mymap::Ring::wait"),
+                work <- Opaque::ffi_init(|slot: *mut bindings::irq_work| {
+                    // SAFETY: `slot` is valid for writing an `irq_work`. All-zero with `func`
+                    // set is what `init_irq_work()` stores (`IRQ_WORK_INIT`).
+                    unsafe {
+                        slot.write(core::mem::zeroed());
+                        (*slot).func = Some(Self::wake_work);
+                    }
+                }),
+                latency <- Opaque::ffi_init(|slot: *mut bindings::hrtimer| {
+                    // SAFETY: `slot` is valid for writing an `hrtimer`, which `hrtimer_setup`
+                    // initialises whole.
+                    unsafe {
+                        bindings::hrtimer_setup(
+                            slot,
+                            Some(Self::latency_expired),
+                            bindings::CLOCK_MONOTONIC as i32,
+                            bindings::hrtimer_mode_HRTIMER_MODE_REL_HARD,
+                        )
+                    }
+                }),
+                latency_armed: Atomic::new(0),
+                pos_hint: Atomic::new(0),
+                policy: Atomic::new(uapi::MYMAP_WAKEUP_CAUGHT_UP),
+                watermark: Atomic::new(0),
+                max_latency_ns: Atomic::new(0),
+                counters: Counters {
+                    produced: Atomic::new(0),
+                    discarded: Atomic::new(0),
+                    wakeups: Atomic::new(0),
+                    bytes: Atomic::new(0),
+                },
+                claimed: Atomic::new(0),
+                timer <- new_mutex!(None, "mymap::Ring::timer"),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: page 1 is the producer page, inside `mem` and suitably aligned; nothing else
+        // writes it, and userspace can only read it.
+        unsafe {
+            let page = ring.producer_page();
+            (*page).data_size = data_size;
+            (*page).max_payload = max_payload;
+        }
+        Ok(ring)
+    }
+
+    /// The N of `/dev/mymap-ringN`.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The number of rings the module registered.
+    pub(crate) fn rings(&self) -> u32 {
+        self.rings
+    }
+
+    /// Bytes in the data area.
+    pub(crate) fn data_size(&self) -> u32 {
+        self.data_size
+    }
+
+    /// The largest payload a record may carry.
+    pub(crate) fn max_payload(&self) -> u32 {
+        self.max_payload
+    }
+
+    fn consumer_page(&self) -> *mut mymap_ring_consumer {
+        self.mem.as_ptr().cast()
+    }
+
+    fn producer_page(&self) -> *mut mymap_ring_producer {
+        // SAFETY: the allocation is at least three pages (type invariant).
+        unsafe { self.mem.as_ptr().add(PAGE_SIZE).cast() }
+    }
+
+    /// The header at `offset` of the data area.
+    ///
+    /// # Safety
+    ///
+    /// `offset` is 8-byte aligned and `offset + HEADER <= data_size`, or `offset + 8 <=
+    /// data_size` if only the `len` field is accessed (a WRAP word).
+    unsafe fn header(&self, offset: u32) -> *mut mymap_ring_record {
+        // SAFETY: the data area starts two pages in and is `data_size` bytes long (type
+        // invariant); the caller keeps the header inside it, aligned.
+        unsafe {
+            self.mem
+                .as_ptr()
+                .add(2 * PAGE_SIZE + offset as usize)
+                .cast()
+        }
+    }
+
+    /// The consumer position, as userspace last stored it: untrusted (see the module docs).
+    fn consumer_pos(&self) -> u32 {
+        // SAFETY: the consumer page is inside `mem` and `pos` is aligned. Acquire pairs with
+        // the consumer's release: its reads of the records before `pos` are done before the
+        // producer reuses their bytes.
+        unsafe { atomic_load(&raw mut (*self.consumer_page()).pos, Acquire) }
+    }
+
+    /// Reserves a record of `len` payload bytes. `ENOSPC` when the ring is full (the drop is
+    /// counted and the sequence number consumed), `EMSGSIZE` above `max_payload`.
+    ///
+    /// Callable from any context: takes only [`Ring::lock`], never sleeps or allocates.
+    pub(crate) fn reserve(
+        &self,
+        len: u32,
+        source: u16,
+        flags: u16,
+        timestamp_ns: Option<u64>,
+    ) -> Result<Reservation<'_>> {
+        if len > self.max_payload {
+            return Err(EMSGSIZE);
+        }
+        let size = record_size(len);
+        let mask = self.data_size - 1;
+        let mut produce = self.lock.lock();
+        let seq = produce.seq;
+        produce.seq += 1;
+        let pos = produce.pos;
+        let offset = pos & mask;
+        // A record never wraps: skip to the start of the data area first.
+        let gap = if offset + size > self.data_size {
+            self.data_size - offset
+        } else {
+            0
+        };
+        let used = pos.wrapping_sub(self.consumer_pos());
+        // A consumer position ahead of ours or more than a ring behind is garbage: the ring
+        // counts as full, which only hurts that consumer.
+        if used > self.data_size || gap + size > self.data_size - used {
+            produce.dropped += 1;
+            // SAFETY: the producer page is inside `mem`, `dropped` aligned; only producers
+            // write it, under `lock`.
+            unsafe {
+                atomic_store(
+                    &raw mut (*self.producer_page()).dropped,
+                    produce.dropped as u32,
+                    Relaxed,
+                )
+            };
+            return Err(ENOSPC);
+        }
+        let ts = match timestamp_ns {
+            Some(ts) => ts,
+            // SAFETY: `ktime_get` has no preconditions and may be called in any context.
+            None => (unsafe { bindings::ktime_get() }) as u64,
+        };
+        let start = if gap != 0 {
+            // SAFETY: `offset` is 8-byte aligned (records are) and at least 8 bytes remain
+            // before the end, so the WRAP word is inside the data area.
+            unsafe {
+                atomic_store(
+                    &raw mut (*self.header(offset)).len,
+                    uapi::MYMAP_RING_WRAP,
+                    Relaxed,
+                )
+            };
+            0
+        } else {
+            offset
+        };
+        // SAFETY: `start + size <= data_size` and `start` is 8-byte aligned (checked above),
+        // and `size >= HEADER`. The space is free: the consumer has released it. Userspace can
+        // read but never write the data area; the plain field stores are published by the
+        // release store of the producer position below.
+        unsafe {
+            let header = self.header(start);
+            atomic_store(&raw mut (*header).len, len | uapi::MYMAP_RING_BUSY, Relaxed);
+            core::ptr::write_volatile(&raw mut (*header).source, source);
+            core::ptr::write_volatile(&raw mut (*header).flags, flags);
+            core::ptr::write_volatile(&raw mut (*header).seq, seq);
+            core::ptr::write_volatile(&raw mut (*header).timestamp_ns, ts);
+        }
+        let next = pos.wrapping_add(gap + size);
+        produce.pos = next;
+        // Release: `readable()` sees the BUSY header when it sees the new position.
+        self.pos_hint.store(next, Release);
+        // SAFETY: the producer page is inside `mem`, `pos` aligned; written only here, under
+        // `lock`. Release: the header stores above are visible before the new position.
+        unsafe { atomic_store(&raw mut (*self.producer_page()).pos, next, Release) };
+        drop(produce);
+        Ok(Reservation {
+            ring: self,
+            offset: start,
+            len,
+            seq,
+            done: false,
+        })
+    }
+
+    /// Publishes the record whose header is at `offset` (of `len` payload bytes), as
+    /// discarded if `discard`, then wakes the consumer as the policy and `flags` say.
+    fn finish(&self, offset: u32, len: u32, discard: bool, flags: u32) {
+        let word = if discard {
+            len | uapi::MYMAP_RING_DISCARD
+        } else {
+            len
+        };
+        // SAFETY: `offset` is the header of a reserved record (inside the data area, aligned),
+        // which only its producer writes until this store. Release: the payload is visible
+        // before the consumer can see the record committed.
+        unsafe { atomic_store(&raw mut (*self.header(offset)).len, word, Release) };
+        if discard {
+            self.counters.discarded.add(1, Relaxed);
+        } else {
+            self.counters.produced.add(1, Relaxed);
+            self.counters.bytes.add(u64::from(len), Relaxed);
+        }
+        if flags & F_NO_WAKEUP == 0 && (flags & F_FORCE_WAKEUP != 0 || self.wake_due(offset)) {
+            self.wake();
+        }
+    }
+
+    /// Whether the policy wants the consumer woken now that the record at `offset` is in.
+    fn wake_due(&self, offset: u32) -> bool {
+        let cons = self.consumer_pos();
+        match self.policy.load(Relaxed) {
+            uapi::MYMAP_WAKEUP_EVERY => true,
+            uapi::MYMAP_WAKEUP_WATERMARK => {
+                let waiting = self.pos_hint.load(Relaxed).wrapping_sub(cons);
+                // A garbage consumer position (more than a ring waiting) wakes too.
+                if waiting >= self.watermark.load(Relaxed) || waiting > self.data_size {
+                    return true;
+                }
+                self.arm_latency();
+                false
+            }
+            // CAUGHT_UP: the consumer had read everything before this record. A record at
+            // offset 0 may follow a WRAP word the consumer is stopped at: wake for it too.
+            _ => cons & (self.data_size - 1) == offset || offset == 0,
+        }
+    }
+
+    /// Starts the max-latency timer unless it is running or the policy has none.
+    fn arm_latency(&self) {
+        let ns = self.max_latency_ns.load(Relaxed);
+        if ns == 0 || self.latency_armed.xchg(1, Relaxed) == 1 {
+            return;
+        }
+        // SAFETY: `latency` was set up by `hrtimer_setup` (type invariant) and is cancelled in
+        // `drop`; starting it is allowed in any context. The value fits: at most 10^9 ns.
+        unsafe {
+            bindings::hrtimer_start_range_ns(
+                self.latency.get(),
+                ns as i64,
+                0,
+                bindings::hrtimer_mode_HRTIMER_MODE_REL_HARD,
+            )
+        };
+    }
+
+    /// Queues the wakeup. Safe in any context: the `irq_work` does the `wake_up`.
+    fn wake(&self) {
+        // SAFETY: `work` was initialised (type invariant) and is synced in `drop`.
+        unsafe { bindings::irq_work_queue(self.work.get()) };
+    }
+
+    /// `irq_work` function: wakes `poll()` and `read()` waiters.
+    ///
+    /// # Safety
+    ///
+    /// `work` is the `work` field of a live `Ring`.
+    unsafe extern "C" fn wake_work(work: *mut bindings::irq_work) {
+        let work = work.cast::<Opaque<bindings::irq_work>>();
+        // SAFETY: `work` is the `work` field of a `Ring`, alive until `drop` has synced this
+        // work (caller's guarantee).
+        let ring = unsafe { &*kernel::container_of!(work, Ring, work) };
+        // Take and release the lock: a `read()` that found no record under it is then already
+        // on the wait queue, so this wakeup cannot be lost.
+        drop(ring.lock.lock());
+        ring.counters.wakeups.add(1, Relaxed);
+        ring.wait.notify_all();
+    }
+
+    /// `hrtimer` function: the max latency of the WATERMARK policy has passed.
+    ///
+    /// # Safety
+    ///
+    /// `timer` is the `latency` field of a live `Ring`.
+    unsafe extern "C" fn latency_expired(
+        timer: *mut bindings::hrtimer,
+    ) -> bindings::hrtimer_restart {
+        let timer = timer.cast::<Opaque<bindings::hrtimer>>();
+        // SAFETY: `timer` is the `latency` field of a `Ring`, alive until `drop` has cancelled
+        // this timer (caller's guarantee).
+        let ring = unsafe { &*kernel::container_of!(timer, Ring, latency) };
+        ring.latency_armed.store(0, Relaxed);
+        if ring.readable() {
+            ring.wake();
+        }
+        bindings::hrtimer_restart::HRTIMER_NORESTART
+    }
+
+    /// Whether a committed record waits at the consumer position. A record still BUSY does
+    /// not count: its commit wakes the consumer (every policy does then, or arms the timer).
+    pub(crate) fn readable(&self) -> bool {
+        let cons = self.consumer_pos();
+        if self.pos_hint.load(Acquire) == cons {
+            return false;
+        }
+        // Masked and aligned into the data area: the length word of the record there, or
+        // of nothing sensible if the consumer position is garbage (then readable, and the
+        // consumer finds out).
+        let offset = cons & (self.data_size - 1) & !7;
+        // SAFETY: `offset` is 8-byte aligned inside the data area, so its first 4 bytes are
+        // inside too. Acquire pairs with the producer's release of the committed length.
+        let word = unsafe { atomic_load(&raw mut (*self.header(offset)).len, Acquire) };
+        word & uapi::MYMAP_RING_BUSY == 0
+    }
+
+    /// The timer producer's slot (`producers.rs`).
+    pub(crate) fn timer_slot(&self) -> &Mutex<Option<Running>> {
+        &self.timer
+    }
+
+    /// The wait queue of `poll()`.
+    pub(crate) fn poll_wait(&self) -> &PollCondVar {
+        &self.wait
+    }
+
+    /// Takes the consumer claim; `EBUSY` if another file holds it.
+    pub(crate) fn claim(&self) -> Result {
+        if self.claimed.cmpxchg(0, 1, Acquire).is_err() {
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// Gives the consumer claim back.
+    pub(crate) fn unclaim(&self) {
+        self.claimed.store(0, Release);
+    }
+
+    /// Whether a file holds the consumer claim.
+    pub(crate) fn claimed(&self) -> bool {
+        self.claimed.load(Relaxed) != 0
+    }
+
+    /// The wakeup policy.
+    pub(crate) fn wakeup(&self) -> mymap_ring_wakeup {
+        mymap_ring_wakeup {
+            policy: self.policy.load(Relaxed),
+            watermark: self.watermark.load(Relaxed),
+            max_latency_ns: self.max_latency_ns.load(Relaxed),
+        }
+    }
+
+    /// Checks and sets the wakeup policy; `EINVAL` for anything out of range.
+    pub(crate) fn set_wakeup(&self, w: &mymap_ring_wakeup) -> Result {
+        let w = Wakeup::check(w, self.data_size)?;
+        // Readers see the three fields change one at a time; any mix is a valid policy.
+        self.watermark.store(w.watermark, Relaxed);
+        self.max_latency_ns.store(w.max_latency_ns, Relaxed);
+        self.policy.store(w.policy, Relaxed);
+        // A consumer asleep under the old policy re-evaluates under the new one.
+        if self.readable() {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// The counters; the caller fills the timer fields.
+    pub(crate) fn stats(&self) -> mymap_ring_stats {
+        let dropped = self.lock.lock().dropped;
+        mymap_ring_stats {
+            produced: self.counters.produced.load(Relaxed),
+            discarded: self.counters.discarded.load(Relaxed),
+            dropped,
+            wakeups: self.counters.wakeups.load(Relaxed),
+            bytes: self.counters.bytes.load(Relaxed),
+            timer_period_ns: 0,
+            timer_len: 0,
+            producer_pos: self.pos_hint.load(Relaxed),
+        }
+    }
+
+    /// Produces one record with the built-in producers' payload (see the header).
+    pub(crate) fn produce_pattern(&self, source: u16, len: u32) -> Result {
+        let mut r = self.reserve(len, source, 0, None)?;
+        let seq = r.seq.to_le_bytes();
+        let head = (len as usize).min(seq.len());
+        r.write(0, &seq[..head]);
+        if len as usize > head {
+            r.fill(head as u32, r.seq as u8, len - head as u32);
+        }
+        r.commit(0);
+        Ok(())
+    }
+
+    /// `read()`: moves the next record (header and payload) to `iov`; see the header's
+    /// contract. Blocks unless `nonblock`.
+    pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+        let _reader = self.read_lock.lock();
+        let mask = self.data_size - 1;
+        let mut produce = self.lock.lock();
+        let (cons, offset, len) = loop {
+            let cons = self.consumer_pos();
+            let waiting = produce.pos.wrapping_sub(cons);
+            if waiting > self.data_size || cons & 7 != 0 {
+                pr_debug!("read refused: the consumer position was corrupted\n");
+                return Err(EIO);
+            }
+            if waiting == 0 {
+                if nonblock {
+                    return Err(EAGAIN);
+                }
+                if self.wait.wait_interruptible(&mut produce) {
+                    return Err(ERESTARTSYS);
+                }
+                continue;
+            }
+            let offset = cons & mask;
+            // SAFETY: `offset` is masked into the data area and 8-byte aligned (checked
+            // above); a header fits, as every record starts where one fits. Acquire pairs with
+            // the producer's release of the committed length.
+            let word = unsafe { atomic_load(&raw mut (*self.header(offset)).len, Acquire) };
+            if word & uapi::MYMAP_RING_BUSY != 0 {
+                if nonblock {
+                    return Err(EAGAIN);
+                }
+                if self.wait.wait_interruptible(&mut produce) {
+                    return Err(ERESTARTSYS);
+                }
+                continue;
+            }
+            if word == uapi::MYMAP_RING_WRAP {
+                self.release(cons.wrapping_add(self.data_size - offset));
+                continue;
+            }
+            let len = word & uapi::MYMAP_RING_LEN_MASK;
+            if len > self.max_payload || offset + record_size(len) > self.data_size {
+                pr_debug!("read refused: no record at the consumer position\n");
+                return Err(EIO);
+            }
+            if word & uapi::MYMAP_RING_DISCARD != 0 {
+                self.release(cons.wrapping_add(record_size(len)));
+                continue;
+            }
+            break (cons, offset, len);
+        };
+        drop(produce);
+        let want = (HEADER + len) as usize;
+        if iov.len() < want {
+            return Err(EMSGSIZE);
+        }
+        // SAFETY: the record lies inside the data area (checked above) and stays as it is
+        // until the consumer position moves past it, which only this reader does, under
+        // `read_lock`. `iov.as_raw()` is a valid destination iterator for this call.
+        let done =
+            unsafe { bindings::_copy_to_iter(self.header(offset).cast(), want, iov.as_raw()) };
+        if done != want {
+            return Err(EFAULT);
+        }
+        self.release(cons.wrapping_add(record_size(len)));
+        Ok(want)
+    }
+
+    /// Stores the consumer position on the consumer's behalf (`read()`).
+    fn release(&self, pos: u32) {
+        // SAFETY: the consumer page is inside `mem`, `pos` aligned. Release: the record was
+        // copied out before the producer may reuse its bytes.
+        unsafe { atomic_store(&raw mut (*self.consumer_page()).pos, pos, Release) };
+    }
+
+    /// The reservation whose payload is at `data`, from the C API; `None` (with a message)
+    /// if `data` is not the payload of a reserved record.
+    pub(crate) fn reservation_at(&self, data: *mut u8) -> Option<Reservation<'_>> {
+        let area = self.mem.as_ptr() as usize + 2 * PAGE_SIZE;
+        let offset = (data as usize)
+            .checked_sub(area + HEADER as usize)
+            .and_then(|o| u32::try_from(o).ok())
+            .filter(|o| o % 8 == 0 && o + HEADER < self.data_size);
+        let Some(offset) = offset else {
+            pr_err!(
+                "ring {}: commit or discard of a pointer that is not a record\n",
+                self.index
+            );
+            return None;
+        };
+        // SAFETY: `offset` is inside the data area with room for a header, 8-byte aligned.
+        let word = unsafe { atomic_load(&raw mut (*self.header(offset)).len, Relaxed) };
+        let len = word & uapi::MYMAP_RING_LEN_MASK;
+        if word & uapi::MYMAP_RING_BUSY == 0
+            || len > self.max_payload
+            || offset + record_size(len) > self.data_size
+        {
+            pr_err!(
+                "ring {}: commit or discard of a record not reserved\n",
+                self.index
+            );
+            return None;
+        }
+        Some(Reservation {
+            ring: self,
+            offset,
+            len,
+            seq: 0,
+            done: false,
+        })
+    }
+}
+
+impl Reservation<'_> {
+    /// The payload's first byte. Valid for `len` bytes until commit or discard.
+    pub(crate) fn payload(&self) -> *mut u8 {
+        // SAFETY: the record is inside the data area (type invariant of `Ring`).
+        unsafe {
+            self.ring
+                .header(self.offset)
+                .cast::<u8>()
+                .add(HEADER as usize)
+        }
+    }
+
+    /// Copies `bytes` into the payload at `at`; what does not fit is left out.
+    pub(crate) fn write(&mut self, at: u32, bytes: &[u8]) {
+        let n = bytes.len().min(self.len.saturating_sub(at) as usize);
+        // SAFETY: `at + n <= len`, inside this record's payload, which only this producer
+        // writes until commit; `bytes` is a distinct kernel buffer.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.payload().add(at as usize), n)
+        };
+    }
+
+    /// Sets `count` payload bytes from `at` to `byte`; what does not fit is left out.
+    pub(crate) fn fill(&mut self, at: u32, byte: u8, count: u32) {
+        let n = count.min(self.len.saturating_sub(at));
+        // SAFETY: as for `write`.
+        unsafe { core::ptr::write_bytes(self.payload().add(at as usize), byte, n as usize) };
+    }
+
+    /// Publishes the record; `flags` are `F_*`.
+    pub(crate) fn commit(mut self, flags: u32) {
+        self.done = true;
+        self.ring.finish(self.offset, self.len, false, flags);
+    }
+
+    /// Publishes the record as discarded; `flags` are `F_*`.
+    pub(crate) fn discard(mut self, flags: u32) {
+        self.done = true;
+        self.ring.finish(self.offset, self.len, true, flags);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.ring.finish(self.offset, self.len, true, 0);
+        }
+    }
+}
+
+impl Wakeup {
+    fn check(w: &mymap_ring_wakeup, data_size: u32) -> Result<Self> {
+        let ok = match w.policy {
+            uapi::MYMAP_WAKEUP_EVERY | uapi::MYMAP_WAKEUP_CAUGHT_UP => {
+                w.watermark == 0 && w.max_latency_ns == 0
+            }
+            uapi::MYMAP_WAKEUP_WATERMARK => {
+                (1..=data_size).contains(&w.watermark)
+                    && (w.max_latency_ns == 0 || (1000..=1_000_000_000).contains(&w.max_latency_ns))
+            }
+            _ => false,
+        };
+        if !ok {
+            pr_debug!(
+                "wakeup policy refused: {} {} {}\n",
+                w.policy,
+                w.watermark,
+                w.max_latency_ns
+            );
+            return Err(EINVAL);
+        }
+        Ok(Self {
+            policy: w.policy,
+            watermark: w.watermark,
+            max_latency_ns: w.max_latency_ns,
+        })
+    }
+}
+
+impl PageSource for Ring {
+    fn pages(&self, first: usize, count: usize) -> Option<&[NonNull<bindings::page>]> {
+        self.mem.pages(first, count)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Ring {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `latency` was set up in `new`. After the cancel it is not running and nothing
+        // starts it again: no producer or file is left (the ring is being dropped).
+        unsafe { bindings::hrtimer_cancel(self.latency.get()) };
+        // SAFETY: `work` was initialised in `new`; after the sync it is neither pending nor
+        // running, and nothing can queue it any more.
+        unsafe { bindings::irq_work_sync(self.work.get()) };
+    }
+}

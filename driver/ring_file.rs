@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The file operations of an open ring device, `/dev/mymap-ringN`.
+//!
+//! Opening for writing claims the ring for one consumer (`EBUSY` for a
+//! second); read-only opens are unlimited. The mmap rules are the header's:
+//! page 0 writable alone, by the consumer; everything else read-only for good.
+//!
+//! The `MiscDevice` trait of kernel 7.3 has no `poll` hook; `open` switches
+//! the file to [`FOPS`], the abstraction's own vtable for [`RingFile`] with
+//! `poll` added, the way `file.rs` adds `llseek` to the buffer's (see there,
+//! and README.md, "Seeking", for why the extension lives in the driver).
+
+use kernel::{
+    bindings,
+    fs::{
+        File,
+        Kiocb, //
+    },
+    ioctl::{
+        _IOR,
+        _IOW,
+        _IOWR, //
+    },
+    iov::IovIterDest,
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    mm::virt::VmaNew,
+    page::PAGE_SIZE,
+    prelude::*,
+    seq_file::{
+        seq_print,
+        SeqFile, //
+    },
+    sync::{
+        poll::PollTable,
+        Arc,
+        ArcBorrow, //
+    },
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    types::ForeignOwnable,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use crate::{
+    mapping, producers,
+    ring::Ring,
+    uapi::{
+        self,
+        mymap_ring_info,
+        mymap_ring_inject,
+        mymap_ring_stats,
+        mymap_ring_timer,
+        mymap_ring_wakeup, //
+    },
+    RingDevice,
+};
+
+const INFO: u32 = _IOR::<mymap_ring_info>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_INFO);
+const STATS: u32 = _IOR::<mymap_ring_stats>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_STATS);
+const SET_WAKEUP: u32 =
+    _IOW::<mymap_ring_wakeup>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_SET_WAKEUP);
+const GET_WAKEUP: u32 =
+    _IOR::<mymap_ring_wakeup>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_GET_WAKEUP);
+const TIMER: u32 = _IOW::<mymap_ring_timer>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_TIMER);
+const INJECT: u32 =
+    _IOWR::<mymap_ring_inject>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_INJECT);
+
+/// The private data type of an open ring file: its ring.
+pub(crate) struct RingFile;
+
+/// Whether `file` was opened for writing, which is what holds the consumer claim.
+fn is_consumer(file: &File) -> bool {
+    file.flags() & bindings::O_ACCMODE != bindings::O_RDONLY
+}
+
+#[vtable]
+impl MiscDevice for RingFile {
+    type Ptr = Arc<Ring>;
+
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Ring>> {
+        let ring = RingDevice::from_registration(misc).ring.clone();
+        if is_consumer(file) {
+            ring.claim().inspect_err(|_| {
+                pr_debug!(
+                    "ring {}: open refused: another file consumes it\n",
+                    ring.index()
+                );
+            })?;
+        }
+        // SAFETY: `file` is being opened: it is not yet installed in any file table, so no
+        // other thread reads `f_op`. `FOPS` is a copy of the vtable the misc core installed
+        // (same functions, same `owner`), so the module reference taken for the old `f_op`
+        // is the one `fput()` drops for the new one. `FOPS` is a static of this module,
+        // which cannot be unloaded while the file holds that reference.
+        unsafe { (*file.as_ptr()).f_op = &FOPS.0 };
+        Ok(ring)
+    }
+
+    fn release(ring: Arc<Ring>, file: &File) {
+        // The core releases a file once, after its last mapping is gone.
+        if is_consumer(file) {
+            ring.unclaim();
+        }
+    }
+
+    fn mmap(ring: ArcBorrow<'_, Ring>, _file: &File, vma: &VmaNew) -> Result {
+        // SAFETY: `vma` is being set up by the mmap hook, so it is valid and the caller
+        // holds `mmap_lock` for writing; `vm_pgoff` is a plain field nothing else writes now.
+        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
+        let pages = (vma.end() - vma.start()) / PAGE_SIZE;
+        let consumer_page_only = pgoff == uapi::MYMAP_RING_PGOFF_CONSUMER as usize && pages == 1;
+        if consumer_page_only && vma.flags() & bindings::VM_SHARED != 0 {
+            // The consumer page, shared: writable if the file may write (the core has
+            // already refused `PROT_WRITE` on a read-only file and cleared `VM_MAYWRITE`).
+        } else if vma.writable() {
+            pr_debug!(
+                "ring {}: mmap refused: only page 0 may be writable\n",
+                ring.index()
+            );
+            return Err(EPERM);
+        } else {
+            // Can never become writable: `mprotect` fails with `EACCES`.
+            vma.try_clear_maywrite()?;
+        }
+        mapping::map(&*ring, vma, pgoff)
+    }
+
+    fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        // SAFETY: `kiocb` wraps a valid `struct kiocb` for this call; `ki_filp` is its file,
+        // alive for the call.
+        let file = unsafe { File::from_raw_file((*kiocb.as_raw()).ki_filp) };
+        let nonblock = file.flags() & bindings::O_NONBLOCK != 0;
+        if !is_consumer(file) {
+            return Err(EBADF);
+        }
+        kiocb.file().read(iov, nonblock)
+    }
+
+    fn ioctl(ring: ArcBorrow<'_, Ring>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            INFO => put(arg, &info(&ring))?,
+            STATS => put(arg, &producers::stats(&ring))?,
+            GET_WAKEUP => put(arg, &ring.wakeup())?,
+            SET_WAKEUP => ring.set_wakeup(&get::<mymap_ring_wakeup>(arg)?)?,
+            TIMER => producers::timer(&ring.into(), &get::<mymap_ring_timer>(arg)?)?,
+            INJECT => {
+                let mut inject = get::<mymap_ring_inject>(arg)?;
+                producers::inject(&ring, &mut inject)?;
+                put(arg, &inject)?;
+            }
+            _ => {
+                pr_debug!("ring ioctl {:#x} refused: unknown command\n", cmd);
+                return Err(ENOTTY);
+            }
+        }
+        Ok(0)
+    }
+
+    fn show_fdinfo(ring: ArcBorrow<'_, Ring>, m: &SeqFile, _file: &File) {
+        let stats = producers::stats(&ring);
+        seq_print!(
+            m,
+            "mymap-ring:\t{}\nmymap-data-size:\t{}\nmymap-produced:\t{}\nmymap-dropped:\t{}\n",
+            ring.index(),
+            ring.data_size(),
+            stats.produced,
+            stats.dropped
+        );
+    }
+}
+
+/// The answer of `MYMAP_RING_IOC_INFO`.
+fn info(ring: &Ring) -> mymap_ring_info {
+    mymap_ring_info {
+        abi_version: uapi::MYMAP_ABI_VERSION,
+        page_size: PAGE_SIZE as u32,
+        index: ring.index(),
+        rings: ring.rings(),
+        data_size: ring.data_size(),
+        max_payload: ring.max_payload(),
+        header_size: uapi::MYMAP_RING_HEADER_SIZE,
+        consumer_claimed: ring.claimed().into(),
+    }
+}
+
+/// Copies `value` to the user pointer `arg`.
+fn put<T: AsBytes>(arg: usize, value: &T) -> Result {
+    UserSlice::new(UserPtr::from_addr(arg), size_of::<T>())
+        .writer()
+        .write(value)
+}
+
+/// Copies a `T` from the user pointer `arg`.
+fn get<T: FromBytes>(arg: usize) -> Result<T> {
+    UserSlice::new(UserPtr::from_addr(arg), size_of::<T>())
+        .reader()
+        .read()
+}
+
+/// `f_op->poll`: readable while a record waits.
+///
+/// # Safety
+///
+/// `file` must be a valid ring file between its `open` and `release`, and `table` null or a
+/// valid `poll_table` for the duration of the call.
+unsafe extern "C" fn poll(
+    file: *mut bindings::file,
+    table: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: between `open` and `release` the private data is the pointer that the misc
+    // vtable's `open` made with `Arc::<Ring>::into_foreign`; the file holds that reference
+    // until `release`, which cannot run during this call.
+    let ring = unsafe { <Arc<Ring> as ForeignOwnable>::borrow((*file).private_data) };
+    // SAFETY: `table` is null or valid for this call (caller's guarantee), and `file` is
+    // valid for this call.
+    let (table, file) = unsafe { (PollTable::from_raw(table), File::from_raw_file(file)) };
+    table.register_wait(file, ring.poll_wait());
+    if ring.readable() {
+        bindings::POLLIN | bindings::POLLRDNORM
+    } else {
+        0
+    }
+}
+
+/// A `file_operations` that may live in a `static`.
+#[repr(transparent)]
+struct Fops(bindings::file_operations);
+
+// SAFETY: the table is never written after compile time; the C code only reads it, from
+// any thread, as it does for every `const struct file_operations`.
+unsafe impl Sync for Fops {}
+
+/// The misc vtable that `MiscDevice` builds for `RingFile`, plus `poll`.
+static FOPS: Fops = {
+    let misc = MiscDeviceOptions {
+        name: c"mymap-ring",
+    }
+    .into_raw::<RingFile>();
+    // SAFETY: `into_raw` points `fops` at the abstraction's `'static` vtable for
+    // `RingFile`, a valid, initialised `file_operations`; copying it is a plain read.
+    let base = unsafe { *misc.fops };
+    Fops(bindings::file_operations {
+        poll: Some(poll),
+        ..base
+    })
+};
