@@ -56,10 +56,13 @@ pub const fn ring_record_size(len: u32) -> u32 {
 /// The header size as a `usize`, for offsets.
 const HEADER: usize = MYMAP_RING_HEADER_SIZE as usize;
 
-/// Byte offsets of the producer page's fields (all `u32`).
+/// Byte offset of `mymap_ring_producer.pos`.
 const PRODUCER_POS: usize = core::mem::offset_of!(mymap_ring_producer, pos);
+/// Byte offset of `mymap_ring_producer.dropped`.
 const PRODUCER_DROPPED: usize = core::mem::offset_of!(mymap_ring_producer, dropped);
+/// Byte offset of `mymap_ring_producer.data_size`.
 const PRODUCER_DATA_SIZE: usize = core::mem::offset_of!(mymap_ring_producer, data_size);
+/// Byte offset of `mymap_ring_producer.max_payload`.
 const PRODUCER_MAX_PAYLOAD: usize = core::mem::offset_of!(mymap_ring_producer, max_payload);
 
 /// Which step of [`RingMap::open`] failed.
@@ -238,10 +241,11 @@ impl Regions {
         // SAFETY: `at` is the offset of a `u32` field of `struct mymap_ring_producer`
         // (the callers pass only the `PRODUCER_*` constants), inside the producer page,
         // which is mapped, page-aligned and stays mapped while `self` lives (invariant).
-        // The kernel writes these fields concurrently with `smp_store_release` or plain
-        // stores and nothing in this process writes them: the mapping is read-only. An
-        // atomic load is the access that cannot race; `AtomicU32::load` on read-only
-        // memory is a plain load instruction on every architecture we build for.
+        // The kernel writes these fields concurrently (`smp_store_release` or
+        // `WRITE_ONCE`); in this process only atomics touch them (loads through the
+        // read-only mapping, and a simulated producer's stores), so no access races.
+        // `AtomicU32::load` on read-only memory is a plain load instruction on every
+        // architecture we build for.
         unsafe { AtomicU32::from_ptr(self.shared.as_mut_ptr().add(at).cast()) }
     }
 
@@ -271,7 +275,7 @@ impl Regions {
 ///
 /// # Invariants
 ///
-/// - `regions` is a ring's mapping as described on [`Regions`], with `data_size` a power
+/// - `regions` is a ring's mapping as described on `Regions`, with `data_size` a power
 ///   of two at least 32 and equal to the `data_size` the producer page states.
 /// - `released` is the value most recently stored to the consumer position (or found
 ///   there at open), and only this value stores it: see the module documentation.
