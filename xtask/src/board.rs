@@ -54,6 +54,10 @@ pub struct Qemu {
     /// Device tree nodes to disable in the QEMU-only copy of `dtb`.
     #[serde(default)]
     pub dtb_disable: Vec<String>,
+    /// Device-tree overlays (sources, relative to `boards/`) to apply to that copy, as the
+    /// board's firmware applies them from `config.txt` on real hardware.
+    #[serde(default)]
+    pub dtb_overlays: Vec<String>,
     /// Extra kernel command line.
     pub append: String,
     /// Whether `poweroff` ends QEMU (PSCI); else the xtask stops it at the end marker.

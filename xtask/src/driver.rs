@@ -26,7 +26,7 @@ use crate::{
     },
     setup,
     util::{
-        cache_dir,
+        checkout_dir,
         project_root,
         run_logged,
         step, //
@@ -46,7 +46,7 @@ impl flags::BoardArgs {
 /// the checkout never share object files. Returns the path of mymap.ko.
 pub fn build(board: &Board, kernel: &Kernel) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap();
-    let dir = cache_dir()?.join("driver").join(name);
+    let dir = checkout_dir()?.join("driver").join(name);
     step(
         &format!(
             "driver: build mymap.ko for {} (kernel {})",
@@ -66,7 +66,7 @@ pub const PEERS: [&str; 2] = ["mymap_pfn", "mymap_vfault"];
 /// copy per kernel build (`peers/<kernel>` in the cache). Returns the .ko paths.
 pub fn build_peers(board: &Board, kernel: &Kernel) -> Result<Vec<PathBuf>> {
     let name = kernel.dir.file_name().unwrap();
-    let dir = cache_dir()?.join("peers").join(name);
+    let dir = checkout_dir()?.join("peers").join(name);
     step(
         &format!(
             "peers: build {} for {} (kernel {})",

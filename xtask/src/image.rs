@@ -44,6 +44,7 @@ use crate::{
     setup, userspace,
     util::{
         cache_dir,
+        checkout_dir,
         copy_tree,
         hash_parts,
         project_root,
@@ -118,7 +119,7 @@ pub fn build(
         None
     };
     let busybox = busybox::build(sh, board)?;
-    let dir = cache_dir()?.join("image").join(&board.name);
+    let dir = checkout_dir()?.join("image").join(&board.name);
     let initramfs = step(&format!("image: initramfs for {}", board.name), || {
         let root = dir.join("rootfs");
         if root.exists() {
@@ -288,13 +289,27 @@ fn list_tree(root: &Path, dir: &Path, spec: &mut String) -> Result<()> {
 }
 
 /// A QEMU-only copy of the board's device tree with the nodes QEMU does not
-/// model disabled (they abort the kernel at probe; see FIELD-NOTES).
+/// model disabled (they abort the kernel at probe; see FIELD-NOTES) and the
+/// board's overlays applied, as the Raspberry Pi firmware does from config.txt.
 fn qemu_dtb(sh: &Shell, board: &Board, kernel: &Kernel, name: &str, dir: &Path) -> Result<PathBuf> {
     let src = kernel.dtb(name, board);
     let out = dir.join("qemu.dtb");
     fs::copy(&src, &out).with_context(|| format!("copy {}", src.display()))?;
     for node in &board.qemu.dtb_disable {
         cmd!(sh, "fdtput -t s {out} {node} status disabled").run()?;
+    }
+    for overlay in &board.qemu.dtb_overlays {
+        let dts = project_root().join("boards").join(overlay);
+        let dtbo = dir.join(format!(
+            "{}.dtbo",
+            dts.file_stem().unwrap().to_string_lossy()
+        ));
+        cmd!(sh, "dtc -q -@ -I dts -O dtb -o {dtbo} {dts}")
+            .run()
+            .with_context(|| format!("compile the overlay {overlay}"))?;
+        cmd!(sh, "fdtoverlay -i {out} -o {out} {dtbo}")
+            .run()
+            .with_context(|| format!("apply the overlay {overlay} to {name}"))?;
     }
     Ok(out)
 }
