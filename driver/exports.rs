@@ -61,6 +61,18 @@ pub(crate) fn withdraw() {
     }
 }
 
+/// Ring `index`, if the module has it (for the device-tree GPIO producer, `of.rs`).
+pub(crate) fn ring(index: u32) -> Option<Arc<Ring>> {
+    let ptr = REGISTRY.get(index as usize)?.load(Acquire);
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` is the registry's `Arc::into_raw` reference; the registry is emptied only
+    // at unload, after the platform driver that calls this is unregistered.
+    let ring = unsafe { kernel::sync::ArcBorrow::from_raw(ptr) };
+    Some(Arc::from(ring))
+}
+
 /// The flags the C API accepts.
 const FLAGS: u32 = F_NO_WAKEUP | F_FORCE_WAKEUP;
 
@@ -100,6 +112,17 @@ pub(crate) unsafe extern "C" fn mymap_ring_put(ring: *mut c_void) {
     // SAFETY: `ring` is a reference made by `Arc::into_raw` in `mymap_ring_get`, released
     // here once (caller's guarantee).
     drop(unsafe { Arc::from_raw(ring.cast::<Ring>().cast_const()) });
+}
+
+/// `mymap_ring_max_payload()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_max_payload(ring: *mut c_void) -> u32 {
+    // SAFETY: the caller's guarantee.
+    unsafe { borrow(ring) }.max_payload()
 }
 
 /// `mymap_ring_reserve_at()`.

@@ -44,7 +44,7 @@ use crate::{
     },
     kernel, qemu,
     util::{
-        cache_dir,
+        checkout_dir,
         project_root,
         step, //
     },
@@ -356,7 +356,10 @@ impl flags::Bench {
 /// `lib/modules/<release>/extra/` with the reference drivers, in a directory of
 /// the cache that `image::build` copies over the test image.
 fn peers_overlay(board: &Board, kernel: &kernel::Kernel, peers: &[PathBuf]) -> Result<PathBuf> {
-    let overlay = cache_dir()?.join("bench").join(&board.name).join("overlay");
+    let overlay = checkout_dir()?
+        .join("bench")
+        .join(&board.name)
+        .join("overlay");
     if overlay.exists() {
         fs::remove_dir_all(&overlay)?;
     }
