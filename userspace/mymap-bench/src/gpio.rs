@@ -486,7 +486,7 @@ fn measure(cfg: &GpioConfig, chip: &SimChip) -> io::Result<GpioReport> {
             s.spawn(move || consume(side, chip, ready_tx, tx, stop, dropped));
             let size = ready_rx
                 .recv()
-                .map_err(|_| io::Error::other(format!("{} consumer ended", side.id())))?;
+                .unwrap_or_else(|_| Err(io::Error::other(format!("{} consumer ended", side.id()))));
             match size {
                 Ok(size) => sizes.push(size),
                 Err(e) => {
