@@ -103,7 +103,9 @@ const TICK_TARGET: Bound = Bound::AtMost(1.0);
 /// What to measure.
 #[derive(Debug, PartialEq)]
 pub struct GpioConfig {
-    /// Timed latency rounds (after one untimed round), and rate rounds.
+    /// Timed latency rounds (after one untimed round), and rate rounds. The
+    /// wakeup ratio is of the p99s of all rounds together (a round's p99 is
+    /// nearly its maximum); each round's ratio is kept beside it.
     pub rounds: usize,
     /// Edges of each side per latency round.
     pub edges: usize,
