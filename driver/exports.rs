@@ -125,6 +125,25 @@ pub(crate) unsafe extern "C" fn mymap_ring_max_payload(ring: *mut c_void) -> u32
     unsafe { borrow(ring) }.max_payload()
 }
 
+/// Reserves for the C API: the payload pointer, or null (the drop is counted).
+fn reserve(
+    ring: &Ring,
+    len: u32,
+    source: u16,
+    flags: u16,
+    timestamp_ns: Option<u64>,
+) -> *mut c_void {
+    match ring.reserve(len, source, flags, timestamp_ns) {
+        Ok(r) => {
+            let payload = r.payload();
+            // The C caller commits or discards by pointer (`reservation_at`).
+            core::mem::forget(r);
+            payload.cast()
+        }
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
 /// `mymap_ring_reserve_at()`.
 ///
 /// # Safety
@@ -139,16 +158,13 @@ pub(crate) unsafe extern "C" fn mymap_ring_reserve_at(
     timestamp_ns: u64,
 ) -> *mut c_void {
     // SAFETY: the caller's guarantee.
-    let ring = unsafe { borrow(ring) };
-    match ring.reserve(len, source, flags, Some(timestamp_ns)) {
-        Ok(r) => {
-            let payload = r.payload();
-            // The C caller commits or discards by pointer.
-            core::mem::forget(r);
-            payload.cast()
-        }
-        Err(_) => core::ptr::null_mut(),
-    }
+    reserve(
+        unsafe { borrow(ring) },
+        len,
+        source,
+        flags,
+        Some(timestamp_ns),
+    )
 }
 
 /// `mymap_ring_reserve()`.
@@ -163,15 +179,7 @@ pub(crate) unsafe extern "C" fn mymap_ring_reserve(
     source: u16,
 ) -> *mut c_void {
     // SAFETY: the caller's guarantee.
-    let ring = unsafe { borrow(ring) };
-    match ring.reserve(len, source, 0, None) {
-        Ok(r) => {
-            let payload = r.payload();
-            core::mem::forget(r);
-            payload.cast()
-        }
-        Err(_) => core::ptr::null_mut(),
-    }
+    reserve(unsafe { borrow(ring) }, len, source, 0, None)
 }
 
 /// `mymap_ring_commit()`.
