@@ -106,6 +106,8 @@ struct mymap_info {
  *   3. store-release(consumer->pos, C), once per batch or per record: the
  *      kernel may overwrite the bytes before C as soon as it sees C.
  * A consumer must not read a record's bytes after releasing its position.
+ * A new consumer starts from the position the last one left in page 0 (0
+ * after load): the records it had not released are still there for it.
  *
  * Every value the kernel reads from page 0 is untrusted: a consumer that
  * writes garbage there (a position behind or ahead of the producer's) can
