@@ -34,6 +34,8 @@ pub struct Board {
     pub rust_static_gnu: bool,
     /// A 32-bit target whose build of the target tests also runs on this 64-bit board.
     pub compat_rust_target: Option<String>,
+    /// The C cross compiler prefix for that 32-bit target: the C examples' compat build.
+    pub compat_cross_compile: Option<String>,
     /// Debian architecture of busybox and udev in the test image.
     pub debian_arch: String,
     /// Kernel config fragments, relative to boards/, merged over tinyconfig in order.
