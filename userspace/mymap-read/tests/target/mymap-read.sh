@@ -27,6 +27,8 @@ CTL=$BIN/mymapctl
 
 CONFIGFS=/sys/kernel/config
 SIM=$CONFIGFS/gpio-sim/mymaptest
+# The simulated chip's label, which the module parameter gpio= names.
+SIM_LABEL=mymaptest
 mounted_configfs=""
 
 T=$(mktemp -d /tmp/mymap-read-test.XXXXXX) || {
@@ -415,6 +417,7 @@ gpio_sim_up() {
 	[ -d "$CONFIGFS/gpio-sim" ] || fail "no $CONFIGFS/gpio-sim (CONFIG_GPIO_SIM)" || return 1
 	mkdir "$SIM" "$SIM/gpio-bank0" || fail "mkdir $SIM/gpio-bank0 failed" || return 1
 	echo 8 >"$SIM/gpio-bank0/num_lines" || fail "num_lines refused" || return 1
+	echo "$SIM_LABEL" >"$SIM/gpio-bank0/label" || fail "label refused" || return 1
 	mkdir "$SIM/gpio-bank0/line0" || fail "mkdir line0 failed" || return 1
 	echo 1 >"$SIM/live" || fail "the chip would not go live" || return 1
 	chip=$(cat "$SIM/gpio-bank0/chip_name")
@@ -721,6 +724,48 @@ t_ring_broken_pipe() {
 	drain
 }
 
+# ring-gpio-stream: the GPIO producer (module parameter gpio=) streams the
+# gpio-sim line's edges into ring 0. gpio-sim's chip sleeps, so the driver
+# infers edge and value (flag MYMAP_GPIO_INFERRED, 0x01). A record's payload
+# is the line offset (4 bytes, little-endian here), edge (1 rising, 2 falling),
+# value and flags; the header's flags are the edge. Reloads the module, and
+# leaves it with default parameters.
+t_ring_gpio_stream() {
+	[ -n "${pull:-}" ] || fail "no gpio-sim chip" || return 1
+	echo pull-down >"$pull" || fail "pull-down refused" || return 1
+	gpio_stream
+	streamed=$?
+	streamed_why=$why
+	if [ -d /sys/module/mymap ]; then
+		limited rmmod mymap || fail "rmmod after the stream failed" || return 1
+	fi
+	limited modprobe mymap || fail "could not load the module again" || return 1
+	wait_until 100 test -c "$RING" || fail "$RING did not come back" || return 1
+	[ "$streamed" -eq 0 ] || fail "$streamed_why" || return 1
+	expect_ok "mymap-read --ring --count 4" || return 1
+	expect_eq "$(sed 's/ time=[0-9]*\.[0-9]* / /' "$T/out")" \
+		"seq=0 source=gpio flags=0x0001 len=8 data=0000000001010100
+seq=1 source=gpio flags=0x0002 len=8 data=0000000002000100
+seq=2 source=gpio flags=0x0001 len=8 data=0000000001010100
+seq=3 source=gpio flags=0x0002 len=8 data=0000000002000100" "records (time left out)"
+}
+
+# gpio_stream: loads the module with the gpio-sim line on ring 0, makes four
+# edges and runs `mymap-read --ring --count 4` (rc, out, err).
+gpio_stream() {
+	limited rmmod mymap && limited modprobe mymap "gpio=$SIM_LABEL:0,both" ||
+		fail "could not load the module with gpio=$SIM_LABEL:0,both" || return 1
+	wait_until 100 test -c "$RING" || fail "$RING did not appear" || return 1
+	# The ring keeps the records until a consumer comes. A nap after each
+	# edge lets gpio-sim's interrupt run before the next one (it merges the
+	# edges it has not delivered yet).
+	for level in up down up down; do
+		echo "pull-$level" >"$pull" || fail "pull-$level refused" || return 1
+		nap
+	done
+	run "$READ" --ring --count 4 --timeout 5000
+}
+
 # --- cases: errors ----------------------------------------------------------
 
 t_no_device() {
@@ -810,6 +855,7 @@ case_ ring-busy t_ring_busy
 case_ ring-wakeup t_ring_wakeup
 case_ ring-timer-stats t_ring_timer_stats
 case_ ring-broken-pipe t_ring_broken_pipe
+case_ ring-gpio-stream t_ring_gpio_stream
 case_ no-device t_no_device
 case_ not-mymap t_not_mymap
 case_ bad-arguments t_bad_arguments
