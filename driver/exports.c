@@ -10,6 +10,7 @@
 
 EXPORT_SYMBOL_GPL(mymap_ring_get);
 EXPORT_SYMBOL_GPL(mymap_ring_put);
+EXPORT_SYMBOL_GPL(mymap_ring_max_payload);
 EXPORT_SYMBOL_GPL(mymap_ring_reserve);
 EXPORT_SYMBOL_GPL(mymap_ring_reserve_at);
 EXPORT_SYMBOL_GPL(mymap_ring_commit);

@@ -61,6 +61,18 @@ pub(crate) fn withdraw() {
     }
 }
 
+/// Ring `index`, if the module has it (for the device-tree GPIO producer, `of.rs`).
+pub(crate) fn ring(index: u32) -> Option<Arc<Ring>> {
+    let ptr = REGISTRY.get(index as usize)?.load(Acquire);
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` is the registry's `Arc::into_raw` reference; the registry is emptied only
+    // at unload, after the platform driver that calls this is unregistered.
+    let ring = unsafe { kernel::sync::ArcBorrow::from_raw(ptr) };
+    Some(Arc::from(ring))
+}
+
 /// The flags the C API accepts.
 const FLAGS: u32 = F_NO_WAKEUP | F_FORCE_WAKEUP;
 
@@ -102,6 +114,36 @@ pub(crate) unsafe extern "C" fn mymap_ring_put(ring: *mut c_void) {
     drop(unsafe { Arc::from_raw(ring.cast::<Ring>().cast_const()) });
 }
 
+/// `mymap_ring_max_payload()`.
+///
+/// # Safety
+///
+/// `ring` was returned by [`mymap_ring_get`] and not yet put.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_ring_max_payload(ring: *mut c_void) -> u32 {
+    // SAFETY: the caller's guarantee.
+    unsafe { borrow(ring) }.max_payload()
+}
+
+/// Reserves for the C API: the payload pointer, or null (the drop is counted).
+fn reserve(
+    ring: &Ring,
+    len: u32,
+    source: u16,
+    flags: u16,
+    timestamp_ns: Option<u64>,
+) -> *mut c_void {
+    match ring.reserve(len, source, flags, timestamp_ns) {
+        Ok(r) => {
+            let payload = r.payload();
+            // The C caller commits or discards by pointer (`reservation_at`).
+            core::mem::forget(r);
+            payload.cast()
+        }
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
 /// `mymap_ring_reserve_at()`.
 ///
 /// # Safety
@@ -116,16 +158,13 @@ pub(crate) unsafe extern "C" fn mymap_ring_reserve_at(
     timestamp_ns: u64,
 ) -> *mut c_void {
     // SAFETY: the caller's guarantee.
-    let ring = unsafe { borrow(ring) };
-    match ring.reserve(len, source, flags, Some(timestamp_ns)) {
-        Ok(r) => {
-            let payload = r.payload();
-            // The C caller commits or discards by pointer.
-            core::mem::forget(r);
-            payload.cast()
-        }
-        Err(_) => core::ptr::null_mut(),
-    }
+    reserve(
+        unsafe { borrow(ring) },
+        len,
+        source,
+        flags,
+        Some(timestamp_ns),
+    )
 }
 
 /// `mymap_ring_reserve()`.
@@ -140,15 +179,7 @@ pub(crate) unsafe extern "C" fn mymap_ring_reserve(
     source: u16,
 ) -> *mut c_void {
     // SAFETY: the caller's guarantee.
-    let ring = unsafe { borrow(ring) };
-    match ring.reserve(len, source, 0, None) {
-        Ok(r) => {
-            let payload = r.payload();
-            core::mem::forget(r);
-            payload.cast()
-        }
-        Err(_) => core::ptr::null_mut(),
-    }
+    reserve(unsafe { borrow(ring) }, len, source, 0, None)
 }
 
 /// `mymap_ring_commit()`.

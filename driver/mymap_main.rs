@@ -20,6 +20,8 @@
 //! - `ring.rs`: a ring: reserve, commit, wakeups, `read()`;
 //! - `ring_file.rs`: the file operations of an open ring device;
 //! - `producers.rs`: the timer producer and the injector;
+//! - `gpio.rs` (with `gpio_glue.c`): the GPIO-interrupt producer;
+//! - `of.rs`: the same, bound to device-tree nodes by a platform driver;
 //! - `exports.rs` (with `exports.c`): the producer API for other modules;
 //! - `uapi.rs`: the ABI, generated from the C header.
 
@@ -35,7 +37,9 @@ use kernel::{
 mod buffer;
 mod exports;
 mod file;
+mod gpio;
 mod mapping;
+mod of;
 mod params;
 mod producers;
 mod ring;
@@ -142,15 +146,38 @@ impl RingDevice {
     }
 }
 
+#[pin_data]
 struct MymapModule {
-    /// Registered ring devices. Dropped before the buffers (fields drop in order).
-    rings: KVec<Pin<KBox<RingDevice>>>,
-    /// Registered devices, index 0 first. Dropping one deregisters it.
-    _devices: KVec<Pin<KBox<MymapDevice>>>,
+    /// The platform driver of device-tree GPIO producers: unregistered first (fields drop in
+    /// order), which unbinds them and frees their interrupts.
+    #[pin]
+    _of_driver: kernel::driver::Registration<kernel::platform::Adapter<of::GpioRingDriver>>,
+    /// Everything else.
+    _devices: Devices,
 }
 
-impl kernel::Module for MymapModule {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+/// The devices, rings and `gpio=` producers, made at load.
+struct Devices {
+    /// GPIO producers of `gpio=`: their interrupts are freed first (fields drop in order).
+    _gpios: KVec<Pin<KBox<gpio::GpioProducer>>>,
+    /// Registered ring devices. Dropped before the buffers.
+    rings: KVec<Pin<KBox<RingDevice>>>,
+    /// Registered devices, index 0 first. Dropping one deregisters it.
+    _buffers: KVec<Pin<KBox<MymapDevice>>>,
+}
+
+impl kernel::InPlaceModule for MymapModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // In this order: the device-tree producers need the rings.
+        try_pin_init!(Self {
+            _devices: Devices::new()?,
+            _of_driver <- kernel::driver::Registration::new(c"mymap", module),
+        })
+    }
+}
+
+impl Devices {
+    fn new() -> Result<Self> {
         let params = params::Params::get()?;
         let mut devices = KVec::with_capacity(params.devices as usize, GFP_KERNEL)?;
         for index in 0..params.devices {
@@ -170,6 +197,21 @@ impl kernel::Module for MymapModule {
                 GFP_KERNEL,
             )?;
         }
+        let mut gpios = KVec::with_capacity(params.gpio.len(), GFP_KERNEL)?;
+        for spec in &params.gpio {
+            let dev = &rings[spec.ring as usize];
+            // SAFETY: the registration is alive (it is in `rings`), so its misc device and the
+            // `struct device` the misc core created for it are live for the call.
+            let producer = unsafe {
+                gpio::GpioProducer::new(
+                    dev.ring.clone(),
+                    (*dev.reg.as_raw()).this_device,
+                    gpio::Line::Label(&spec.label, spec.offset),
+                    spec.edges,
+                )
+            }?;
+            gpios.push(producer, GFP_KERNEL)?;
+        }
         exports::publish(&shared);
         pr_info!(
             "{} device(s) of {} bytes: /dev/mymap{}; {} ring(s) of {} bytes\n",
@@ -180,13 +222,14 @@ impl kernel::Module for MymapModule {
             params.ring_size
         );
         Ok(Self {
+            _gpios: gpios,
             rings,
-            _devices: devices,
+            _buffers: devices,
         })
     }
 }
 
-impl Drop for MymapModule {
+impl Drop for Devices {
     fn drop(&mut self) {
         // Nothing outside can reach a ring any more: no file is open (each holds the module),
         // no other module uses the API (it would hold mymap's symbols), no timer runs (each

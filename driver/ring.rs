@@ -65,6 +65,9 @@ use crate::{
     vmem::VmallocPages,
 };
 
+/// The WRAP word, `MYMAP_RING_WRAP`.
+const WRAP_WORD: u32 = uapi::MYMAP_RING_WRAP;
+
 /// Bytes of the record header, `MYMAP_RING_HEADER_SIZE`.
 pub(crate) const HEADER: u32 = uapi::MYMAP_RING_HEADER_SIZE;
 
@@ -273,7 +276,8 @@ impl Ring {
     ///
     /// # Safety
     ///
-    /// `offset` is 8-byte aligned and `offset + HEADER <= data_size`.
+    /// `offset` is 8-byte aligned and `offset + HEADER <= data_size`, or `offset + 8 <=
+    /// data_size` if only the `len` field is accessed (a WRAP word).
     unsafe fn header(&self, offset: u32) -> *mut mymap_ring_record {
         // SAFETY: the data area starts two pages in and is `data_size` bytes long (type
         // invariant); the caller keeps the header inside it, aligned.
@@ -369,7 +373,8 @@ impl Ring {
         }
         let next = pos.wrapping_add(gap + size);
         produce.pos = next;
-        self.pos_hint.store(next, Relaxed);
+        // Release: `readable()` sees the BUSY header when it sees the new position.
+        self.pos_hint.store(next, Release);
         // SAFETY: the producer page is inside `mem`, `pos` aligned; written only here, under
         // `lock`. Release: the header stores above are visible before the new position.
         unsafe { atomic_store(&raw mut (*self.producer_page()).pos, next, Release) };
@@ -420,9 +425,13 @@ impl Ring {
                 self.arm_latency();
                 false
             }
-            // CAUGHT_UP: the consumer had read everything before this record. A record at
-            // offset 0 may follow a WRAP word the consumer is stopped at: wake for it too.
-            _ => cons & (self.data_size - 1) == offset || offset == 0,
+            // CAUGHT_UP: the consumer had read everything before this record: it is at the
+            // record, or at the WRAP word just before it (a record at offset 0 is the only
+            // one a WRAP word can precede, and there is one offset 0 per lap).
+            _ => {
+                let at = cons & (self.data_size - 1);
+                at == offset || (offset == 0 && at & 7 == 0 && self.len_word(at) == WRAP_WORD)
+            }
         }
     }
 
@@ -486,9 +495,24 @@ impl Ring {
         bindings::hrtimer_restart::HRTIMER_NORESTART
     }
 
-    /// Whether a record waits: the consumer position is not the producer's.
+    /// The `len` word of the record (or WRAP word) at `offset` of the data area.
+    fn len_word(&self, offset: u32) -> u32 {
+        let offset = offset & (self.data_size - 1) & !7;
+        // SAFETY: `offset` is masked and aligned into the data area, so its first 4 bytes
+        // are inside. Acquire pairs with the producer's release of a committed length.
+        unsafe { atomic_load(&raw mut (*self.header(offset)).len, Acquire) }
+    }
+
+    /// Whether a committed record waits at the consumer position. A record still BUSY does
+    /// not count: its commit wakes the consumer (every policy does then, or arms the timer).
     pub(crate) fn readable(&self) -> bool {
-        self.pos_hint.load(Relaxed) != self.consumer_pos()
+        let cons = self.consumer_pos();
+        if self.pos_hint.load(Acquire) == cons {
+            return false;
+        }
+        // The length word of the record there, or of nothing sensible if the consumer
+        // position is garbage (then readable, and the consumer finds out).
+        self.len_word(cons) & uapi::MYMAP_RING_BUSY == 0
     }
 
     /// The timer producer's slot (`producers.rs`).

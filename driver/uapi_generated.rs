@@ -24,6 +24,9 @@ pub const MYMAP_SOURCE_INJECT: u32 = 1;
 pub const MYMAP_SOURCE_TIMER: u32 = 2;
 pub const MYMAP_SOURCE_GPIO: u32 = 3;
 pub const MYMAP_SOURCE_DRIVER_FIRST: u32 = 256;
+pub const MYMAP_GPIO_EDGE_RISING: u32 = 1;
+pub const MYMAP_GPIO_EDGE_FALLING: u32 = 2;
+pub const MYMAP_GPIO_INFERRED: u32 = 1;
 pub const MYMAP_WAKEUP_EVERY: u32 = 0;
 pub const MYMAP_WAKEUP_CAUGHT_UP: u32 = 1;
 pub const MYMAP_WAKEUP_WATERMARK: u32 = 2;
@@ -33,6 +36,7 @@ pub const MYMAP_IOC_NR_RING_SET_WAKEUP: u32 = 18;
 pub const MYMAP_IOC_NR_RING_GET_WAKEUP: u32 = 19;
 pub const MYMAP_IOC_NR_RING_TIMER: u32 = 20;
 pub const MYMAP_IOC_NR_RING_INJECT: u32 = 21;
+pub type __u8 = ::core::ffi::c_uchar;
 pub type __u16 = ::core::ffi::c_ushort;
 pub type __u32 = ::core::ffi::c_uint;
 pub type __u64 = ::core::ffi::c_ulonglong;
@@ -119,6 +123,31 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_record, seq) - 8usize];
     ["Offset of field: mymap_ring_record::timestamp_ns"]
         [::core::mem::offset_of!(mymap_ring_record, timestamp_ns) - 16usize];
+};
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_ring_gpio_event {
+    pub offset: __u32,
+    pub edge: __u8,
+    pub value: __u8,
+    pub flags: __u8,
+    pub reserved: __u8,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_ring_gpio_event"][::core::mem::size_of::<mymap_ring_gpio_event>() - 8usize];
+    ["Alignment of mymap_ring_gpio_event"]
+        [::core::mem::align_of::<mymap_ring_gpio_event>() - 4usize];
+    ["Offset of field: mymap_ring_gpio_event::offset"]
+        [::core::mem::offset_of!(mymap_ring_gpio_event, offset) - 0usize];
+    ["Offset of field: mymap_ring_gpio_event::edge"]
+        [::core::mem::offset_of!(mymap_ring_gpio_event, edge) - 4usize];
+    ["Offset of field: mymap_ring_gpio_event::value"]
+        [::core::mem::offset_of!(mymap_ring_gpio_event, value) - 5usize];
+    ["Offset of field: mymap_ring_gpio_event::flags"]
+        [::core::mem::offset_of!(mymap_ring_gpio_event, flags) - 6usize];
+    ["Offset of field: mymap_ring_gpio_event::reserved"]
+        [::core::mem::offset_of!(mymap_ring_gpio_event, reserved) - 7usize];
 };
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]

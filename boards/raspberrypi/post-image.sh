@@ -2,8 +2,9 @@
 #
 # Buildroot post-image script of raspberrypi4_defconfig and
 # raspberrypi4_64_defconfig: writes sdcard.img (a FAT boot partition with
-# the firmware, config.txt, cmdline.txt, the upstream device tree and the
-# kernel, then rootfs.ext4) into BINARIES_DIR with genimage.
+# the firmware, config.txt, cmdline.txt, the upstream device tree, the
+# board's overlays and the kernel, then rootfs.ext4) into BINARIES_DIR with
+# genimage.
 # Buildroot runs it with BINARIES_DIR and BUILD_DIR set; running it again
 # rewrites the same files.
 
@@ -19,6 +20,15 @@ if [ -z "${kernel}" ]; then
 	echo "post-image.sh: no kernel= line in rpi-firmware/config.txt" >&2
 	exit 1
 fi
+
+# The board's device-tree overlays, next to the firmware's, for the
+# dtoverlay= lines of config.txt.
+mkdir -p "${BINARIES_DIR}/rpi-firmware/overlays"
+for dts in "${BOARD_DIR}"/*.dts; do
+	name="$(basename "${dts}" .dts)"
+	"${HOST_DIR}/bin/dtc" -q -@ -I dts -O dtb \
+		-o "${BINARIES_DIR}/rpi-firmware/overlays/${name}.dtbo" "${dts}"
+done
 
 # One genimage list entry per file, relative to BINARIES_DIR; the vfat
 # image stores each under its base name.

@@ -44,25 +44,27 @@ use crate::{
     },
     kernel, qemu,
     util::{
-        cache_dir,
+        checkout_dir,
         project_root,
         step, //
     },
 };
 
 mod chart;
+mod gpio;
 mod json;
 mod ring;
 
+pub use gpio::Gpio;
 pub use ring::Ring;
 
 /// The lines around the target's JSON document (mymap-bench's report.rs).
 const JSON_BEGIN: &str = "MYMAP-BENCH-JSON: BEGIN";
 const JSON_END: &str = "MYMAP-BENCH-JSON: END";
 /// The document layout mymap-bench prints (2: a side per device, the peers;
-/// 3: the ring measurements). Committed records of schema 2 still read, without
-/// a ring.
-const SCHEMA: u32 = 3;
+/// 3: the ring measurements; 4: the GPIO producer's). Committed records of
+/// schema 2 and 3 still read, without a ring or without GPIO figures.
+const SCHEMA: u32 = 4;
 /// What mymap-bench writes to the kernel log when it starts.
 const BENCH_STARTED: &str = "mymap-bench: started";
 
@@ -81,6 +83,9 @@ pub struct TargetReport {
     /// The ring measurements (schema 3); absent from older records.
     #[serde(default)]
     pub ring: Option<Ring>,
+    /// The GPIO producer's measurements (schema 4); absent from older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpio: Option<Gpio>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -257,7 +262,13 @@ impl flags::Bench {
         let kernel = kernel::build(sh, &board, &args, false)?;
         let peers = driver::build_peers(&board, &kernel)?;
         let overlay = peers_overlay(&board, &kernel, &peers)?;
-        let job = format!("mymap-bench --reps {}", self.reps);
+        // The kernel's tick, for the GPIO record-timestamp target.
+        let config = fs::read_to_string(kernel.dir.join(".config"))
+            .with_context(|| format!("read {}/.config", kernel.dir.display()))?;
+        let tick = gpio::config_hz(&config)
+            .map(|hz| format!(" --tick-hz {hz}"))
+            .unwrap_or_default();
+        let job = format!("mymap-bench --reps {}{tick}", self.reps);
         let image = image::build(sh, &board, &args, Some(&overlay), Job::Command(job))?;
         let host_load = host_load();
         let boot = step(
@@ -356,7 +367,10 @@ impl flags::Bench {
 /// `lib/modules/<release>/extra/` with the reference drivers, in a directory of
 /// the cache that `image::build` copies over the test image.
 fn peers_overlay(board: &Board, kernel: &kernel::Kernel, peers: &[PathBuf]) -> Result<PathBuf> {
-    let overlay = cache_dir()?.join("bench").join(&board.name).join("overlay");
+    let overlay = checkout_dir()?
+        .join("bench")
+        .join(&board.name)
+        .join("overlay");
     if overlay.exists() {
         fs::remove_dir_all(&overlay)?;
     }
@@ -387,7 +401,7 @@ fn render(boards: &[String], check: bool) -> Result<()> {
         let text = fs::read_to_string(&path).with_context(|| format!("read bench/{name}.json"))?;
         let record: Record = serde_json::from_str(&text).with_context(|| {
             format!(
-                "bench/{name}.json is not a schema 2 or {SCHEMA} record: run `cargo xtask bench --board {name}`"
+                "bench/{name}.json is not a schema 2 to {SCHEMA} record: run `cargo xtask bench --board {name}`"
             )
         })?;
         let svg = chart::svg(&record)?;
@@ -667,6 +681,10 @@ pub fn markdown(r: &Record) -> String {
         out.push('\n');
         out.push_str(&ring::markdown(ring));
     }
+    if let Some(g) = &t.gpio {
+        out.push('\n');
+        out.push_str(&gpio::markdown(g));
+    }
     out
 }
 
@@ -709,6 +727,7 @@ pub fn targets_markdown(records: &[Record]) -> String {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push_str(&ring::targets_rows(records));
+    out.push_str(&gpio::targets_rows(records));
     out
 }
 
@@ -784,7 +803,7 @@ MYMAP-JOB: BEGIN
 id           size    mymap  baseline  ratio  target  met
 MYMAP-BENCH-JSON: BEGIN
 {
-  \"schema\": 3,
+  \"schema\": 4,
   \"kernel\": \"7.3.4\",
   \"page_size\": 4096,
   \"reps\": 3,
@@ -869,7 +888,7 @@ MYMAP-JOB: END rc=0
             .unwrap_err()
             .to_string()
             .contains("no MYMAP-BENCH-JSON: END"));
-        let older = CONSOLE.replace("\"schema\": 3", "\"schema\": 2");
+        let older = CONSOLE.replace("\"schema\": 4", "\"schema\": 2");
         assert!(extract(&older)
             .unwrap_err()
             .to_string()
@@ -880,6 +899,28 @@ MYMAP-JOB: END rc=0
         );
         let report = extract(&with_ring).unwrap();
         assert_eq!(report.ring.unwrap().ratios.len(), 3);
+    }
+
+    #[test]
+    fn the_gpio_part_reads_and_joins_the_tables() {
+        let with_gpio = CONSOLE.replace(
+            "\"ring\": null",
+            &format!("\"ring\": null,\n  \"gpio\": {}", gpio::tests::GPIO_JSON),
+        );
+        let mut r = record();
+        r.target = extract(&with_gpio).unwrap();
+        assert_eq!(r.target.gpio, Some(gpio::tests::gpio()));
+        assert!(markdown(&r).contains("GPIO edge latency: gpio-sim chip `mymap-bench-sim`"));
+        let targets = targets_markdown(&[r.clone(), record()]);
+        assert!(
+            targets.contains("| GPIO edge to consumer wakeup, p99: ring / character device: <= 1 | met (0.600) | n/a |"),
+            "{targets}"
+        );
+        // A record without GPIO figures writes no `gpio` field, and reads back.
+        let text = json::readable(&record()).unwrap();
+        assert!(!text.contains("\"gpio\""));
+        let back: Record = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.target.gpio, None);
     }
 
     #[test]

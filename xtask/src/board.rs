@@ -34,6 +34,8 @@ pub struct Board {
     pub rust_static_gnu: bool,
     /// A 32-bit target whose build of the target tests also runs on this 64-bit board.
     pub compat_rust_target: Option<String>,
+    /// The C cross compiler prefix for that 32-bit target: the C examples' compat build.
+    pub compat_cross_compile: Option<String>,
     /// Debian architecture of busybox and udev in the test image.
     pub debian_arch: String,
     /// Kernel config fragments, relative to boards/, merged over tinyconfig in order.
@@ -54,6 +56,10 @@ pub struct Qemu {
     /// Device tree nodes to disable in the QEMU-only copy of `dtb`.
     #[serde(default)]
     pub dtb_disable: Vec<String>,
+    /// Device-tree overlays (sources, relative to `boards/`) to apply to that copy, as the
+    /// board's firmware applies them from `config.txt` on real hardware.
+    #[serde(default)]
+    pub dtb_overlays: Vec<String>,
     /// Extra kernel command line.
     pub append: String,
     /// Whether `poweroff` ends QEMU (PSCI); else the xtask stops it at the end marker.

@@ -1,6 +1,7 @@
 //! `cargo xtask driver`: build mymap.ko against a board's kernel, exactly as
 //! Buildroot's kernel-module infrastructure does (`make -C $KDIR M=...`); and
-//! the same for the bench's reference C drivers (bench/peers/).
+//! the same for the sample producer module (driver/samples/), built against
+//! mymap's exported symbols, and the bench's reference C drivers (bench/peers/).
 
 use std::{
     fs,
@@ -26,7 +27,7 @@ use crate::{
     },
     setup,
     util::{
-        cache_dir,
+        checkout_dir,
         project_root,
         run_logged,
         step, //
@@ -37,7 +38,9 @@ impl flags::BoardArgs {
     pub fn run_driver(&self, sh: &Shell) -> Result<()> {
         let board = Board::load(&self.board)?;
         let kernel = kernel::build(sh, &board, self, false)?;
-        println!("{}", build(&board, &kernel)?.display());
+        let module = build(&board, &kernel)?;
+        println!("{}", module.display());
+        println!("{}", build_sample(&board, &kernel, &module)?.display());
         Ok(())
     }
 }
@@ -46,15 +49,54 @@ impl flags::BoardArgs {
 /// the checkout never share object files. Returns the path of mymap.ko.
 pub fn build(board: &Board, kernel: &Kernel) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap();
-    let dir = cache_dir()?.join("driver").join(name);
+    let dir = checkout_dir()?.join("driver").join(name);
     step(
         &format!(
             "driver: build mymap.ko for {} (kernel {})",
             board.name, kernel.release
         ),
         || {
-            make_modules(kernel, &project_root().join("driver"), &dir, "mymap.ko")?;
+            make_modules(
+                kernel,
+                &project_root().join("driver"),
+                &dir,
+                &[],
+                "mymap.ko",
+            )?;
             Ok(dir.join("mymap.ko"))
+        },
+    )
+}
+
+/// The sample producer module, `driver/samples/<name>.c`.
+pub const SAMPLE: &str = "mymap_sample_producer";
+
+/// Builds the sample producer against `kernel` and the symbols mymap exports
+/// (the `Module.symvers` beside `module`, mymap.ko as `build` made it), as a
+/// product team's driver would be built. Its copy per kernel build
+/// (`samples/<kernel>` in the checkout's cache) has driver/'s `include/` beside
+/// `samples/`, where its Kbuild looks by default. Returns the .ko path.
+pub fn build_sample(board: &Board, kernel: &Kernel, module: &Path) -> Result<PathBuf> {
+    let name = kernel.dir.file_name().unwrap();
+    let root = checkout_dir()?.join("samples").join(name);
+    let dir = root.join("samples");
+    let symvers = module.with_file_name("Module.symvers");
+    step(
+        &format!(
+            "samples: build {SAMPLE}.ko for {} (kernel {})",
+            board.name, kernel.release
+        ),
+        || {
+            let driver = project_root().join("driver");
+            sync_sources(&driver.join("include"), &root.join("include"))?;
+            make_modules(
+                kernel,
+                &driver.join("samples"),
+                &dir,
+                &[format!("KBUILD_EXTRA_SYMBOLS={}", symvers.display())],
+                &format!("{SAMPLE}.ko"),
+            )?;
+            Ok(dir.join(format!("{SAMPLE}.ko")))
         },
     )
 }
@@ -66,7 +108,7 @@ pub const PEERS: [&str; 2] = ["mymap_pfn", "mymap_vfault"];
 /// copy per kernel build (`peers/<kernel>` in the cache). Returns the .ko paths.
 pub fn build_peers(board: &Board, kernel: &Kernel) -> Result<Vec<PathBuf>> {
     let name = kernel.dir.file_name().unwrap();
-    let dir = cache_dir()?.join("peers").join(name);
+    let dir = checkout_dir()?.join("peers").join(name);
     step(
         &format!(
             "peers: build {} for {} (kernel {})",
@@ -79,6 +121,7 @@ pub fn build_peers(board: &Board, kernel: &Kernel) -> Result<Vec<PathBuf>> {
                 kernel,
                 &project_root().join("bench/peers"),
                 &dir,
+                &[],
                 "the reference drivers",
             )?;
             Ok(PEERS.iter().map(|p| dir.join(format!("{p}.ko"))).collect())
@@ -86,14 +129,22 @@ pub fn build_peers(board: &Board, kernel: &Kernel) -> Result<Vec<PathBuf>> {
     )
 }
 
-/// `make -C KDIR M=dir modules` over a copy of `src` in `dir`, logged to `dir/build.log`.
-fn make_modules(kernel: &Kernel, src: &Path, dir: &Path, what: &str) -> Result<()> {
+/// `make -C KDIR M=dir modules` over a copy of `src` in `dir`, with the kernel's
+/// make variables and `vars`, logged to `dir/build.log`.
+fn make_modules(
+    kernel: &Kernel,
+    src: &Path,
+    dir: &Path,
+    vars: &[String],
+    what: &str,
+) -> Result<()> {
     sync_sources(src, dir)?;
     let mut make = Command::new("make");
     make.arg("-C")
         .arg(&kernel.dir)
         .arg(format!("M={}", dir.display()))
         .args(&kernel.make_vars)
+        .args(vars)
         .arg("modules")
         .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
     run_logged(

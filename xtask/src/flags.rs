@@ -28,7 +28,7 @@ pub enum Cmd {
     Codegen(Codegen),
     /// Build the kernel of a board (cached by source, config and toolchain).
     Kernel(Kernel),
-    /// Build the mymap module against a board's kernel.
+    /// Build the mymap module, and the sample producer module against it, for a board's kernel.
     Driver(BoardArgs),
     /// Cross-build the userspace tools and target tests for a board.
     Userspace(BoardArgs),

@@ -4,7 +4,8 @@
 //! BusyBox with a default Buildroot image's version and options, built from
 //! source (`busybox.rs`), with its applet links; `boards/common/test-rootfs/`
 //! (a Buildroot-like busybox init and `S10udev`); the project's `rootfs-overlay/` verbatim; the
-//! module under `/lib/modules/<release>/` with depmod run; the tools and target
+//! module under `/lib/modules/<release>/updates/` and the sample producer module
+//! under `extra/`, with depmod run; the tools, the C examples and the target
 //! tests; on the debug kernel, Debian's `trinity` (the system call fuzzer the
 //! target suite runs there); `--overlay DIR`; and last the job `inittab` line. The archive is
 //! written by the kernel's own `usr/gen_init_cpio`, so every file is owned by
@@ -44,6 +45,7 @@ use crate::{
     setup, userspace,
     util::{
         cache_dir,
+        checkout_dir,
         copy_tree,
         hash_parts,
         project_root,
@@ -110,6 +112,7 @@ pub fn build(
 ) -> Result<Image> {
     let kernel = kernel::build(sh, board, args, false)?;
     let module = driver::build(board, &kernel)?;
+    let sample = driver::build_sample(board, &kernel, &module)?;
     let binaries = userspace::build(sh, board)?;
     let debs = fetch_debs(sh, &board.debian_arch, "udev", DEBS)?;
     let debug_debs = if kernel.debug {
@@ -118,7 +121,7 @@ pub fn build(
         None
     };
     let busybox = busybox::build(sh, board)?;
-    let dir = cache_dir()?.join("image").join(&board.name);
+    let dir = checkout_dir()?.join("image").join(&board.name);
     let initramfs = step(&format!("image: initramfs for {}", board.name), || {
         let root = dir.join("rootfs");
         if root.exists() {
@@ -130,7 +133,7 @@ pub fn build(
             copy_tree(debug_debs, &root)?;
         }
         copy_tree(&busybox, &root)?;
-        populate(&root, board, &kernel, &module, &binaries)?;
+        populate(&root, board, &kernel, &[&module, &sample], &binaries)?;
         if let Some(overlay) = overlay {
             copy_tree(overlay, &root)
                 .with_context(|| format!("copy --overlay {}", overlay.display()))?;
@@ -155,12 +158,13 @@ pub fn build(
     })
 }
 
-/// Our layers over the Debian files and BusyBox.
+/// Our layers over the Debian files and BusyBox. `modules` are mymap.ko, then
+/// the sample producer.
 fn populate(
     root: &Path,
     board: &Board,
     kernel: &Kernel,
-    module: &Path,
+    [module, sample]: &[&Path; 2],
     binaries: &[userspace::Binary],
 ) -> Result<()> {
     let project = project_root();
@@ -174,9 +178,12 @@ fn populate(
     copy_tree(&project.join("rootfs-overlay"), root)?;
 
     // What `make modules_install` would put beside the modules, so depmod and
-    // modprobe know the built-in ones; then ours under updates/.
+    // modprobe know the built-in ones; then ours under updates/, and the sample
+    // producer where `modules_install` puts an external module, extra/ (so
+    // `modprobe mymap_sample_producer` loads mymap first).
     let moddir = root.join("lib/modules").join(&kernel.release);
     fs::create_dir_all(moddir.join("updates"))?;
+    fs::create_dir_all(moddir.join("extra"))?;
     for file in [
         "modules.order",
         "modules.builtin",
@@ -186,6 +193,7 @@ fn populate(
             .with_context(|| format!("copy {file} from the kernel build"))?;
     }
     fs::copy(module, moddir.join("updates/mymap.ko"))?;
+    fs::copy(sample, moddir.join(format!("extra/{}.ko", driver::SAMPLE)))?;
 
     for binary in binaries {
         let dest = root.join(&binary.dest);
@@ -288,13 +296,27 @@ fn list_tree(root: &Path, dir: &Path, spec: &mut String) -> Result<()> {
 }
 
 /// A QEMU-only copy of the board's device tree with the nodes QEMU does not
-/// model disabled (they abort the kernel at probe; see FIELD-NOTES).
+/// model disabled (they abort the kernel at probe; see FIELD-NOTES) and the
+/// board's overlays applied, as the Raspberry Pi firmware does from config.txt.
 fn qemu_dtb(sh: &Shell, board: &Board, kernel: &Kernel, name: &str, dir: &Path) -> Result<PathBuf> {
     let src = kernel.dtb(name, board);
     let out = dir.join("qemu.dtb");
     fs::copy(&src, &out).with_context(|| format!("copy {}", src.display()))?;
     for node in &board.qemu.dtb_disable {
         cmd!(sh, "fdtput -t s {out} {node} status disabled").run()?;
+    }
+    for overlay in &board.qemu.dtb_overlays {
+        let dts = project_root().join("boards").join(overlay);
+        let dtbo = dir.join(format!(
+            "{}.dtbo",
+            dts.file_stem().unwrap().to_string_lossy()
+        ));
+        cmd!(sh, "dtc -q -@ -I dts -O dtb -o {dtbo} {dts}")
+            .run()
+            .with_context(|| format!("compile the overlay {overlay}"))?;
+        cmd!(sh, "fdtoverlay -i {out} -o {out} {dtbo}")
+            .run()
+            .with_context(|| format!("apply the overlay {overlay} to {name}"))?;
     }
     Ok(out)
 }

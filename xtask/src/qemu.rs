@@ -30,7 +30,7 @@ use crate::{
     board::Board,
     image::Image,
     util::{
-        cache_dir,
+        checkout_dir,
         fmt_duration,
         print_tail, //
     },
@@ -93,7 +93,7 @@ pub fn interactive(board: &Board, image: &Image) -> Result<()> {
 /// Boots, logs the console, waits for the job's end marker or the deadline.
 /// `echo` prints the console live.
 pub fn job(board: &Board, image: &Image, timeout: Duration, echo: bool) -> Result<Boot> {
-    let log = cache_dir()?
+    let log = checkout_dir()?
         .join("image")
         .join(&board.name)
         .join("console.log");

@@ -1,5 +1,6 @@
 //! `cargo xtask run`: the main job. Boot a board, show the driver's kernel log
-//! line, the device node and `mymap-read`'s output, power off.
+//! lines, the device nodes, `mymap-read`'s output of the buffer and of a ring
+//! fed by the timer producer, power off.
 
 use std::time::Duration;
 
@@ -22,7 +23,12 @@ use crate::{
 
 /// What the main job runs on the target.
 const SHOWCASE: &str = "set -e; echo '$ dmesg | grep mymap'; dmesg | grep mymap; \
-    echo '$ ls -l /dev/mymap'; ls -l /dev/mymap; echo '$ mymap-read'; mymap-read";
+    echo '$ ls -l /dev/mymap /dev/mymap-ring0'; ls -l /dev/mymap /dev/mymap-ring0; \
+    echo '$ mymap-read'; mymap-read; \
+    echo '$ mymapctl ring start --rate 1000 --len 16'; mymapctl ring start --rate 1000 --len 16; \
+    echo '$ mymap-read --ring --count 5'; mymap-read --ring --count 5; \
+    echo '$ mymapctl ring stop'; mymapctl ring stop; \
+    echo '$ mymapctl ring stats'; mymapctl ring stats";
 
 impl flags::Run {
     pub fn run(self, sh: &Shell) -> Result<()> {

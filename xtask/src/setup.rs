@@ -46,7 +46,7 @@ pub const PACKAGES: &[&str] = &[
     "libssl-dev",
     "libelf-dev",
     // The test image (gen_init_cpio's archive, xz-packed Debian sources) and the
-    // QEMU-only device tree.
+    // QEMU-only device tree (fdtput, and dtc with fdtoverlay for the board's overlays).
     "cpio",
     "xz-utils",
     "device-tree-compiler",

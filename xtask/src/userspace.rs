@@ -1,6 +1,10 @@
-//! `cargo xtask userspace`: cross-build the tools and the target tests for a board.
+//! `cargo xtask userspace`: cross-build the tools, the target tests and the C
+//! examples for a board.
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    process::Command, //
+};
 
 use anyhow::Result;
 use xshell::{
@@ -13,6 +17,7 @@ use crate::{
     flags, setup,
     util::{
         project_root,
+        run_logged,
         step, //
     },
 };
@@ -24,6 +29,10 @@ pub const BINARIES: &[(&str, &str)] = &[
     ("mymap-bench", "usr/bin"),
     ("mymap-target-tests", "usr/libexec/mymap"),
 ];
+
+/// The C examples, `userspace/examples/<name>.c`, each built into one static
+/// program that goes to `usr/libexec/mymap/<name>` on the target.
+pub const C_EXAMPLES: &[&str] = &["ring-consumer"];
 
 /// Under cargo's target directory: the generated man pages and completions.
 const DOCS: &str = "mymap-read-docs";
@@ -46,8 +55,9 @@ impl flags::BoardArgs {
     }
 }
 
-/// Builds every binary of `BINARIES` for the board, statically linked; on a
-/// 64-bit board with a 32-bit compat target, also the target tests for that.
+/// Builds every binary of `BINARIES` and `C_EXAMPLES` for the board, statically
+/// linked; on a 64-bit board with a 32-bit compat target, also the target tests
+/// and the C examples for that (`<name>-compat`).
 pub fn build(sh: &Shell, board: &Board) -> Result<Vec<Binary>> {
     setup::ensure(sh)?;
     docs(sh)?;
@@ -67,7 +77,50 @@ pub fn build(sh: &Shell, board: &Board) -> Result<Vec<Binary>> {
             dest: "usr/libexec/mymap/mymap-target-tests-compat".into(),
         });
     }
+    out.extend(c_examples(&board.cross_compile, "")?);
+    if let Some(compat) = &board.compat_cross_compile {
+        out.extend(c_examples(compat, "-compat")?);
+    }
     Ok(out)
+}
+
+/// Compiles each of `C_EXAMPLES` with `<cross>gcc`, statically, warnings as
+/// errors, with the ABI header's directory first on the include path (so that
+/// `<linux/mymap.h>` is the project's; `<linux/ioctl.h>` and `<linux/types.h>`
+/// are the C library's). The program is named `<name><suffix>`.
+fn c_examples(cross: &str, suffix: &str) -> Result<Vec<Binary>> {
+    let gcc = format!("{cross}gcc");
+    let dir = target_dir()
+        .join("c-examples")
+        .join(cross.trim_end_matches('-'));
+    std::fs::create_dir_all(&dir)?;
+    let root = project_root();
+    step(
+        &format!("userspace: {gcc} {}", C_EXAMPLES.join(", ")),
+        || {
+            C_EXAMPLES
+                .iter()
+                .map(|name| {
+                    let path = dir.join(name);
+                    let mut cc = Command::new(&gcc);
+                    cc.args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
+                        .arg(root.join("driver/include/uapi"))
+                        .arg("-o")
+                        .arg(&path)
+                        .arg(root.join(format!("userspace/examples/{name}.c")));
+                    run_logged(
+                        cc,
+                        &dir.join(format!("{name}.log")),
+                        &format!("{gcc} {name}.c"),
+                    )?;
+                    Ok(Binary {
+                        path,
+                        dest: format!("usr/libexec/mymap/{name}{suffix}"),
+                    })
+                })
+                .collect()
+        },
+    )
 }
 
 /// `cargo build --release --target T --bin ...`; with `static_gnu`, glibc linked

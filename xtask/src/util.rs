@@ -64,6 +64,20 @@ pub fn cache_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The cache directory of this checkout's own builds (the module, the images):
+/// `<cache>/checkout/<hash of the checkout's path>`. What only depends on its
+/// inputs (kernels, BusyBox, packages) is shared by every checkout in the cache
+/// itself; what is built from the checkout's files is not, so that two
+/// worktrees building at once never overwrite each other's module or image.
+pub fn checkout_dir() -> Result<PathBuf> {
+    let root = project_root();
+    let dir = cache_dir()?
+        .join("checkout")
+        .join(hash_parts([root.as_os_str().as_encoded_bytes()]));
+    fs::create_dir_all(&dir).with_context(|| format!("create cache {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// Announces a step, runs it, and says how long it took.
 pub fn step<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     eprintln!("==> {what}");

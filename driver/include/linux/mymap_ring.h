@@ -10,8 +10,13 @@
  * after mymap; `samples/mymap_sample_producer.c` beside the driver shows the whole use.
  *
  * Contexts: every function but mymap_ring_get() and mymap_ring_put() may be
- * called from any context, hard interrupts included: none sleeps or
- * allocates, and wakeups of the consumer are deferred to an irq_work.
+ * called from process, softirq and hard interrupt context (an interrupt
+ * handler, an hrtimer callback): none sleeps or allocates, and wakeups of the
+ * consumer are deferred to an irq_work. The ring's lock is a spinlock_t taken
+ * with interrupts disabled, so the one exception is code that already holds
+ * a raw_spinlock_t or runs where only raw locks are allowed (an hrtimer in
+ * HRTIMER_MODE_*_HARD, an IRQF_NO_THREAD handler): PREEMPT_RT makes a
+ * spinlock_t sleep, and lockdep reports such nesting on any kernel.
  */
 #ifndef _LINUX_MYMAP_RING_H
 #define _LINUX_MYMAP_RING_H
@@ -33,6 +38,9 @@ struct mymap_ring *mymap_ring_get(unsigned int index);
 
 /* Drops a reference taken by mymap_ring_get(). Process context. */
 void mymap_ring_put(struct mymap_ring *ring);
+
+/* The largest payload a record of @ring may carry (data_size / 4 - header). */
+u32 mymap_ring_max_payload(struct mymap_ring *ring);
 
 /*
  * Reserves a record of @len payload bytes from producer @source (use

@@ -5,6 +5,7 @@
 //! driver's ring against a pipe, `read()` per record and `memcpy`, on the
 //! target, as root (see README.md). `cargo xtask bench` runs it on each board.
 
+mod gpio;
 mod measure;
 mod mem;
 mod module;
@@ -16,6 +17,7 @@ mod stats;
 
 use std::{fs, os::unix::fs::MetadataExt, process::ExitCode};
 
+use gpio::GpioConfig;
 use measure::Config;
 use ring::RingConfig;
 
@@ -25,6 +27,7 @@ const START_MARKER: &str = "mymap-bench: started";
 const USAGE: &str = "\
 usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE] [--no-peers]
                    [--no-ring | --ring-only] [--ring-rounds N] [--ring-records N]
+                   [--no-gpio] [--gpio-rounds N] [--gpio-edges N] [--tick-hz HZ]
 
 Reloads the mymap module, and the reference drivers mymap_pfn and mymap_vfault
 when modprobe can find them, with each buffer size, measures every device with
@@ -41,11 +44,17 @@ a number with K or M (KiB, MiB).
                       write() comparisons (default 16M)
   --no-peers          measure mymap alone
   --no-ring           leave the ring out
-  --ring-only         measure the ring alone
+  --ring-only         measure the ring (and the GPIO producer) alone
   --ring-rounds N     timed rounds of each side of the ring measurements
                       (default 7)
   --ring-records N    64-byte records per round of the ring's throughput
-                      comparison (default 65536)";
+                      comparison (default 65536)
+  --no-gpio           leave the GPIO producer's measurements out (they
+                      make a gpio-sim chip and reload mymap with gpio=)
+  --gpio-rounds N     latency and rate rounds of each GPIO side (default 5)
+  --gpio-edges N      edges of each side per GPIO latency round (default 100)
+  --tick-hz HZ        the kernel's CONFIG_HZ, for the record-timestamp-within-
+                      a-tick target (the xtask passes it; without, no target)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -100,6 +109,16 @@ fn main() -> ExitCode {
             }
         }
     }
+    if let Some(gpio_cfg) = &cfg.gpio {
+        eprintln!("mymap-bench: measuring the GPIO producer against the GPIO character device");
+        match gpio::run(gpio_cfg) {
+            Ok(gpio) => report.gpio = Some(gpio),
+            Err(e) => {
+                eprintln!("mymap-bench: gpio: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     println!("{}", report.table());
     println!("{}", report::JSON_BEGIN);
     print!("{}", report.json());
@@ -142,11 +161,36 @@ fn parse(args: &[String]) -> Result<Config, String> {
                     .filter(|&n| n > 0)
                     .ok_or("--ring-records needs a number of at least 1")?;
             }
+            "--no-gpio" => cfg.gpio = None,
+            "--gpio-rounds" => {
+                gpio_cfg(&mut cfg)?.rounds = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--gpio-rounds needs a number of at least 1")?;
+            }
+            "--gpio-edges" => {
+                gpio_cfg(&mut cfg)?.edges = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--gpio-edges needs a number of at least 1")?;
+            }
+            "--tick-hz" => {
+                let hz = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--tick-hz needs a number of at least 1")?;
+                if let Some(g) = cfg.gpio.as_mut() {
+                    g.tick_hz = hz;
+                }
+            }
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
-    if !cfg.buffer && cfg.ring.is_none() {
-        return Err("--ring-only and --no-ring leave nothing to measure".into());
+    if !cfg.buffer && cfg.ring.is_none() && cfg.gpio.is_none() {
+        return Err("--ring-only, --no-ring and --no-gpio leave nothing to measure".into());
     }
     Ok(cfg)
 }
@@ -156,6 +200,13 @@ fn ring_cfg(cfg: &mut Config) -> Result<&mut RingConfig, String> {
     cfg.ring
         .as_mut()
         .ok_or_else(|| "--no-ring leaves no ring to set".to_string())
+}
+
+/// The GPIO settings, which `--no-gpio` removed.
+fn gpio_cfg(cfg: &mut Config) -> Result<&mut GpioConfig, String> {
+    cfg.gpio
+        .as_mut()
+        .ok_or_else(|| "--no-gpio leaves no GPIO measurement to set".to_string())
 }
 
 /// `65536`, `64K`, `16M`; the driver's range is checked by the driver.
@@ -227,7 +278,8 @@ mod tests {
         let ring = cfg.ring.unwrap();
         assert_eq!((ring.rounds, ring.records), (3, 100));
         assert_eq!(parse(&args(&["--no-ring"])).unwrap().ring, None);
-        assert!(parse(&args(&["--no-ring", "--ring-only"])).is_err());
+        assert!(parse(&args(&["--no-ring", "--ring-only", "--no-gpio"])).is_err());
+        assert!(parse(&args(&["--no-ring", "--ring-only"])).is_ok());
         assert!(parse(&args(&["--no-ring", "--ring-rounds", "2"])).is_err());
         assert!(parse(&args(&["--ring-rounds", "0"])).is_err());
     }

@@ -23,6 +23,7 @@ use std::{
 };
 
 use crate::{
+    gpio::GpioConfig,
     mem::{
         page_size,
         Mapping, //
@@ -69,6 +70,8 @@ pub struct Config {
     pub buffer: bool,
     /// The ring measurements, unless left out.
     pub ring: Option<RingConfig>,
+    /// The GPIO producer's measurements, unless left out.
+    pub gpio: Option<GpioConfig>,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             peers: true,
             buffer: true,
             ring: Some(RingConfig::default()),
+            gpio: Some(GpioConfig::default()),
         }
     }
 }
@@ -131,6 +135,7 @@ pub fn run(cfg: &Config, devices: &[&'static Device]) -> io::Result<Report> {
         comparisons: Vec::new(),
         loads: Vec::new(),
         ring: None,
+        gpio: None,
     };
     if !cfg.buffer {
         return Ok(report);

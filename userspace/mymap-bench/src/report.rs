@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::{
+    gpio::GpioReport,
     module::Device,
     ring_report::RingReport,
     stats::{
@@ -22,8 +23,8 @@ pub const JSON_BEGIN: &str = "MYMAP-BENCH-JSON: BEGIN";
 /// The line after it.
 pub const JSON_END: &str = "MYMAP-BENCH-JSON: END";
 /// The version of the JSON document's layout (2: a side per device, the peers;
-/// 3: the `ring` measurements).
-pub const SCHEMA: u32 = 3;
+/// 3: the `ring` measurements; 4: the `gpio` measurements, when run).
+pub const SCHEMA: u32 = 4;
 
 /// One side of a comparison: seconds and minor page faults per repetition.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -146,6 +147,8 @@ pub struct Report {
     pub loads: Vec<Load>,
     /// The ring measurements, unless they were left out.
     pub ring: Option<RingReport>,
+    /// The GPIO producer's measurements (schema 4), unless left out.
+    pub gpio: Option<GpioReport>,
 }
 
 /// `64 KiB`, `16 MiB`, `1000 B`.
@@ -232,6 +235,10 @@ impl Report {
             out.push('\n');
             out.push_str(&ring.table());
         }
+        if let Some(gpio) = &self.gpio {
+            out.push('\n');
+            out.push_str(&gpio.table());
+        }
         out
     }
 
@@ -274,6 +281,10 @@ impl Report {
         match &self.ring {
             Some(ring) => out.push_str(&ring.json()),
             None => out.push_str("null"),
+        }
+        if let Some(gpio) = &self.gpio {
+            out.push_str(",\n  \"gpio\": ");
+            out.push_str(&gpio.json());
         }
         out.push_str("\n}\n");
         out
@@ -560,6 +571,7 @@ mod tests {
                 ],
             }],
             ring: Some(crate::ring_report::tests::sample()),
+            gpio: None,
         }
     }
 
@@ -602,7 +614,7 @@ mod tests {
     #[test]
     fn the_document_carries_devices_ratios_targets_and_verdicts() {
         let json = sample().json();
-        assert!(json.starts_with("{\n  \"schema\": 3,\n"), "{json}");
+        assert!(json.starts_with("{\n  \"schema\": 4,\n"), "{json}");
         assert!(
             json.contains("  ],\n  \"ring\": {\n    \"node\": \"/dev/mymap-ring0\""),
             "{json}"

@@ -485,8 +485,9 @@ pub struct Epoll {
 }
 
 impl Epoll {
-    /// Watches `file` for `EPOLLIN`, level-triggered.
-    pub fn watching(file: &File) -> io::Result<Self> {
+    /// Watches `file` (a ring's, a pipe's, a GPIO line request's) for
+    /// `EPOLLIN`, level-triggered.
+    pub fn watching(file: &impl AsRawFd) -> io::Result<Self> {
         // SAFETY: `epoll_create1` has no memory arguments.
         let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if raw < 0 {

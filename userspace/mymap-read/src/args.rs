@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{ArgGroup, Parser};
 
 use crate::gpio::{Edges, GpioLine};
-use crate::number::{parse_len, parse_u64};
+use crate::number::{parse_len, parse_ring, parse_u64};
 use crate::output::Format;
 use crate::source::Via;
 
@@ -21,6 +21,8 @@ Examples:
   mymap-read --info                    size, page size, ABI version, clears
   mymap-read --follow --count 2        print now, then at the next change
   mymap-read --wait-gpio gpiochip0:17 --edge rising --timeout 5000
+  mymap-read --ring                    records of /dev/mymap-ring0 as they arrive
+  mymap-read --ring 1 --json --count 100 --timeout 2000
 
 Exit status:
   0  success, also when the reader of stdout goes away (mymap-read | head)
@@ -28,15 +30,19 @@ Exit status:
   2  bad arguments, including a range outside the buffer
   3  --timeout ran out first";
 
-/// Print the buffer of a mymap device.
+/// Print the buffer of a mymap device, or the records of a mymap ring.
 ///
 /// By default, prints the text at --offset, up to the first NUL byte. The bytes
 /// come from a shared mapping of the device (--via mmap) or from pread (--via
 /// read); both see what the kernel and other processes wrote last.
+///
+/// With --ring, consumes a ring instead: prints each record as it arrives,
+/// one line each (or --hex, --json), sleeping in epoll between them. Drops
+/// (gaps in the sequence numbers, the ring's drop counter) go to stderr.
 #[derive(Debug, Parser)]
 #[command(name = "mymap-read", version, after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("format").args(["hex", "raw", "json"])))]
-#[command(group(ArgGroup::new("wait").args(["follow", "wait_gpio"]).multiple(true)))]
+#[command(group(ArgGroup::new("wait").args(["follow", "wait_gpio", "ring"]).multiple(true)))]
 pub struct Opts {
     /// The mymap device.
     #[arg(
@@ -58,7 +64,7 @@ pub struct Opts {
     pub raw: bool,
 
     /// Print JSON, one object per line: device, via, info, offset, length, text (up to
-    /// the first NUL) and data_base64 (every byte).
+    /// the first NUL) and data_base64 (every byte); with --ring, one object per record.
     #[arg(long)]
     pub json: bool,
 
@@ -93,7 +99,8 @@ pub struct Opts {
     )]
     pub interval: u64,
 
-    /// With --follow or --wait-gpio, stop after printing N times.
+    /// With --follow or --wait-gpio, stop after printing N times; with --ring, after N
+    /// records.
     #[arg(
         short = 'n',
         long,
@@ -112,9 +119,23 @@ pub struct Opts {
     #[arg(long, value_enum, default_value_t = Edges::Both, requires = "wait_gpio")]
     pub edge: Edges,
 
-    /// With --follow or --wait-gpio, give up after MS milliseconds (exit status 3).
+    /// With --follow or --wait-gpio, give up after MS milliseconds; with --ring, when no
+    /// record arrives for MS milliseconds (exit status 3).
     #[arg(long, value_name = "MS", requires = "wait")]
     pub timeout: Option<u64>,
+
+    /// Consume a ring and print its records as they arrive: ring N (/dev/mymap-ringN,
+    /// 0 if N is left out) or the ring node at PATH. Takes the ring's consumer claim.
+    #[arg(
+        long,
+        value_name = "N|PATH",
+        num_args = 0..=1,
+        require_equals = false,
+        default_missing_value = "0",
+        value_parser = parse_ring,
+        conflicts_with_all = ["raw", "info", "offset", "length", "via", "follow", "interval", "wait_gpio"]
+    )]
+    pub ring: Option<PathBuf>,
 }
 
 impl Opts {
@@ -128,13 +149,13 @@ impl Opts {
         }
     }
 
-    /// How many snapshots to print before stopping: `None` for no limit.
+    /// How many snapshots (or records) to print before stopping: `None` for no limit.
     ///
-    /// --follow runs until stopped; --wait-gpio alone prints after one edge.
+    /// --follow and --ring run until stopped; --wait-gpio alone prints after one edge.
     pub fn count(&self) -> Option<u64> {
         match self.count {
             Some(count) => Some(count),
-            None if self.follow => None,
+            None if self.follow || self.ring.is_some() => None,
             None => Some(1),
         }
     }
@@ -262,6 +283,39 @@ mod tests {
         );
         let opts = parse(&["--wait-gpio", "1:0", "--follow", "--count", "3"]).unwrap();
         assert_eq!(opts.count(), Some(3));
+    }
+
+    #[test]
+    fn rings_by_number_path_or_default() {
+        let opts = parse(&["--ring"]).unwrap();
+        assert_eq!(opts.ring, Some(PathBuf::from("/dev/mymap-ring0")));
+        assert_eq!(opts.count(), None);
+        let opts = parse(&["--ring", "2", "--json", "--count", "5", "--timeout", "100"]).unwrap();
+        assert_eq!(opts.ring, Some(PathBuf::from("/dev/mymap-ring2")));
+        assert_eq!(opts.format(), Format::Json);
+        assert_eq!(opts.count(), Some(5));
+        assert_eq!(opts.timeout(), Some(Duration::from_millis(100)));
+        let opts = parse(&["--ring=/dev/mymap-ring1", "--hex"]).unwrap();
+        assert_eq!(opts.ring, Some(PathBuf::from("/dev/mymap-ring1")));
+        assert_eq!(opts.format(), Format::Hex);
+        // --ring left without a value before another option.
+        let opts = parse(&["--ring", "--count", "1"]).unwrap();
+        assert_eq!(opts.ring, Some(PathBuf::from("/dev/mymap-ring0")));
+    }
+
+    #[test]
+    fn ring_refuses_the_buffer_options() {
+        for args in [
+            &["--ring", "--raw"][..],
+            &["--ring", "--info"],
+            &["--ring", "--offset", "4"],
+            &["--ring", "--via", "read"],
+            &["--ring", "--follow"],
+            &["--ring", "--wait-gpio", "0:1"],
+        ] {
+            assert_eq!(refused(args), ErrorKind::ArgumentConflict, "{args:?}");
+        }
+        assert_eq!(refused(&["--ring", ""]), ErrorKind::ValueValidation);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! `mymapctl`: show the device's info, clear its buffer, write into it.
+//! `mymapctl`: show the device's info, clear its buffer, write into it; and,
+//! through `mymapctl ring` (`ringctl`), control a ring.
 //!
 //! The companion of `mymap-read` for scripts and tests that need another
-//! process to change the buffer. The doc comments are its `--help`.
+//! process to change the buffer or drive a ring's producers. The doc comments
+//! are its `--help`.
 
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mymap::Device;
 
 use crate::number::parse_u64;
+use crate::ringctl::RingOpts;
 use crate::source::PageSpan;
 
 const AFTER_HELP: &str = "\
@@ -21,13 +24,19 @@ Examples:
   mymapctl clear
   mymapctl write --offset 0 --nul 'hello from userspace'
   printf 'abc' | mymapctl write --offset 0x1000 --via mmap
+  mymapctl ring start --rate 1000 --len 64    the timer producer of ring 0
+  mymapctl ring --ring 1 stats
+  mymapctl ring wakeup watermark --bytes 4096 --max-latency 5ms
+  mymapctl ring inject 100000 --len 64
+  mymapctl ring stop
 
 Exit status:
   0  success
   1  the device or an I/O call failed; the message names the fix
-  2  bad arguments, including a range outside the buffer";
+  2  bad arguments, including a range outside the buffer or ring settings the
+     driver refuses";
 
-/// Inspect and change a mymap device.
+/// Inspect and change a mymap device, or control a mymap ring.
 #[derive(Debug, Parser)]
 #[command(name = "mymapctl", version, after_help = AFTER_HELP)]
 pub struct Opts {
@@ -59,6 +68,9 @@ pub enum Command {
     Clear,
     /// Write DATA, or standard input if DATA is not given, into the buffer.
     Write(WriteArgs),
+    /// Control a ring (/dev/mymap-ringN): info, statistics, wakeup policy, the timer
+    /// producer and the injector. Works while another process consumes the ring.
+    Ring(RingOpts),
 }
 
 /// The arguments of `mymapctl write`.

@@ -7,7 +7,7 @@
 //! The layout under the output directory is the one a root filesystem wants:
 //!
 //! ```text
-//! share/man/man1/mymap-read.1, mymapctl.1, mymapctl-info.1, ...
+//! share/man/man1/mymap-read.1, mymapctl.1, mymapctl-info.1, mymapctl-ring-start.1, ...
 //! share/bash-completion/completions/mymap-read, mymapctl
 //! share/zsh/site-functions/_mymap-read, _mymapctl
 //! share/fish/vendor_completions.d/mymap-read.fish, mymapctl.fish
@@ -75,8 +75,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mymap-generate-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let written = write_all(&dir).unwrap();
-        // 2 commands x 3 shells, 2 main pages, one page per mymapctl subcommand.
-        let subcommands = crate::ctl::Opts::command().get_subcommands().count();
+        // 2 commands x 3 shells, 2 main pages, one page per mymapctl subcommand at any
+        // depth (mymapctl-ring.1, mymapctl-ring-start.1, ...).
+        fn count(cmd: &Command) -> usize {
+            cmd.get_subcommands().map(|sub| 1 + count(sub)).sum()
+        }
+        let subcommands = count(&crate::ctl::Opts::command());
         assert_eq!(written.len(), 6 + 2 + subcommands, "{written:?}");
 
         let page = read(&dir, "share/man/man1/mymap-read.1");
@@ -90,6 +94,8 @@ mod tests {
         let ctl = read(&dir, "share/man/man1/mymapctl.1");
         assert!(ctl.contains("mymapctl\\-write(1)"), "no subcommand list");
         read(&dir, "share/man/man1/mymapctl-write.1");
+        let start = read(&dir, "share/man/man1/mymapctl-ring-start.1");
+        assert!(start.contains("\\-\\-rate"), "{start:.400}");
 
         let bash = read(&dir, "share/bash-completion/completions/mymap-read");
         let zsh = read(&dir, "share/zsh/site-functions/_mymapctl");

@@ -21,5 +21,8 @@ pub mod hexdump;
 pub mod info;
 pub mod number;
 pub mod output;
+pub mod record;
+pub mod ringctl;
 pub mod source;
+pub mod stream;
 pub mod wait;

@@ -3,7 +3,7 @@
 //! `mymap-read`: print the buffer of a mymap device.
 //!
 //! Parses the arguments and dispatches; the work is in the library modules
-//! (`source`, `output`, `follow`, `gpio`, `info`, `exit`).
+//! (`source`, `output`, `follow`, `gpio`, `info`, `stream`, `exit`).
 
 use std::io;
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ use mymap_read::args::Opts;
 use mymap_read::deadline::Deadline;
 use mymap_read::output::Printer;
 use mymap_read::source::Source;
+use mymap_read::stream::{self, Limits};
 use mymap_read::{exit, follow, gpio, info};
 
 fn main() -> ExitCode {
@@ -22,6 +23,14 @@ fn main() -> ExitCode {
 }
 
 fn run(opts: &Opts) -> anyhow::Result<()> {
+    if let Some(ring) = &opts.ring {
+        let limits = Limits {
+            count: opts.count(),
+            idle: opts.timeout(),
+        };
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        return stream::run(&mut out, &mut io::stderr(), ring, opts.format(), limits);
+    }
     let device = Device::open_read_only(&opts.device)?;
     let stdout = io::stdout().lock();
     if opts.info {

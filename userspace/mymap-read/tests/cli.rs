@@ -101,3 +101,56 @@ fn mymapctl_errors() {
     let out = mymapctl(&["write", "--offset", "nope"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn ring_errors() {
+    let out = mymap_read(&["--ring", "/dev/null", "--count", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("mymap-read: error: /dev/null: not a mymap ring"),
+        "{err}"
+    );
+    assert!(err.contains("pass a /dev/mymap-ringN node"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+
+    let out = mymap_read(&["--ring", "/nonexistent/mymap-ring0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/nonexistent/mymap-ring0: no such device"));
+
+    let out = mymapctl(&["ring", "--ring", "/dev/null", "stats"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("mymapctl: error: /dev/null: not a mymap ring"));
+}
+
+#[test]
+fn ring_bad_arguments_exit_2() {
+    for args in [
+        &["--ring", "--raw"][..],
+        &["--ring", "--follow"],
+        &["--ring", "--offset", "8"],
+        &["--ring", ""],
+    ] {
+        let out = mymap_read(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    for args in [
+        &["ring", "start"][..],
+        &["ring", "start", "--period", "10"],
+        &["ring", "wakeup", "watermark"],
+        &["ring", "inject"],
+        // Checked before the ring is opened.
+        &[
+            "ring",
+            "--ring",
+            "/dev/null",
+            "wakeup",
+            "every",
+            "--bytes",
+            "4",
+        ],
+    ] {
+        let out = mymapctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -92,7 +92,8 @@ fn madvise(ptr: *mut u8, len: usize, advice: i32) -> Result<(), i32> {
     Ok(())
 }
 
-fn madvise_ok(map: &Map, at: usize, len: usize, advice: i32, name: &str) -> TestResult {
+/// `madvise(advice)` on bytes `at .. at + len` of `map`, the errno named on failure.
+pub(crate) fn madvise_ok(map: &Map, at: usize, len: usize, advice: i32, name: &str) -> TestResult {
     // `at + len` is inside the mapping: every caller passes page multiples below its length.
     check!(at + len <= map.len(), "{name}: range outside the mapping");
     // SAFETY: in bounds of `map` (checked above).

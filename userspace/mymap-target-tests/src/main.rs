@@ -12,7 +12,12 @@
 
 mod direct_io;
 mod faults;
+mod gpio;
 mod module;
+mod ring;
+mod ring_stress;
+mod ring_tests;
+mod samples;
 mod stress;
 mod sys;
 mod tests;

@@ -3,10 +3,15 @@
 //! Raw system calls for the tests, returning the errno the kernel gave.
 
 use std::{
+    ffi::CString,
     fs::File,
     os::fd::{
         AsRawFd,
         RawFd, //
+    },
+    sync::atomic::{
+        AtomicU32,
+        Ordering, //
     },
 };
 
@@ -29,6 +34,11 @@ pub fn errname(e: i32) -> String {
         libc::ENOMEM => "ENOMEM",
         libc::EBUSY => "EBUSY",
         libc::ENOENT => "ENOENT",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::EAGAIN => "EAGAIN",
+        libc::EIO => "EIO",
+        libc::ENODEV => "ENODEV",
+        libc::EEXIST => "EEXIST",
         0 => "success",
         _ => return format!("errno {e}"),
     };
@@ -241,6 +251,57 @@ impl Map {
         }
     }
 
+    /// The address of bytes `at .. at + size`, which must lie in the mapping and be
+    /// aligned to `size` (a power of two).
+    fn field(&self, at: usize, size: usize) -> *mut u8 {
+        assert!(
+            at + size <= self.len,
+            "field {at}+{size} outside the mapping"
+        );
+        assert!(at % size == 0, "field at {at} not aligned to {size}");
+        // SAFETY: in bounds (asserted above); the mapping starts on a page boundary, so
+        // `at` aligned to `size` makes the address aligned to `size`.
+        unsafe { self.ptr.add(at) }
+    }
+
+    /// A load-acquire of the `u32` at `at`: what a ring's consumer does with the
+    /// producer position and a record's length word.
+    pub fn load_acquire_u32(&self, at: usize) -> u32 {
+        let ptr = self.field(at, 4).cast::<u32>();
+        // SAFETY: `field` checked bounds and alignment, the mapping lives as long as
+        // `self`, and every access to shared words goes through atomics or volatile loads
+        // of the same size, as the kernel's smp_store_release() does.
+        unsafe { AtomicU32::from_ptr(ptr) }.load(Ordering::Acquire)
+    }
+
+    /// A store-release of `value` at `at`: how a ring's consumer publishes its position.
+    pub fn store_release_u32(&self, at: usize, value: u32) {
+        let ptr = self.field(at, 4).cast::<u32>();
+        // SAFETY: as in `load_acquire_u32`; the caller mapped this page writable.
+        unsafe { AtomicU32::from_ptr(ptr) }.store(value, Ordering::Release)
+    }
+
+    /// A volatile load of the `u16` at `at`.
+    pub fn read_u16(&self, at: usize) -> u16 {
+        let ptr = self.field(at, 2).cast::<u16>();
+        // SAFETY: `field` checked bounds and alignment of a live mapping.
+        unsafe { ptr.read_volatile() }
+    }
+
+    /// A volatile load of the `u32` at `at`.
+    pub fn read_u32(&self, at: usize) -> u32 {
+        let ptr = self.field(at, 4).cast::<u32>();
+        // SAFETY: `field` checked bounds and alignment of a live mapping.
+        unsafe { ptr.read_volatile() }
+    }
+
+    /// A volatile load of the `u64` at `at`.
+    pub fn read_u64(&self, at: usize) -> u64 {
+        let ptr = self.field(at, 8).cast::<u64>();
+        // SAFETY: `field` checked bounds and alignment of a live mapping.
+        unsafe { ptr.read_volatile() }
+    }
+
     pub fn mprotect(&self, prot: i32) -> Result<(), i32> {
         // SAFETY: the range is exactly this live mapping.
         if unsafe { libc::mprotect(self.ptr.cast(), self.len, prot) } < 0 {
@@ -315,4 +376,124 @@ pub fn as_nobody(f: fn() -> Result<(), String>) -> Result<(), String> {
             "check as nobody failed (status {status:#x}, see stderr)"
         )),
     }
+}
+
+/// `poll` for `POLLIN | POLLRDNORM` on `file` for up to `timeout_ms` (negative:
+/// forever): the returned events, 0 on timeout, or the errno.
+pub fn poll_in(file: &File, timeout_ms: i32) -> Result<i16, i32> {
+    let mut fds = [libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLIN | libc::POLLRDNORM,
+        revents: 0,
+    }];
+    // SAFETY: `fds` is valid for reading and writing one pollfd.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout_ms) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(if r == 0 { 0 } else { fds[0].revents })
+}
+
+/// An epoll instance, closed on drop.
+pub struct Epoll(Fd);
+
+impl Epoll {
+    pub fn new() -> Result<Epoll, i32> {
+        // SAFETY: epoll_create1 has no memory-safety preconditions.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(errno());
+        }
+        Ok(Epoll(Fd(fd)))
+    }
+
+    /// Watches `file` for `events` (`EPOLLIN`, with `EPOLLET` for edge triggering).
+    pub fn add(&self, file: &File, events: u32) -> Result<(), i32> {
+        let mut event = libc::epoll_event { events, u64: 0 };
+        // SAFETY: `event` is a valid epoll_event for the call.
+        let r = unsafe {
+            libc::epoll_ctl(
+                (self.0).0,
+                libc::EPOLL_CTL_ADD,
+                file.as_raw_fd(),
+                &mut event,
+            )
+        };
+        if r < 0 {
+            return Err(errno());
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` for an event: the number of ready files (0 or 1 here).
+    pub fn wait(&self, timeout_ms: i32) -> Result<usize, i32> {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        // SAFETY: `events` is valid for writing 4 epoll_events.
+        let r = unsafe { libc::epoll_wait((self.0).0, events.as_mut_ptr(), 4, timeout_ms) };
+        usize::try_from(r).map_err(|_| errno())
+    }
+}
+
+/// Sets or clears `O_NONBLOCK` on `file`.
+pub fn set_nonblocking(file: &File, on: bool) -> Result<(), i32> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl with F_GETFL/F_SETFL takes and returns plain integers.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(errno());
+    }
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds, the clock of ring records' timestamps.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is valid for writing.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The calling thread's id, as /proc/self/task/ names it.
+pub fn gettid() -> i64 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i64 }
+}
+
+/// The scheduler state letter of thread `tid` of this process (`R`, `S`, `D`...).
+pub fn thread_state(tid: i64) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // The command name in parentheses may hold spaces: the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// `finit_module` of the module file at `path` with `params`: the errno the
+/// kernel gives, which `modprobe` only prints.
+pub fn finit_module(path: &str, params: &str) -> Result<(), i32> {
+    let file = File::open(path).map_err(|e| e.raw_os_error().unwrap_or(0))?;
+    let params = CString::new(params).map_err(|_| libc::EINVAL)?;
+    // SAFETY: the descriptor is open for the call and `params` is a NUL-terminated string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            file.as_raw_fd(),
+            params.as_ptr(),
+            0 as libc::c_int,
+        )
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
 }

@@ -32,7 +32,7 @@ use mymap_uapi::{
 };
 
 use crate::{
-    check, faults, module, stress,
+    check, faults, module, ring_stress, ring_tests, stress,
     sys::{
         self,
         errname,
@@ -62,6 +62,17 @@ pub const COMPAT: &[&str] = &[
     "fault-mremap-move-and-shrink",
     "o-direct-shared-mapping",
     "vmsplice-from-mapping",
+    "ring-info",
+    "ring-mmap-rules",
+    "ring-consumer-claim",
+    "ring-order-no-loss",
+    "ring-drop-counting",
+    "ring-read",
+    "ring-poll-readiness",
+    "ring-wakeup-set-get",
+    "ring-wakeup-caught-up",
+    "ring-timer",
+    "ring-producer-arguments",
 ];
 
 pub fn all() -> Vec<Test> {
@@ -111,10 +122,44 @@ pub fn all() -> Vec<Test> {
         "concurrent-open-map-close" => concurrent_open_map_close, 120;
         "stress-random-operations" => stress::random_operations, 120;
         "fuzz-arguments" => stress::fuzz_arguments, 60;
+        "ring-info" => ring_tests::info_and_geometry, 30;
+        "ring-mmap-rules" => ring_tests::mmap_rules, 30;
+        "ring-consumer-claim" => ring_tests::consumer_claim, 30;
+        "ring-order-no-loss" => ring_tests::order_no_loss, 30;
+        "ring-order-many-wraps" => ring_tests::order_many_wraps, 120;
+        "ring-drop-counting" => ring_tests::drop_counting, 30;
+        "ring-read" => ring_tests::read_records, 60;
+        "ring-poll-readiness" => ring_tests::poll_readiness, 30;
+        "ring-wakeup-set-get" => ring_tests::wakeup_set_get, 30;
+        "ring-wakeup-every" => ring_tests::wakeup_every, 60;
+        "ring-wakeup-caught-up" => ring_tests::wakeup_caught_up, 60;
+        "ring-wakeup-watermark" => ring_tests::wakeup_watermark, 60;
+        "ring-timer" => ring_tests::timer_producer, 60;
+        "ring-producer-arguments" => ring_tests::producer_arguments, 30;
+        "ring-several-producers" => ring_stress::several_producers, 120;
+        "ring-hostile-consumer" => ring_stress::hostile_consumer, 90;
+        "ring-stress" => ring_stress::stress, 180;
+        "ring-rmmod-consumer" => ring_stress::rmmod_consumer, 60;
+        "ring-rmmod-timer" => ring_stress::rmmod_timer, 60;
+        "ring-params-refused" => ring_stress::params_refused, 120;
+        "ring-params-rings-and-size" => ring_stress::params_rings_and_size, 180;
+        "ring-c-consumer" => crate::samples::c_consumer, 120;
+        "ring-sample-producer" => crate::samples::sample_producer, 120;
+        "ring-sample-discard-and-refused" => crate::samples::sample_discard_and_refused, 120;
+        "ring-sample-with-c-consumer" => crate::samples::sample_with_c_consumer, 120;
         "lifetime-open-file-pins-module" => lifetime_open_file, 60;
         "lifetime-mapping-pins-module-and-pages" => lifetime_mapping, 60;
         "params-refused" => params_refused, 120;
         "params-size-and-devices" => params_size_and_devices, 120;
+        "gpio-pulses-both" => crate::gpio::pulses_both, 120;
+        "gpio-pulses-rising" => crate::gpio::pulses_rising, 120;
+        "gpio-pulses-falling" => crate::gpio::pulses_falling, 120;
+        "gpio-timestamp-within-write" => crate::gpio::timestamp_within_write, 120;
+        "gpio-line-requested-by-mymap" => crate::gpio::line_requested_by_mymap, 60;
+        "gpio-load-errors" => crate::gpio::load_errors, 120;
+        "gpio-storm-drops-counted" => crate::gpio::storm_drops_counted, 300;
+        "gpio-unload-while-pulsing" => crate::gpio::unload_while_pulsing, 300;
+        "gpio-device-tree-producer" => crate::gpio::device_tree_producer, 60 if crate::gpio::has_device_tree_node;
         "fuzz-trinity" => crate::trinity::trinity, 300 if crate::trinity::on_debug_kernel;
         "load-unload-cycles" => load_unload_cycles, 600;
         "kmemleak-after-cycles" => stress::kmemleak_after_cycles, 900 if stress::has_kmemleak;
@@ -134,7 +179,11 @@ fn open_ro() -> Result<File, String> {
 }
 
 /// Expects `res` to fail with `want`.
-fn expect_errno<T: std::fmt::Debug>(res: Result<T, i32>, want: i32, what: &str) -> TestResult {
+pub(crate) fn expect_errno<T: std::fmt::Debug>(
+    res: Result<T, i32>,
+    want: i32,
+    what: &str,
+) -> TestResult {
     match res {
         Err(e) if e == want => Ok(()),
         Err(e) => Err(format!(
@@ -147,7 +196,7 @@ fn expect_errno<T: std::fmt::Debug>(res: Result<T, i32>, want: i32, what: &str) 
 }
 
 /// Expects `mmap` of `file` with these arguments to fail with `want`.
-fn expect_mmap_errno(
+pub(crate) fn expect_mmap_errno(
     file: &File,
     len: usize,
     prot: i32,

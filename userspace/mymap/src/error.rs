@@ -6,7 +6,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use libc::{ENODEV, ENOTTY, ENXIO};
+use libc::{EBUSY, EINVAL, ENODEV, ENOTTY, ENXIO};
+use mymap_uapi::Fault;
 
 /// The operation on the device that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,20 @@ pub enum Call {
     Write,
     /// `mmap(2)`.
     Mmap,
+    /// The `MYMAP_RING_IOC_INFO` ioctl.
+    RingInfo,
+    /// The `MYMAP_RING_IOC_STATS` ioctl.
+    RingStats,
+    /// The `MYMAP_RING_IOC_SET_WAKEUP` ioctl.
+    SetWakeup,
+    /// The `MYMAP_RING_IOC_GET_WAKEUP` ioctl.
+    GetWakeup,
+    /// The `MYMAP_RING_IOC_TIMER` ioctl.
+    Timer,
+    /// The `MYMAP_RING_IOC_INJECT` ioctl.
+    Inject,
+    /// `epoll_create1(2)`, `epoll_ctl(2)` or `epoll_wait(2)` on a ring.
+    Epoll,
 }
 
 impl fmt::Display for Call {
@@ -35,6 +50,13 @@ impl fmt::Display for Call {
             Call::Read => "pread",
             Call::Write => "pwrite",
             Call::Mmap => "mmap",
+            Call::RingInfo => "ioctl MYMAP_RING_IOC_INFO",
+            Call::RingStats => "ioctl MYMAP_RING_IOC_STATS",
+            Call::SetWakeup => "ioctl MYMAP_RING_IOC_SET_WAKEUP",
+            Call::GetWakeup => "ioctl MYMAP_RING_IOC_GET_WAKEUP",
+            Call::Timer => "ioctl MYMAP_RING_IOC_TIMER",
+            Call::Inject => "ioctl MYMAP_RING_IOC_INJECT",
+            Call::Epoll => "epoll",
         })
     }
 }
@@ -133,6 +155,47 @@ pub enum Error {
         size: u64,
     },
 
+    /// The file does not answer `MYMAP_RING_IOC_INFO`, so it is not a mymap ring.
+    #[error(
+        "{}: not a mymap ring: it does not answer MYMAP_RING_IOC_INFO ({err}); \
+         pass a /dev/mymap-ringN node",
+        path.display()
+    )]
+    NotRing { path: PathBuf, err: io::Error },
+
+    /// Another file holds the ring's consumer claim.
+    #[error(
+        "{}: another process is consuming this ring (one consumer at a time): stop it first; \
+         statistics and producers need no claim (`mymapctl ring stats`) ({call}: {err})",
+        path.display()
+    )]
+    Busy {
+        path: PathBuf,
+        call: Call,
+        err: io::Error,
+    },
+
+    /// The driver refused the settings of a ring ioctl (`EINVAL`).
+    #[error("{}: {call} refused the settings ({err}): {hint}", path.display())]
+    Refused {
+        path: PathBuf,
+        call: Call,
+        hint: &'static str,
+        err: io::Error,
+    },
+
+    /// The ring's geometry, from `MYMAP_RING_IOC_INFO` and its producer page, is unusable.
+    #[error("{}: the driver reported an unusable ring geometry: {detail}", path.display())]
+    BadRing { path: PathBuf, detail: String },
+
+    /// The ring's shared memory breaks the contract of `mymap.h`.
+    #[error(
+        "{}: the ring's shared memory breaks the ABI contract: {fault}; reopen the ring \
+         (a consumer position left by an earlier consumer is skipped at open)",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, fault: Fault },
+
     /// Any other failure of a call.
     #[error("{}: {call} failed: {err}", path.display())]
     Io {
@@ -154,7 +217,21 @@ impl Error {
             (Call::Open, io::ErrorKind::PermissionDenied) => {
                 Error::PermissionDenied { path, call, err }
             }
+            (Call::Open, _) if err.raw_os_error() == Some(EBUSY) => Error::Busy { path, call, err },
             (Call::Info, _) if err.raw_os_error() == Some(ENOTTY) => Error::NotMymap { path, err },
+            (Call::RingInfo, _) if err.raw_os_error() == Some(ENOTTY) => {
+                Error::NotRing { path, err }
+            }
+            (Call::Timer | Call::SetWakeup | Call::Inject, _)
+                if err.raw_os_error() == Some(EINVAL) =>
+            {
+                Error::Refused {
+                    path,
+                    call,
+                    hint: refusal_hint(call),
+                    err,
+                }
+            }
             _ => Error::Io { path, call, err },
         }
     }
@@ -170,6 +247,11 @@ impl Error {
             | Error::ReadOnly { path, .. }
             | Error::Unaligned { path, .. }
             | Error::OutOfRange { path, .. }
+            | Error::NotRing { path, .. }
+            | Error::Busy { path, .. }
+            | Error::Refused { path, .. }
+            | Error::BadRing { path, .. }
+            | Error::Corrupt { path, .. }
             | Error::Io { path, .. } => path,
         }
     }
@@ -180,15 +262,36 @@ impl Error {
             Error::NotFound { err, .. }
             | Error::PermissionDenied { err, .. }
             | Error::NotMymap { err, .. }
+            | Error::NotRing { err, .. }
+            | Error::Busy { err, .. }
+            | Error::Refused { err, .. }
             | Error::Io { err, .. } => Some(err),
             _ => None,
         }
     }
 
-    /// True when the caller asked for something impossible (a range or alignment), as
-    /// opposed to a device or system failure.
+    /// True when the caller asked for something impossible (a range, an alignment, ring
+    /// settings the driver refuses), as opposed to a device or system failure.
     pub fn is_invalid_argument(&self) -> bool {
-        matches!(self, Error::Unaligned { .. } | Error::OutOfRange { .. })
+        matches!(
+            self,
+            Error::Unaligned { .. } | Error::OutOfRange { .. } | Error::Refused { .. }
+        )
+    }
+}
+
+/// What the driver accepts, for the ring ioctls that refuse settings with `EINVAL`
+/// (the ranges `mymap.h` gives beside each field).
+fn refusal_hint(call: Call) -> &'static str {
+    match call {
+        Call::Timer => {
+            "the period must be 10 us to 10 s and the length at most the ring's max_payload"
+        }
+        Call::SetWakeup => "a watermark must be 1 to data_size bytes and a max latency 1 us to 1 s",
+        Call::Inject => {
+            "the count must be at most 16777216 and the length at most the ring's max_payload"
+        }
+        _ => "see mymap.h for the accepted values",
     }
 }
 
@@ -304,6 +407,56 @@ mod tests {
             "/dev/mymap: offset 65536 + length 1 is not inside the 65536-byte buffer"
         );
         assert!(err.is_invalid_argument());
+    }
+
+    #[test]
+    fn ebusy_at_open_names_the_other_consumer() {
+        let ring = Path::new("/dev/mymap-ring0");
+        let err = Error::from_io(ring, Call::Open, os(EBUSY));
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("/dev/mymap-ring0: another process is consuming this ring"),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with("(open: Device or resource busy (os error 16))"),
+            "{msg}"
+        );
+        // EBUSY from an ioctl is not a consumer claim.
+        let err = Error::from_io(ring, Call::Timer, os(EBUSY));
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn enotty_from_ring_info_is_not_a_ring() {
+        let err = Error::from_io(dev(), Call::RingInfo, os(ENOTTY));
+        assert!(matches!(err, Error::NotRing { .. }), "{err}");
+        assert!(err
+            .to_string()
+            .starts_with("/dev/mymap: not a mymap ring: it does not answer MYMAP_RING_IOC_INFO"));
+        assert!(err.to_string().ends_with("pass a /dev/mymap-ringN node"));
+    }
+
+    #[test]
+    fn einval_from_ring_settings_says_what_is_accepted() {
+        let ring = Path::new("/dev/mymap-ring0");
+        for (call, words) in [
+            (Call::Timer, "the period must be 10 us to 10 s"),
+            (Call::SetWakeup, "a watermark must be 1 to data_size bytes"),
+            (Call::Inject, "the count must be at most 16777216"),
+        ] {
+            let err = Error::from_io(ring, call, os(EINVAL));
+            assert!(err.is_invalid_argument(), "{err}");
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("/dev/mymap-ring0: {call} refused")),
+                "{msg}"
+            );
+            assert!(msg.contains(words), "{msg}");
+        }
+        let err = Error::from_io(ring, Call::RingStats, os(EINVAL));
+        assert!(!err.is_invalid_argument(), "{err}");
     }
 
     #[test]

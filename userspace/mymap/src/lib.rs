@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! Open, inspect, clear, read, write and map mymap devices (/dev/mymap).
+//! Open, inspect, clear, read, write and map mymap devices (/dev/mymap), and
+//! consume mymap rings (/dev/mymap-ringN).
 //!
 //! A mymap device is a zeroed kernel buffer of whole pages that the driver
 //! shares with every process that opens it. This crate is the idiomatic layer
 //! over [`mymap_uapi`]: a [`Device`] to open, an [`Error`] that keeps the path,
 //! the failing call and the fix, and [`Mapping`]s that copy bytes in and out of
 //! shared memory instead of lending references to it.
+//!
+//! A ring streams records from kernel producers to one consumer: a [`Ring`]
+//! claims and maps it, waits with epoll and lends each [`Record`]'s payload
+//! in place; a [`RingControl`] reads its statistics and drives its built-in
+//! producers.
 //!
 //! ```no_run
 //! use mymap::Device;
@@ -29,11 +35,16 @@ mod error;
 mod info;
 mod mapping;
 mod range;
+mod ring;
 
 pub use device::{Device, Result};
 pub use error::{Call, Error};
 pub use info::{Info, ABI_VERSION};
 pub use mapping::{Mapping, MappingMut};
+pub use ring::{
+    record_size, ring_path, source, Injected, Record, Ring, RingControl, RingInfo, RingStats,
+    SeqGaps, Wakeup, DEFAULT_RING_PATH, MAX_RINGS,
+};
 
 /// The device node of the first device.
 pub const DEFAULT_PATH: &str = "/dev/mymap";

@@ -59,6 +59,8 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("xz", "xz-utils"),
     ("bzip2", "bzip2"),
     ("fdtput", "device-tree-compiler"),
+    ("dtc", "device-tree-compiler"),
+    ("fdtoverlay", "device-tree-compiler"),
     ("shellcheck", "shellcheck"),
     ("git", "git"),
     ("clang-19", "clang-19"),

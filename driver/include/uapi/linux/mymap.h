@@ -106,6 +106,8 @@ struct mymap_info {
  *   3. store-release(consumer->pos, C), once per batch or per record: the
  *      kernel may overwrite the bytes before C as soon as it sees C.
  * A consumer must not read a record's bytes after releasing its position.
+ * A new consumer starts from the position the last one left in page 0 (0
+ * after load): the records it had not released are still there for it.
  *
  * Every value the kernel reads from page 0 is untrusted: a consumer that
  * writes garbage there (a position behind or ahead of the producer's) can
@@ -124,8 +126,9 @@ struct mymap_info {
  * no record waits, else it blocks. read() on a file without the consumer
  * claim fails with EBADF. Do not mix read() and a mapped consumer.
  *
- * Wakeups. poll()/epoll report EPOLLIN | EPOLLRDNORM while producer->pos !=
- * consumer->pos. How often a waiting consumer is woken is the ring's wakeup
+ * Wakeups. poll()/epoll report EPOLLIN | EPOLLRDNORM while a committed
+ * record waits at the consumer position (not while the record there is
+ * still BUSY: its commit wakes the consumer). How often a waiting consumer is woken is the ring's wakeup
  * policy (MYMAP_RING_IOC_SET_WAKEUP). Wakeups are always deferred to an
  * irq_work, so producers may run in any context.
  */
@@ -184,6 +187,29 @@ struct mymap_ring_record {
  * record's sequence number in little-endian order for i < 8, and the low
  * byte of the sequence number after that.
  */
+
+/*
+ * Payload of MYMAP_SOURCE_GPIO records: one per interrupt of the configured
+ * line (module parameter gpio=, or a device-tree node). The header's
+ * timestamp is taken in the hard interrupt handler; its flags field holds
+ * the edge, as here.
+ */
+struct mymap_ring_gpio_event {
+	__u32 offset;		/* Line offset on its chip; ~0 from a device tree. */
+	__u8 edge;		/* MYMAP_GPIO_EDGE_RISING or _FALLING. */
+	__u8 value;		/* Line value after the edge, 0 or 1. */
+	__u8 flags;		/* MYMAP_GPIO_INFERRED */
+	__u8 reserved;
+};
+
+#define MYMAP_GPIO_EDGE_RISING 1
+#define MYMAP_GPIO_EDGE_FALLING 2
+/*
+ * The chip cannot be read in interrupt context (it sleeps: I2C expanders,
+ * gpio-sim), so edge and value were inferred: from the edge filter, or for
+ * both edges by alternating from the value read when the producer started.
+ */
+#define MYMAP_GPIO_INFERRED 0x1
 
 /* Wakeup policies (struct mymap_ring_wakeup.policy). */
 #define MYMAP_WAKEUP_EVERY 0	 /* after every record */

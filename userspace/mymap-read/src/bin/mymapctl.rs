@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! `mymapctl`: show a mymap device's info, clear its buffer, write into it.
+//! `mymapctl`: show a mymap device's info, clear its buffer, write into it,
+//! control a ring.
 //!
-//! Parses the arguments and dispatches to `mymap_read::ctl` and `info`.
+//! Parses the arguments and dispatches to `mymap_read::ctl`, `info` and `ringctl`.
 
 use std::io;
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mymap::Device;
 use mymap_read::ctl::{self, Command, Opts};
-use mymap_read::{exit, info};
+use mymap_read::{exit, info, ringctl};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
@@ -25,5 +26,6 @@ fn run(opts: &Opts) -> anyhow::Result<()> {
         }
         Command::Clear => Ok(Device::open(&opts.device)?.clear()?),
         Command::Write(args) => ctl::write(&Device::open(&opts.device)?, args),
+        Command::Ring(ring) => ringctl::run(&mut io::stdout().lock(), ring),
     }
 }

@@ -1,8 +1,8 @@
 #!/bin/sh
 # mymap-read's target tests: mymap-read and mymapctl against the real module.
 #
-# Runs on the target as root, with the module loaded (default parameters) and
-# /dev/mymap present; tests/target/run-all.sh starts it. Every case prints one
+# Runs on the target as root, with the module loaded (default parameters:
+# /dev/mymap and one ring, /dev/mymap-ring0); tests/target/run-all.sh starts it. Every case prints one
 # line, `MYMAP-TEST: ok mymap-read/<name>` or
 # `MYMAP-TEST: not ok mymap-read/<name>: <reason>`, and the script exits 0:
 # the verdict is in the lines. Every command runs under `limited`, so nothing
@@ -15,6 +15,9 @@ set -u
 SUITE=mymap-read
 DEV=/dev/mymap
 SIZE=65536
+# Ring 0 with the module's defaults (ring_size=262144).
+RING=/dev/mymap-ring0
+RING_SIZE=262144
 # Seconds any single command may take.
 LIMIT=20
 # Where the tools are installed; MYMAP_TEST_BIN points elsewhere for a dry run.
@@ -24,6 +27,8 @@ CTL=$BIN/mymapctl
 
 CONFIGFS=/sys/kernel/config
 SIM=$CONFIGFS/gpio-sim/mymaptest
+# The simulated chip's label, which the module parameter gpio= names.
+SIM_LABEL=mymaptest
 mounted_configfs=""
 
 T=$(mktemp -d /tmp/mymap-read-test.XXXXXX) || {
@@ -150,10 +155,45 @@ info_field() {
 	limited "$READ" --info 2>&1 | sed -n "s/^$1: //p"
 }
 
+# pattern SEQ LEN: writes the payload of the built-in producers for sequence
+# number SEQ (mymap.h): its little-endian bytes, then its low byte. The test
+# sequence numbers stay below 2^32, so bytes 4 to 7 are 0.
+pattern() {
+	i=0
+	while [ "$i" -lt "$2" ]; do
+		if [ "$i" -lt 4 ]; then
+			b=$((($1 >> (8 * i)) & 255))
+		elif [ "$i" -lt 8 ]; then
+			b=0
+		else
+			b=$(($1 & 255))
+		fi
+		# shellcheck disable=SC2059 # The format is the octal escape of the byte.
+		printf "\\$(printf '%03o' "$b")"
+		i=$((i + 1))
+	done
+}
+
+# consecutive FILE: FILE holds one number a line, each one more than the last.
+consecutive() {
+	awk 'NR > 1 && $1 != prev + 1 { bad = 1 } { prev = $1 } END { exit bad }' "$1"
+}
+
+# ring_field NAME: the value of NAME in `mymapctl ring stats`.
+ring_field() {
+	limited "$CTL" ring stats 2>&1 | sed -n "s/^$1: //p"
+}
+
+# drain: reads every record waiting in ring 0, so that a case starts empty.
+drain() {
+	limited "$READ" --ring 0 --timeout 200 >/dev/null 2>"$T/drain.err"
+	[ $? -eq 3 ] || fail "draining $RING: $(cat "$T/drain.err")"
+}
+
 # --- cases: reading ---------------------------------------------------------
 
 t_tools() {
-	for tool in base64 cmp dd env grep head hexdump id mktemp sed sort su tail wc; do
+	for tool in awk base64 cmp dd env grep head hexdump id mktemp od sed sort su tail tr wc; do
 		command -v "$tool" >/dev/null || fail "the image has no '$tool'" || return 1
 	done
 	[ -x "$READ" ] || fail "$READ is missing" || return 1
@@ -377,6 +417,7 @@ gpio_sim_up() {
 	[ -d "$CONFIGFS/gpio-sim" ] || fail "no $CONFIGFS/gpio-sim (CONFIG_GPIO_SIM)" || return 1
 	mkdir "$SIM" "$SIM/gpio-bank0" || fail "mkdir $SIM/gpio-bank0 failed" || return 1
 	echo 8 >"$SIM/gpio-bank0/num_lines" || fail "num_lines refused" || return 1
+	echo "$SIM_LABEL" >"$SIM/gpio-bank0/label" || fail "label refused" || return 1
 	mkdir "$SIM/gpio-bank0/line0" || fail "mkdir line0 failed" || return 1
 	echo 1 >"$SIM/live" || fail "the chip would not go live" || return 1
 	chip=$(cat "$SIM/gpio-bank0/chip_name")
@@ -478,6 +519,253 @@ t_wait_gpio_no_chip() {
 	esac
 }
 
+# --- cases: rings -------------------------------------------------------------
+
+t_ring_setup() {
+	# The greeting case reloaded the module: wait for the ring's node too.
+	wait_until 100 test -c "$RING" || fail "$RING did not appear" || return 1
+	ctl ring stop && ctl ring wakeup caught-up || return 1
+	drain
+}
+
+t_ring_info() {
+	run "$CTL" ring info
+	expect_ok "mymapctl ring info" || return 1
+	printf '%s\n' "$out" >"$T/ring-info"
+	for pair in "ring $RING" "abi_version 1" "index 0" "data_size $RING_SIZE" \
+		"max_payload $((RING_SIZE / 4 - 24))" "header_size 24" "consumer_claimed 0"; do
+		# shellcheck disable=SC2086 # Split "NAME VALUE" into $1 and $2.
+		set -- $pair
+		expect_eq "$(sed -n "s/^$1: //p" "$T/ring-info")" "$2" "$1" || return 1
+	done
+	run "$CTL" ring --ring "$RING" info --json
+	expect_ok "mymapctl ring --ring $RING info --json" || return 1
+	case "$out" in
+		'{"ring":"'"$RING"'","info":{"abi_version":1,'*'"data_size":'"$RING_SIZE"','*'}}') ;;
+		*) fail "json: $out" ;;
+	esac
+}
+
+t_ring_timer_json() {
+	ctl ring start --rate 1000 --len 16 || return 1
+	run "$READ" --ring 0 --count 5 --json --timeout 5000
+	ctl ring stop || return 1
+	expect_ok "mymap-read --ring 0 --count 5 --json" || return 1
+	expect_eq "$(wc -l <"$T/out")" 5 "records" || return 1
+	sed -n 's/^{"seq":\([0-9]*\),.*"source_name":"timer".*"len":16,.*/\1/p' "$T/out" >"$T/seqs"
+	expect_eq "$(wc -l <"$T/seqs")" 5 "timer records of 16 bytes in $out" || return 1
+	consecutive "$T/seqs" || fail "sequence numbers not consecutive: $(tr '\n' ' ' <"$T/seqs")" ||
+		return 1
+	# Each payload is the producer's pattern for its sequence number.
+	while read -r line; do
+		seq=$(printf '%s\n' "$line" | sed 's/^{"seq":\([0-9]*\),.*/\1/')
+		got=$(printf '%s\n' "$line" | sed 's/.*"data_base64":"\([^"]*\)".*/\1/')
+		want=$(pattern "$seq" 16 | base64)
+		expect_eq "$got" "$want" "payload of seq $seq" || return 1
+	done <"$T/out"
+}
+
+t_ring_timeout() {
+	# The timer is stopped: what is left is read, then nothing comes.
+	drain || return 1
+	run "$READ" --ring 0 --timeout 300
+	expect_eq "$rc" 3 "exit status ($err)" || return 1
+	expect_eq "$out" "" "stdout" || return 1
+	case "$err" in
+		"mymap-read: error: timed out after 300 ms waiting for a record on $RING (0 record(s) printed)") ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+t_ring_inject_count() {
+	run "$CTL" ring inject 10 --len 8
+	expect_ok "mymapctl ring inject 10" || return 1
+	case "$out" in
+		*"produced: 10"*"dropped: 0"*) ;;
+		*) fail "inject: $out" || return 1 ;;
+	esac
+	run "$READ" --ring --count 10
+	expect_ok "mymap-read --ring --count 10" || return 1
+	expect_eq "$(wc -l <"$T/out")" 10 "lines" || return 1
+	expect_eq "$(grep -c ' source=inject flags=0x0000 len=8 data=' "$T/out")" 10 \
+		"inject records of 8 bytes in: $out" || return 1
+	sed 's/^seq=\([0-9]*\) .*/\1/' "$T/out" >"$T/seqs"
+	consecutive "$T/seqs" || fail "sequence numbers not consecutive: $(tr '\n' ' ' <"$T/seqs")" ||
+		return 1
+	seq=$(head -n 1 "$T/seqs")
+	want=$(pattern "$seq" 8 | od -An -tx1 | tr -d ' \n')
+	expect_eq "$(head -n 1 "$T/out" | sed 's/.* data=//')" "$want" "preview of seq $seq" ||
+		return 1
+	# Exactly ten were waiting.
+	run "$READ" --ring --timeout 200
+	expect_eq "$rc" 3 "exit status after the ten ($err)" || return 1
+	expect_eq "$out" "" "records after the ten"
+}
+
+t_ring_hex() {
+	ctl ring inject 1 --len 20 >/dev/null || return 1
+	run "$READ" --ring --hex --count 1
+	expect_ok "mymap-read --ring --hex --count 1" || return 1
+	head -n 1 "$T/out" >"$T/summary"
+	case "$(cat "$T/summary")" in
+		"seq="*" source=inject flags=0x0000 len=20") ;;
+		*) fail "summary: $(cat "$T/summary")" || return 1 ;;
+	esac
+	seq=$(sed 's/^seq=\([0-9]*\) .*/\1/' "$T/summary")
+	pattern "$seq" 20 >"$T/payload"
+	hexdump -C "$T/payload" >"$T/want"
+	tail -n +2 "$T/out" >"$T/dump"
+	same_file "$T/dump" "$T/want" "--hex against hexdump -C of the pattern"
+}
+
+t_ring_drops_reported() {
+	# More than the ring holds: the injector drops the rest, and says how many.
+	drain || return 1
+	run "$CTL" ring inject 300 --len 1000
+	expect_ok "mymapctl ring inject 300 --len 1000" || return 1
+	produced=$(printf '%s\n' "$out" | sed -n 's/^produced: //p')
+	dropped=$(printf '%s\n' "$out" | sed -n 's/^dropped: //p')
+	expect_eq "$((produced + dropped))" 300 "produced + dropped" || return 1
+	[ "$dropped" -gt 0 ] || fail "nothing dropped: $out" || return 1
+	limited "$READ" --ring --count "$((produced + 1))" --json --timeout 10000 \
+		>"$T/drops" 2>"$T/drops.err" &
+	pid=$!
+	wait_until 100 lines_in "$T/drops" "$produced" ||
+		fail "fewer than $produced records read: $(cat "$T/drops.err")" || return 1
+	# One more record, after the gap.
+	ctl ring inject 1 --len 8 >/dev/null || return 1
+	wait "$pid"
+	rc=$?
+	expect_eq "$rc" 0 "exit status ($(cat "$T/drops.err"))" || return 1
+	last=$(tail -n 1 "$T/drops")
+	case "$last" in
+		*'"dropped_before":'"$dropped"','*) ;;
+		*) fail "last record does not count $dropped drops: $last" || return 1 ;;
+	esac
+	grep -q "^mymap-read: warning: $RING: $dropped record(s) dropped before seq " \
+		"$T/drops.err" || fail "no drop warning: $(cat "$T/drops.err")"
+}
+
+t_ring_busy() {
+	# The first reader holds the claim until it has seen nothing for 1.5 s.
+	limited "$READ" --ring --timeout 1500 >/dev/null 2>&1 &
+	pid=$!
+	wait_until 100 sh -c "'$CTL' ring info | grep -qx 'consumer_claimed: 1'" ||
+		fail "the first reader never claimed the ring" || return 1
+	run "$READ" --ring --timeout 100
+	# Statistics need no claim.
+	limited "$CTL" ring stats >/dev/null 2>&1
+	stats_rc=$?
+	wait "$pid"
+	first_rc=$?
+	expect_eq "$rc" 1 "exit status of a second consumer" || return 1
+	case "$err" in
+		"mymap-read: error: $RING: another process is consuming this ring"*) ;;
+		*) fail "stderr: $err" || return 1 ;;
+	esac
+	expect_eq "$stats_rc" 0 "mymapctl ring stats while claimed" || return 1
+	expect_eq "$first_rc" 3 "exit status of the first reader" || return 1
+	run "$CTL" ring info
+	case "$out" in
+		*"consumer_claimed: 0"*) ;;
+		*) fail "the claim outlived its reader: $out" ;;
+	esac
+}
+
+t_ring_wakeup() {
+	ctl ring wakeup watermark --bytes 4096 --max-latency 5ms || return 1
+	run "$CTL" ring wakeup
+	expect_ok "mymapctl ring wakeup" || return 1
+	expect_eq "$out" "ring: $RING
+policy: watermark
+watermark: 4096
+max_latency_ns: 5000000" "policy" || return 1
+	ctl ring wakeup every || return 1
+	run "$CTL" ring wakeup
+	expect_eq "$out" "ring: $RING
+policy: every" "policy after 'every'" || return 1
+	run "$CTL" ring wakeup watermark --bytes 0
+	expect_eq "$rc" 2 "exit status of a refused watermark ($err)" || return 1
+	case "$err" in
+		"mymapctl: error: $RING: ioctl MYMAP_RING_IOC_SET_WAKEUP refused the settings"*) ;;
+		*) fail "stderr: $err" || return 1 ;;
+	esac
+	ctl ring wakeup caught-up
+}
+
+t_ring_timer_stats() {
+	ctl ring start --period 1ms --len 32 || return 1
+	period=$(ring_field timer_period_ns)
+	len=$(ring_field timer_len)
+	ctl ring stop || return 1
+	expect_eq "$period" 1000000 "timer_period_ns while running" || return 1
+	expect_eq "$len" 32 "timer_len while running" || return 1
+	expect_eq "$(ring_field timer_period_ns)" 0 "timer_period_ns once stopped" || return 1
+	run "$CTL" ring start --period 1us
+	expect_eq "$rc" 2 "exit status of a refused period ($err)" || return 1
+	case "$err" in
+		*"refused the settings"*"the period must be 10 us to 10 s"*) ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+t_ring_broken_pipe() {
+	drain || return 1
+	ctl ring inject 2000 --len 64 >/dev/null || return 1
+	# 2000 lines are more than a pipe holds: the writes fail with EPIPE.
+	{
+		limited "$READ" --ring --timeout 5000 2>"$T/err"
+		echo $? >"$T/rc"
+	} | head -n 1 >/dev/null
+	expect_eq "$(cat "$T/rc")" 0 "exit status of 'mymap-read --ring | head -n 1'" || return 1
+	if grep -q error "$T/err"; then
+		fail "stderr of 'mymap-read --ring | head -n 1': $(cat "$T/err")" || return 1
+	fi
+	drain
+}
+
+# ring-gpio-stream: the GPIO producer (module parameter gpio=) streams the
+# gpio-sim line's edges into ring 0. gpio-sim's chip sleeps, so the driver
+# infers edge and value (flag MYMAP_GPIO_INFERRED, 0x01). A record's payload
+# is the line offset (4 bytes, little-endian here), edge (1 rising, 2 falling),
+# value and flags; the header's flags are the edge. Reloads the module, and
+# leaves it with default parameters.
+t_ring_gpio_stream() {
+	[ -n "${pull:-}" ] || fail "no gpio-sim chip" || return 1
+	echo pull-down >"$pull" || fail "pull-down refused" || return 1
+	gpio_stream
+	streamed=$?
+	streamed_why=$why
+	if [ -d /sys/module/mymap ]; then
+		limited rmmod mymap || fail "rmmod after the stream failed" || return 1
+	fi
+	limited modprobe mymap || fail "could not load the module again" || return 1
+	wait_until 100 test -c "$RING" || fail "$RING did not come back" || return 1
+	[ "$streamed" -eq 0 ] || fail "$streamed_why" || return 1
+	expect_ok "mymap-read --ring --count 4" || return 1
+	expect_eq "$(sed 's/ time=[0-9]*\.[0-9]* / /' "$T/out")" \
+		"seq=0 source=gpio flags=0x0001 len=8 data=0000000001010100
+seq=1 source=gpio flags=0x0002 len=8 data=0000000002000100
+seq=2 source=gpio flags=0x0001 len=8 data=0000000001010100
+seq=3 source=gpio flags=0x0002 len=8 data=0000000002000100" "records (time left out)"
+}
+
+# gpio_stream: loads the module with the gpio-sim line on ring 0, makes four
+# edges and runs `mymap-read --ring --count 4` (rc, out, err).
+gpio_stream() {
+	limited rmmod mymap && limited modprobe mymap "gpio=$SIM_LABEL:0,both" ||
+		fail "could not load the module with gpio=$SIM_LABEL:0,both" || return 1
+	wait_until 100 test -c "$RING" || fail "$RING did not appear" || return 1
+	# The ring keeps the records until a consumer comes. A nap after each
+	# edge lets gpio-sim's interrupt run before the next one (it merges the
+	# edges it has not delivered yet).
+	for level in up down up down; do
+		echo "pull-$level" >"$pull" || fail "pull-$level refused" || return 1
+		nap
+	done
+	run "$READ" --ring --count 4 --timeout 5000
+}
+
 # --- cases: errors ----------------------------------------------------------
 
 t_no_device() {
@@ -556,6 +844,18 @@ case_ wait-gpio t_wait_gpio
 case_ wait-gpio-follow t_wait_gpio_follow
 case_ wait-gpio-times-out t_wait_gpio_times_out
 case_ wait-gpio-no-chip t_wait_gpio_no_chip
+case_ ring-setup t_ring_setup
+case_ ring-info t_ring_info
+case_ ring-timer-json t_ring_timer_json
+case_ ring-timeout t_ring_timeout
+case_ ring-inject-count t_ring_inject_count
+case_ ring-hex t_ring_hex
+case_ ring-drops-reported t_ring_drops_reported
+case_ ring-busy t_ring_busy
+case_ ring-wakeup t_ring_wakeup
+case_ ring-timer-stats t_ring_timer_stats
+case_ ring-broken-pipe t_ring_broken_pipe
+case_ ring-gpio-stream t_ring_gpio_stream
 case_ no-device t_no_device
 case_ not-mymap t_not_mymap
 case_ bad-arguments t_bad_arguments

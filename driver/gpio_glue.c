@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The GPIO consumer calls of the GPIO producer (gpio.rs). The 7.3 Rust
+ * bindings do not include <linux/gpio/consumer.h> or <linux/gpio/machine.h>,
+ * so these few wrappers are C, where the compiler checks them against the
+ * real declarations; everything else of the producer is Rust.
+ */
+#include <linux/device.h>
+#include <linux/err.h>
+#include <linux/gpio/consumer.h>
+#include <linux/gpio/driver.h>
+#include <linux/gpio/machine.h>
+#include <linux/slab.h>
+
+struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
+				 unsigned int offset);
+struct gpio_desc *mymap_gpio_get_dt(struct device *dev);
+void mymap_gpio_put(struct gpio_desc *desc);
+int mymap_gpio_to_irq(struct gpio_desc *desc);
+int mymap_gpio_cansleep(struct gpio_desc *desc);
+int mymap_gpio_value(struct gpio_desc *desc);
+int mymap_gpio_value_cansleep(struct gpio_desc *desc);
+
+/*
+ * Requests line @offset of the chip labelled @label as an input for @dev,
+ * through a lookup table that lives only for the call. ERR_PTR(-ENODEV) if
+ * no chip has that label, -EINVAL if it has no such line, -EBUSY if the line
+ * is taken.
+ */
+struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
+				 unsigned int offset)
+{
+	struct gpiod_lookup_table *table;
+	struct gpio_device *gdev;
+	struct gpio_desc *desc;
+
+	gdev = gpio_device_find_by_label(label);
+	if (!gdev)
+		return ERR_PTR(-ENODEV);
+	desc = gpio_device_get_desc(gdev, offset);
+	gpio_device_put(gdev);
+	if (IS_ERR(desc))
+		return ERR_PTR(-EINVAL);
+
+	table = kzalloc(struct_size(table, table, 2), GFP_KERNEL);
+	if (!table)
+		return ERR_PTR(-ENOMEM);
+	table->dev_id = dev_name(dev);
+	table->table[0] = GPIO_LOOKUP(label, offset, "mymap", GPIO_ACTIVE_HIGH);
+	gpiod_add_lookup_table(table);
+	desc = gpiod_get(dev, "mymap", GPIOD_IN);
+	gpiod_remove_lookup_table(table);
+	kfree(table);
+	return desc;
+}
+
+/* Requests the device tree's mymap-gpios line of @dev as an input. */
+struct gpio_desc *mymap_gpio_get_dt(struct device *dev)
+{
+	return gpiod_get(dev, "mymap", GPIOD_IN);
+}
+
+void mymap_gpio_put(struct gpio_desc *desc)
+{
+	gpiod_put(desc);
+}
+
+int mymap_gpio_to_irq(struct gpio_desc *desc)
+{
+	return gpiod_to_irq(desc);
+}
+
+int mymap_gpio_cansleep(struct gpio_desc *desc)
+{
+	return gpiod_cansleep(desc);
+}
+
+/* The line's logical value; only for a chip that cannot sleep. Any context. */
+int mymap_gpio_value(struct gpio_desc *desc)
+{
+	return gpiod_get_value(desc);
+}
+
+/* The line's logical value; process context. */
+int mymap_gpio_value_cansleep(struct gpio_desc *desc)
+{
+	return gpiod_get_value_cansleep(desc);
+}
