@@ -531,11 +531,14 @@ fn commit(sh: &Shell) -> String {
         return "unknown".into();
     };
     let outputs = [":(exclude)bench/*.json", ":(exclude)bench/*.svg"];
-    let dirty = cmd!(sh, "git status --porcelain --untracked-files=no -- . {outputs...}")
-        .quiet()
-        .read()
-        .map(|s| !s.trim().is_empty())
-        .unwrap_or(false);
+    let dirty = cmd!(
+        sh,
+        "git status --porcelain --untracked-files=no -- . {outputs...}"
+    )
+    .quiet()
+    .read()
+    .map(|s| !s.trim().is_empty())
+    .unwrap_or(false);
     if dirty {
         format!("{hash}+dirty")
     } else {
