@@ -65,9 +65,6 @@ use crate::{
     vmem::VmallocPages,
 };
 
-/// The WRAP word, `MYMAP_RING_WRAP`.
-const WRAP_WORD: u32 = uapi::MYMAP_RING_WRAP;
-
 /// Bytes of the record header, `MYMAP_RING_HEADER_SIZE`.
 pub(crate) const HEADER: u32 = uapi::MYMAP_RING_HEADER_SIZE;
 
@@ -430,7 +427,8 @@ impl Ring {
             // one a WRAP word can precede, and there is one offset 0 per lap).
             _ => {
                 let at = cons & (self.data_size - 1);
-                at == offset || (offset == 0 && at & 7 == 0 && self.len_word(at) == WRAP_WORD)
+                at == offset
+                    || (offset == 0 && at & 7 == 0 && self.len_word(at) == uapi::MYMAP_RING_WRAP)
             }
         }
     }
