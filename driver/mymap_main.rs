@@ -42,6 +42,7 @@ mod mapping;
 mod of;
 mod params;
 mod producers;
+mod ratelimit;
 mod ring;
 mod ring_file;
 mod uapi;
@@ -231,9 +232,12 @@ impl Devices {
 
 impl Drop for Devices {
     fn drop(&mut self) {
-        // Nothing outside can reach a ring any more: no file is open (each holds the module),
-        // no other module uses the API (it would hold mymap's symbols), no timer runs (each
-        // holds the module). Withdraw the rings, then stop anything left to be sure.
+        // Nothing outside can reach a ring any more: no file is open (each holds the module)
+        // and no other module uses the API (it would hold mymap's symbols). Withdraw the
+        // rings, then stop their timers, which may still run (a timer does not pin the
+        // module): each stop waits for a running callback and drops the timer's reference to
+        // its ring. The fields drop after this, in order: the GPIO producers free their
+        // interrupts before the rings go.
         exports::withdraw();
         for dev in &self.rings {
             producers::stop(&dev.ring);

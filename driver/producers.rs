@@ -4,9 +4,12 @@
 //!
 //! The timer producer is an `hrtimer` that puts one record into its ring every
 //! period, in hard-interrupt context: the demo, and the steady load of the
-//! benchmarks. While it runs it holds a reference to this module, so `rmmod`
-//! is refused until it is stopped (`MYMAP_RING_IOC_TIMER` with period 0); it
-//! keeps running after the file that started it is closed.
+//! benchmarks. It keeps running after the file that started it is closed,
+//! until it is stopped (`MYMAP_RING_IOC_TIMER` with period 0) or the module
+//! is unloaded: `Devices::drop` (`mymap_main.rs`) stops every ring's timer,
+//! waiting for a running callback, before the rings go. That is also what
+//! ends the one reference cycle of a ring (ring -> its running timer ->
+//! ring), so nothing pins the module or outlives it.
 //!
 //! The injector produces N records from the calling process as fast as the
 //! ring takes them, for saturation measurements.
@@ -15,7 +18,7 @@
 //! `MYMAP_SOURCE_TIMER`), so a consumer can check every byte.
 
 use kernel::{
-    bindings, current, impl_has_hr_timer,
+    current, impl_has_hr_timer,
     prelude::*,
     sync::{
         Arc,
@@ -34,7 +37,6 @@ use kernel::{
         Delta,
         Monotonic, //
     },
-    ModuleMetadata,
 };
 
 use crate::{
@@ -45,7 +47,6 @@ use crate::{
         mymap_ring_stats,
         mymap_ring_timer, //
     },
-    MymapModule,
 };
 
 /// Shortest and longest timer periods: 100 kHz, and 10 s.
@@ -88,33 +89,8 @@ impl HrTimerCallback for TimerProducer {
 pub(crate) struct Running {
     /// Cancels the timer (waiting for a running callback) when dropped.
     _handle: ArcHrTimerHandle<TimerProducer>,
-    /// Released after the timer is cancelled: fields drop in declaration order.
-    _module: ModuleRef,
     period_ns: u64,
     len: u32,
-}
-
-/// A reference to this module, taken with `try_module_get`.
-struct ModuleRef;
-
-impl ModuleRef {
-    fn get() -> Result<Self> {
-        // SAFETY: `THIS_MODULE` points to this module's `struct module`, which lives while
-        // any of its code runs.
-        if unsafe { bindings::try_module_get(MymapModule::THIS_MODULE.as_ptr()) } {
-            Ok(Self)
-        } else {
-            // The module is being unloaded.
-            Err(ENODEV)
-        }
-    }
-}
-
-impl Drop for ModuleRef {
-    fn drop(&mut self) {
-        // SAFETY: `get` took this reference; this is its one release.
-        unsafe { bindings::module_put(MymapModule::THIS_MODULE.as_ptr()) };
-    }
 }
 
 /// `MYMAP_RING_IOC_TIMER`: starts, restarts or (period 0) stops the timer producer.
@@ -131,7 +107,6 @@ pub(crate) fn timer(ring: &Arc<Ring>, req: &mymap_ring_timer) -> Result {
         );
         return Err(EINVAL);
     }
-    let module = ModuleRef::get()?;
     let period = Delta::from_nanos(req.period_ns as i64);
     let producer = Arc::pin_init(
         pin_init!(TimerProducer {
@@ -147,14 +122,13 @@ pub(crate) fn timer(ring: &Arc<Ring>, req: &mymap_ring_timer) -> Result {
     drop(slot.take());
     *slot = Some(Running {
         _handle: producer.start(period),
-        _module: module,
         period_ns: req.period_ns,
         len: req.len,
     });
     Ok(())
 }
 
-/// Stops the timer producer of `ring`, if it runs.
+/// Stops the timer producer of `ring`, if it runs (at unload: see the module docs).
 pub(crate) fn stop(ring: &Ring) {
     drop(ring.timer_slot().lock().take());
 }

@@ -13,18 +13,34 @@
 //! is preceded by a WRAP word and starts at the beginning, so neither the
 //! kernel nor the consumer ever sees a record in two pieces.
 //!
-//! Locks are taken in the order: `Ring::read_lock` (sleeping, `read()` only),
-//! then `Ring::lock` (a spinlock that disables interrupts, held only around
-//! the position update; producers in every context take it). Nothing under
-//! `Ring::lock` sleeps, allocates or copies to or from user memory.
+//! One lock: `Ring::lock`, a spinlock that disables interrupts, held only
+//! around the position update (producers in every context take it) and by
+//! `read()` around its readiness check. Nothing under it sleeps, allocates or
+//! copies to or from user memory; `read()` sleeps on the wait queue with it
+//! released (`CondVar::wait_interruptible`), never under a mutex.
+//!
+//! Ordering: the handoffs of the header's contract are message passing
+//! (release/acquire: header and payload before `len`, records before the
+//! producer position, the consumer's reads before its position). The wakeup
+//! decision is store buffering: a producer stores `len` then loads the
+//! consumer position, a consumer stores its position then loads `len`, and
+//! only a full barrier on both sides keeps them from both reading the old
+//! value and losing the wakeup (`finish`'s value-returning `cmpxchg`, as BPF's
+//! `xchg`; `smp_mb()` in [`Ring::at_consumer_now`]). The protocol is model
+//! checked in `driver/model/` (`mymap-ring-model`, loom): a change to the
+//! orderings or to the space rule here is made there too.
 //!
 //! Untrusted values: the consumer position (page 0) is written by userspace
 //! at any time. It is read in [`Ring::consumer_pos`] only, and every use of
 //! it is either an equality test (wakeups), a wrapping distance checked
-//! against the data size (space, readiness) or, for `read()`, masked into the
-//! data area before any access. The data pages are written only by the
-//! kernel; headers read back by `read()` and by the C API are still checked
-//! (length within `max_payload`, record inside the data area).
+//! against the data size (space, readiness) or masked into the data area
+//! before any access ([`Ring::at_consumer`], the one verdict of `poll()` and
+//! `read()`). Space is checked against the consumer position and against the
+//! oldest record not yet committed ([`Produce::pending`], BPF's
+//! `pending_pos`), so no consumer position lets producers overwrite a record
+//! still being written. The data pages are written only by the kernel; every
+//! word read back from them (by the pending walk, `read()`, `poll()` and the C
+//! API's commit) is still read once and bounds-checked.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -35,14 +51,16 @@ use kernel::{
     prelude::*,
     sync::{
         atomic::{
-            atomic_load, atomic_store,
+            atomic_load, atomic_store, cmpxchg,
             ordering::{
                 Acquire,
+                Full,
                 Relaxed,
                 Release, //
             },
             Atomic,
         },
+        barrier::smp_mb,
         poll::PollCondVar,
         Arc,
         Mutex,
@@ -54,6 +72,7 @@ use kernel::{
 use crate::{
     mapping::PageSource,
     producers::Running,
+    ratelimit::pr_err_ratelimited,
     uapi::{
         self,
         mymap_ring_consumer,
@@ -82,10 +101,30 @@ pub(crate) const fn record_size(len: u32) -> u32 {
 struct Produce {
     /// The producer position: bytes reserved since load, wrapping.
     pos: u32,
+    /// The position of the oldest record not yet committed or discarded (`pos` when there is
+    /// none; BPF's `pending_pos`). No reservation ends more than `data_size` after it.
+    pending: u32,
     /// The next sequence number.
     seq: u64,
     /// Records dropped since load.
     dropped: u64,
+    /// A `read()` is copying a record out; other readers wait (interruptibly) until it is done.
+    reading: bool,
+}
+
+/// What waits at the consumer position: the one verdict of `poll()` and `read()`.
+pub(crate) enum AtConsumer {
+    /// Nothing: the consumer has read everything.
+    Empty,
+    /// A record still being written; its commit wakes the consumer as the policy says.
+    Busy,
+    /// A WRAP word or a discarded record: the consumer moves on to `next`.
+    Skip { next: u32 },
+    /// A committed record: header at `offset` of the data area, `len` payload bytes.
+    Record { offset: u32, len: u32 },
+    /// The consumer position is garbage: unaligned, ahead of the producer, more than a ring
+    /// behind, or not at a record. `read()` fails with `EIO`, `poll()` reports `EPOLLERR`.
+    Corrupt,
 }
 
 /// The wakeup policy, `struct mymap_ring_wakeup`, checked.
@@ -122,12 +161,10 @@ pub(crate) struct Ring {
     max_payload: u32,
     index: u32,
     rings: u32,
-    /// Serialises producers: reservation of space, sequence numbers, drops.
+    /// Serialises producers (reservation of space, sequence numbers, drops) and `read()`
+    /// callers' checks.
     #[pin]
     lock: SpinLockIrq<Produce>,
-    /// Serialises `read()` callers (the consumer's threads).
-    #[pin]
-    read_lock: Mutex<()>,
     /// Woken (from `work`) for `poll()` and blocked `read()`s.
     #[pin]
     wait: PollCondVar,
@@ -189,10 +226,15 @@ impl Ring {
                 index,
                 rings,
                 lock <- new_spinlock_irq!(
-                    Produce { pos: 0, seq: 0, dropped: 0 },
+                    Produce {
+                        pos: 0,
+                        pending: 0,
+                        seq: 0,
+                        dropped: 0,
+                        reading: false
+                    },
                     "mymap::Ring::lock"
                 ),
-                read_lock <- new_mutex!((), "mymap::Ring::read_lock"),
                 wait <- new_poll_condvar!("mymap::Ring::wait"),
                 work <- Opaque::ffi_init(|slot: *mut bindings::irq_work| {
                     // SAFETY: `slot` is valid for writing an `irq_work`. All-zero with `func`
@@ -313,18 +355,26 @@ impl Ring {
         let mut produce = self.lock.lock();
         let seq = produce.seq;
         produce.seq += 1;
+        self.advance_pending(&mut produce);
         let pos = produce.pos;
         let offset = pos & mask;
-        // A record never wraps: skip to the start of the data area first.
+        // A record never wraps: skip to the start of the data area first. The skipped bytes
+        // count as used until the consumer passes the WRAP word.
         let gap = if offset + size > self.data_size {
             self.data_size - offset
         } else {
             0
         };
+        let next = pos.wrapping_add(gap + size);
         let used = pos.wrapping_sub(self.consumer_pos());
         // A consumer position ahead of ours or more than a ring behind is garbage: the ring
-        // counts as full, which only hurts that consumer.
-        if used > self.data_size || gap + size > self.data_size - used {
+        // counts as full, which only hurts that consumer. Whatever the consumer position, the
+        // new record must not reach the oldest one still being written (BPF's fix for
+        // CVE-2024-41009): a consumer that claims BUSY records cannot make producers lap them.
+        if used > self.data_size
+            || gap + size > self.data_size - used
+            || next.wrapping_sub(produce.pending) > self.data_size
+        {
             produce.dropped += 1;
             // SAFETY: the producer page is inside `mem`, `dropped` aligned; only producers
             // write it, under `lock`.
@@ -368,9 +418,8 @@ impl Ring {
             core::ptr::write_volatile(&raw mut (*header).seq, seq);
             core::ptr::write_volatile(&raw mut (*header).timestamp_ns, ts);
         }
-        let next = pos.wrapping_add(gap + size);
         produce.pos = next;
-        // Release: `readable()` sees the BUSY header when it sees the new position.
+        // Release: `at_consumer_now()` sees the BUSY header when it sees the new position.
         self.pos_hint.store(next, Release);
         // SAFETY: the producer page is inside `mem`, `pos` aligned; written only here, under
         // `lock`. Release: the header stores above are visible before the new position.
@@ -385,6 +434,32 @@ impl Ring {
         })
     }
 
+    /// Moves `produce.pending` past the records committed or discarded since the last call.
+    ///
+    /// The words it reads were written by producers, under the lock (BUSY, WRAP) or by
+    /// `finish`; each is still read once and checked: a step that would pass the producer
+    /// position stops the walk, which can only make the ring look fuller.
+    fn advance_pending(&self, produce: &mut Produce) {
+        let mask = self.data_size - 1;
+        while produce.pending != produce.pos {
+            let left = produce.pos.wrapping_sub(produce.pending);
+            let at = produce.pending & mask;
+            let word = self.len_word(at);
+            if word & uapi::MYMAP_RING_BUSY != 0 {
+                break;
+            }
+            let step = if word == uapi::MYMAP_RING_WRAP {
+                self.data_size - at
+            } else {
+                record_size(word)
+            };
+            if step > left {
+                break;
+            }
+            produce.pending = produce.pending.wrapping_add(step);
+        }
+    }
+
     /// Publishes the record whose header is at `offset` (of `len` payload bytes), as
     /// discarded if `discard`, then wakes the consumer as the policy and `flags` say.
     fn finish(&self, offset: u32, len: u32, discard: bool, flags: u32) {
@@ -393,10 +468,27 @@ impl Ring {
         } else {
             len
         };
-        // SAFETY: `offset` is the header of a reserved record (inside the data area, aligned),
-        // which only its producer writes until this store. Release: the payload is visible
-        // before the consumer can see the record committed.
-        unsafe { atomic_store(&raw mut (*self.header(offset)).len, word, Release) };
+        // SAFETY: `offset` is the header of a reserved record (inside the data area, aligned).
+        // The header stays this producer's until this exchange: no reservation passes the
+        // oldest pending record (`reserve`). Ordering: the exchange releases the payload to a
+        // consumer that acquire-loads `len` (message passing), and a successful value-returning
+        // `cmpxchg` is fully ordered, so the load of the consumer position in `wake_due` comes
+        // after it (store buffering against `at_consumer_now`'s `smp_mb()`; BPF's `xchg`).
+        let swapped = unsafe {
+            cmpxchg(
+                &raw mut (*self.header(offset)).len,
+                len | uapi::MYMAP_RING_BUSY,
+                word,
+                Full,
+            )
+        };
+        if swapped.is_err() {
+            pr_err_ratelimited!(
+                "ring {}: commit or discard of a record that is not reserved\n",
+                self.index
+            );
+            return;
+        }
         if discard {
             self.counters.discarded.add(1, Relaxed);
         } else {
@@ -487,7 +579,7 @@ impl Ring {
         // this timer (caller's guarantee).
         let ring = unsafe { &*kernel::container_of!(timer, Ring, latency) };
         ring.latency_armed.store(0, Relaxed);
-        if ring.readable() {
+        if ring.worth_waking() {
             ring.wake();
         }
         bindings::hrtimer_restart::HRTIMER_NORESTART
@@ -501,16 +593,71 @@ impl Ring {
         unsafe { atomic_load(&raw mut (*self.header(offset)).len, Acquire) }
     }
 
-    /// Whether a committed record waits at the consumer position. A record still BUSY does
-    /// not count: its commit wakes the consumer (every policy does then, or arms the timer).
-    pub(crate) fn readable(&self) -> bool {
-        let cons = self.consumer_pos();
-        if self.pos_hint.load(Acquire) == cons {
-            return false;
+    /// What waits at consumer position `cons`, with the producer position at `prod`.
+    ///
+    /// `cons` is untrusted: it is checked against `prod` and the data size, aligned, and
+    /// masked before the one read of the word there, which is itself checked (known bits
+    /// only, a length within `max_payload`, a record or WRAP gap that ends inside the data
+    /// area and at or before `prod`).
+    pub(crate) fn at_consumer(&self, cons: u32, prod: u32) -> AtConsumer {
+        let waiting = prod.wrapping_sub(cons);
+        if waiting > self.data_size || cons & 7 != 0 {
+            return AtConsumer::Corrupt;
         }
-        // The length word of the record there, or of nothing sensible if the consumer
-        // position is garbage (then readable, and the consumer finds out).
-        self.len_word(cons) & uapi::MYMAP_RING_BUSY == 0
+        if waiting == 0 {
+            return AtConsumer::Empty;
+        }
+        let offset = cons & (self.data_size - 1);
+        let word = self.len_word(offset);
+        if word & uapi::MYMAP_RING_BUSY != 0 {
+            return AtConsumer::Busy;
+        }
+        if word == uapi::MYMAP_RING_WRAP {
+            let gap = self.data_size - offset;
+            return if gap <= waiting {
+                AtConsumer::Skip {
+                    next: cons.wrapping_add(gap),
+                }
+            } else {
+                AtConsumer::Corrupt
+            };
+        }
+        let len = word & uapi::MYMAP_RING_LEN_MASK;
+        let size = record_size(len);
+        if word & !(uapi::MYMAP_RING_LEN_MASK | uapi::MYMAP_RING_DISCARD) != 0
+            || len > self.max_payload
+            || offset + size > self.data_size
+            || size > waiting
+        {
+            return AtConsumer::Corrupt;
+        }
+        if word & uapi::MYMAP_RING_DISCARD != 0 {
+            AtConsumer::Skip {
+                next: cons.wrapping_add(size),
+            }
+        } else {
+            AtConsumer::Record { offset, len }
+        }
+    }
+
+    /// [`Ring::at_consumer`] for a consumer about to sleep (`poll()`, the wakeup timer and
+    /// policy changes), without the lock.
+    ///
+    /// Store buffering: the consumer stored its position (and `poll()` registered on the wait
+    /// queue) before this; a producer stores `len` before it loads the consumer position
+    /// (`finish`). The full barrier here and the fully ordered `cmpxchg` there make at least
+    /// one side see the other's store: either this sees the record committed, or the
+    /// producer sees the consumer at it and wakes it. The producer position is the published
+    /// hint: acquire pairs with its release in `reserve`, so the BUSY header is seen with it.
+    pub(crate) fn at_consumer_now(&self) -> AtConsumer {
+        smp_mb(Full);
+        self.at_consumer(self.consumer_pos(), self.pos_hint.load(Acquire))
+    }
+
+    /// Whether a consumer asleep now should be woken: something waits that is not BUSY (a
+    /// corrupt position too, so that the consumer finds out).
+    fn worth_waking(&self) -> bool {
+        !matches!(self.at_consumer_now(), AtConsumer::Empty | AtConsumer::Busy)
     }
 
     /// The timer producer's slot (`producers.rs`).
@@ -558,7 +705,7 @@ impl Ring {
         self.max_latency_ns.store(w.max_latency_ns, Relaxed);
         self.policy.store(w.policy, Relaxed);
         // A consumer asleep under the old policy re-evaluates under the new one.
-        if self.readable() {
+        if self.worth_waking() {
             self.wake();
         }
         Ok(())
@@ -593,70 +740,56 @@ impl Ring {
     }
 
     /// `read()`: moves the next record (header and payload) to `iov`; see the header's
-    /// contract. Blocks unless `nonblock`.
+    /// contract. Blocks unless `nonblock`, interruptibly, holding no lock while asleep.
     pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
-        let _reader = self.read_lock.lock();
-        let mask = self.data_size - 1;
         let mut produce = self.lock.lock();
         let (cons, offset, len) = loop {
-            let cons = self.consumer_pos();
-            let waiting = produce.pos.wrapping_sub(cons);
-            if waiting > self.data_size || cons & 7 != 0 {
-                pr_debug!("read refused: the consumer position was corrupted\n");
-                return Err(EIO);
-            }
-            if waiting == 0 {
-                if nonblock {
-                    return Err(EAGAIN);
+            if !produce.reading {
+                // Store buffering, as in `at_consumer_now`: this file's last release of the
+                // consumer position comes before the load of `len` in `at_consumer`.
+                smp_mb(Full);
+                let cons = self.consumer_pos();
+                match self.at_consumer(cons, produce.pos) {
+                    AtConsumer::Record { offset, len } => break (cons, offset, len),
+                    AtConsumer::Skip { next } => {
+                        self.release(next);
+                        continue;
+                    }
+                    AtConsumer::Corrupt => {
+                        pr_debug!("read refused: the consumer position was corrupted\n");
+                        return Err(EIO);
+                    }
+                    AtConsumer::Empty | AtConsumer::Busy => {}
                 }
-                if self.wait.wait_interruptible(&mut produce) {
-                    return Err(ERESTARTSYS);
-                }
-                continue;
             }
-            let offset = cons & mask;
-            // SAFETY: `offset` is masked into the data area and 8-byte aligned (checked
-            // above); a header fits, as every record starts where one fits. Acquire pairs with
-            // the producer's release of the committed length.
-            let word = unsafe { atomic_load(&raw mut (*self.header(offset)).len, Acquire) };
-            if word & uapi::MYMAP_RING_BUSY != 0 {
-                if nonblock {
-                    return Err(EAGAIN);
-                }
-                if self.wait.wait_interruptible(&mut produce) {
-                    return Err(ERESTARTSYS);
-                }
-                continue;
+            // Nothing to read yet, or another reader is copying one out.
+            if nonblock {
+                return Err(EAGAIN);
             }
-            if word == uapi::MYMAP_RING_WRAP {
-                self.release(cons.wrapping_add(self.data_size - offset));
-                continue;
+            if self.wait.wait_interruptible(&mut produce) {
+                return Err(ERESTARTSYS);
             }
-            let len = word & uapi::MYMAP_RING_LEN_MASK;
-            if len > self.max_payload || offset + record_size(len) > self.data_size {
-                pr_debug!("read refused: no record at the consumer position\n");
-                return Err(EIO);
-            }
-            if word & uapi::MYMAP_RING_DISCARD != 0 {
-                self.release(cons.wrapping_add(record_size(len)));
-                continue;
-            }
-            break (cons, offset, len);
         };
-        drop(produce);
         let want = (HEADER + len) as usize;
         if iov.len() < want {
             return Err(EMSGSIZE);
         }
-        // SAFETY: the record lies inside the data area (checked above) and stays as it is
-        // until the consumer position moves past it, which only this reader does, under
-        // `read_lock`. `iov.as_raw()` is a valid destination iterator for this call.
+        produce.reading = true;
+        drop(produce);
+        // SAFETY: the record lies inside the data area (checked by `at_consumer`) and stays as
+        // it is until the consumer position moves past it, which only this reader does while
+        // `reading` is set. `iov.as_raw()` is a valid destination iterator for this call.
         let done =
             unsafe { bindings::_copy_to_iter(self.header(offset).cast(), want, iov.as_raw()) };
+        if done == want {
+            self.release(cons.wrapping_add(record_size(len)));
+        }
+        self.lock.lock().reading = false;
+        // The other readers wait for `reading` to clear.
+        self.wait.notify_all();
         if done != want {
             return Err(EFAULT);
         }
-        self.release(cons.wrapping_add(record_size(len)));
         Ok(want)
     }
 
@@ -667,8 +800,13 @@ impl Ring {
         unsafe { atomic_store(&raw mut (*self.consumer_page()).pos, pos, Release) };
     }
 
-    /// The reservation whose payload is at `data`, from the C API; `None` (with a message)
-    /// if `data` is not the payload of a reserved record.
+    /// The reservation whose payload is at `data`, from the C API; `None` (with a
+    /// rate-limited message) if `data` is not the payload of a record still reserved.
+    ///
+    /// The pointer comes from another driver, and the header it points at is read back from
+    /// the ring: neither is trusted. The record must lie between the oldest pending record and
+    /// the producer position, and its `len` word, read once, must be BUSY with a length that
+    /// keeps it there; `finish` then commits only if the word is still that value.
     pub(crate) fn reservation_at(&self, data: *mut u8) -> Option<Reservation<'_>> {
         let area = self.mem.as_ptr() as usize + 2 * PAGE_SIZE;
         let offset = (data as usize)
@@ -676,20 +814,29 @@ impl Ring {
             .and_then(|o| u32::try_from(o).ok())
             .filter(|o| o % 8 == 0 && o + HEADER < self.data_size);
         let Some(offset) = offset else {
-            pr_err!(
+            pr_err_ratelimited!(
                 "ring {}: commit or discard of a pointer that is not a record\n",
                 self.index
             );
             return None;
         };
-        // SAFETY: `offset` is inside the data area with room for a header, 8-byte aligned.
-        let word = unsafe { atomic_load(&raw mut (*self.header(offset)).len, Relaxed) };
+        // Under the lock, so that the window and the word are of one moment.
+        let (rel, window, word) = {
+            let produce = self.lock.lock();
+            (
+                offset.wrapping_sub(produce.pending) & (self.data_size - 1),
+                produce.pos.wrapping_sub(produce.pending),
+                self.len_word(offset),
+            )
+        };
         let len = word & uapi::MYMAP_RING_LEN_MASK;
-        if word & uapi::MYMAP_RING_BUSY == 0
+        if rel >= window
+            || word != len | uapi::MYMAP_RING_BUSY
             || len > self.max_payload
             || offset + record_size(len) > self.data_size
+            || record_size(len) > window - rel
         {
-            pr_err!(
+            pr_err_ratelimited!(
                 "ring {}: commit or discard of a record not reserved\n",
                 self.index
             );

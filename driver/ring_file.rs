@@ -53,7 +53,10 @@ use kernel::{
 
 use crate::{
     mapping, producers,
-    ring::Ring,
+    ring::{
+        AtConsumer,
+        Ring, //
+    },
     uapi::{
         self,
         mymap_ring_info,
@@ -207,7 +210,9 @@ fn get<T: FromBytes>(arg: usize) -> Result<T> {
         .read()
 }
 
-/// `f_op->poll`: readable while a record waits.
+/// `f_op->poll`: readable while a committed record (or a WRAP word, or a discarded record)
+/// waits at the consumer position, `EPOLLERR` where `read()` would fail with `EIO` (a
+/// corrupted consumer position).
 ///
 /// # Safety
 ///
@@ -218,17 +223,21 @@ unsafe extern "C" fn poll(
     table: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
     // SAFETY: between `open` and `release` the private data is the pointer that the misc
-    // vtable's `open` made with `Arc::<Ring>::into_foreign`; the file holds that reference
+    // vtable's `open` made with `Arc::into_foreign`; the file holds that reference
     // until `release`, which cannot run during this call.
     let ring = unsafe { <Arc<Ring> as ForeignOwnable>::borrow((*file).private_data) };
     // SAFETY: `table` is null or valid for this call (caller's guarantee), and `file` is
     // valid for this call.
     let (table, file) = unsafe { (PollTable::from_raw(table), File::from_raw_file(file)) };
+    // Registered first: `at_consumer_now` orders this (and the consumer's position) before
+    // its loads with a full barrier, against the commit's (store buffering).
     table.register_wait(file, ring.poll_wait());
-    if ring.readable() {
-        bindings::POLLIN | bindings::POLLRDNORM
-    } else {
-        0
+    match ring.at_consumer_now() {
+        AtConsumer::Empty | AtConsumer::Busy => 0,
+        AtConsumer::Skip { .. } | AtConsumer::Record { .. } => {
+            bindings::POLLIN | bindings::POLLRDNORM
+        }
+        AtConsumer::Corrupt => bindings::POLLERR,
     }
 }
 

@@ -87,13 +87,17 @@ struct mymap_info {
  *
  * The ordering contract. The kernel, for each record, under a lock shared by
  * all producers of the ring: reads the consumer position with acquire
- * ordering; if the record does not fit in data_size - (producer position -
- * consumer position), drops it (no byte of the ring changes, dropped and the
- * sequence counter are incremented); else writes the WRAP word if needed,
- * writes the header with MYMAP_RING_BUSY set in len, and stores the new
- * producer position with release ordering. Outside the lock it writes the
- * payload, then stores len without BUSY (with MYMAP_RING_DISCARD if the
- * producer discarded it) with release ordering.
+ * ordering; drops the record (no byte of the ring changes, dropped and the
+ * sequence counter are incremented) if it does not fit in data_size -
+ * (producer position - consumer position), or if it would end more than
+ * data_size bytes after the oldest record still BUSY; else writes the WRAP
+ * word if needed, writes the header with MYMAP_RING_BUSY set in len, and
+ * stores the new producer position with release ordering. The bytes skipped
+ * before a WRAP word count as used until the consumer passes the word.
+ * Outside the lock it writes the payload, then replaces len with len without
+ * BUSY (with MYMAP_RING_DISCARD if the producer discarded it) by a fully
+ * ordered atomic exchange, and only then reads the consumer position to
+ * decide on a wakeup.
  *
  * A consumer, starting from its own copy C of the consumer position:
  *   1. P = load-acquire(producer->pos).
@@ -105,18 +109,35 @@ struct mymap_info {
  *        record unless L & MYMAP_RING_DISCARD, C += MYMAP_RING_RECORD_SIZE(L).
  *   3. store-release(consumer->pos, C), once per batch or per record: the
  *      kernel may overwrite the bytes before C as soon as it sees C.
+ *   4. To sleep, poll()/epoll_wait() after step 3. The kernel's poll() has a
+ *      full barrier between that store and its look at the record at C, and
+ *      the producer one between its exchange of len and its look at C, so
+ *      one of the two sees the other: a consumer never sleeps through a
+ *      record committed at its position.
  * A consumer must not read a record's bytes after releasing its position.
  * A new consumer starts from the position the last one left in page 0 (0
  * after load): the records it had not released are still there for it.
  *
  * Every value the kernel reads from page 0 is untrusted: a consumer that
  * writes garbage there (a position behind or ahead of the producer's) can
- * only lose or corrupt its own records, never kernel memory.
+ * only lose or corrupt its own records, never kernel memory, and never a
+ * record still being written: space is also counted from the oldest BUSY
+ * record, so producers never overwrite one whatever page 0 says. read()
+ * fails with EIO and poll() reports EPOLLERR at a position that is
+ * unaligned, ahead of the producer's, more than data_size behind it, or not
+ * at a record or WRAP word.
  *
  * Sequence numbers: the ring numbers every record a producer attempts, from
  * 0, in reservation order. A dropped record consumes a number, so a gap of K
  * in the consumer's sequence is exactly K records dropped; a discarded
- * record keeps its number.
+ * record keeps its number. With no record reserved, the next sequence number
+ * is produced + discarded + dropped (struct mymap_ring_stats).
+ *
+ * Timestamps: records whose producer lets the ring take the time (the
+ * injector, the timer, mymap_ring_reserve()) are stamped under the lock, so
+ * their timestamps never decrease in sequence order. A producer that passes
+ * its own (a GPIO interrupt's time, mymap_ring_reserve_at()) stamps the time
+ * of its event, which may be earlier than the record before it.
  *
  * read() on the consumer's file is the classic interface, for scripts and
  * for comparison: each call moves exactly one record (header and payload,
@@ -127,10 +148,12 @@ struct mymap_info {
  * claim fails with EBADF. Do not mix read() and a mapped consumer.
  *
  * Wakeups. poll()/epoll report EPOLLIN | EPOLLRDNORM while a committed
- * record waits at the consumer position (not while the record there is
- * still BUSY: its commit wakes the consumer). How often a waiting consumer is woken is the ring's wakeup
- * policy (MYMAP_RING_IOC_SET_WAKEUP). Wakeups are always deferred to an
- * irq_work, so producers may run in any context.
+ * record, a discarded one or a WRAP word waits at the consumer position
+ * (not while the record there is still BUSY: its commit wakes the
+ * consumer), and EPOLLERR at a corrupted position (see above). How often a
+ * waiting consumer is woken is the ring's wakeup policy
+ * (MYMAP_RING_IOC_SET_WAKEUP). Wakeups are always deferred to an irq_work,
+ * so producers may run in any context.
  */
 
 /* Most rings one module instance registers; default and largest data sizes. */
@@ -237,10 +260,12 @@ struct mymap_ring_info {
 
 /* Answer of MYMAP_RING_IOC_STATS: counters since load. */
 struct mymap_ring_stats {
-	__u64 produced;		/* Records committed. */
+	__u64 produced;		/* Records committed (discarded ones not). */
 	__u64 discarded;	/* Records discarded by their producer. */
 	__u64 dropped;		/* Records refused because the ring was full. */
-	__u64 wakeups;		/* Times waiting consumers were woken. */
+	__u64 wakeups;		/* Wakeups of the ring's wait queue the policy
+				 * asked for, whether or not a consumer
+				 * was waiting then. */
 	__u64 bytes;		/* Payload bytes committed. */
 	__u64 timer_period_ns;	/* The timer producer's period, 0 if stopped. */
 	__u32 timer_len;	/* The timer producer's payload bytes. */
