@@ -499,7 +499,10 @@ fn corrupt_verdicts(ring: &mut Ring) -> TestResult {
     for (what, pos) in [
         ("unaligned", sane | 4),
         ("ahead of the producer", p.wrapping_add(8)),
-        ("more than a ring behind", p.wrapping_sub(size).wrapping_sub(8)),
+        (
+            "more than a ring behind",
+            p.wrapping_sub(size).wrapping_sub(8),
+        ),
     ] {
         ring.set_pos(pos);
         let revents = sys::poll_in(&ring.file, 0).map_err(errname)?;
