@@ -148,6 +148,12 @@ pub enum Fault {
         /// Its size in bytes, header and padding included.
         size: u32,
     },
+    /// The driver rejects the consumer position in page 0 (`poll` reported `EPOLLERR`, as
+    /// `read()` fails with `EIO`): something other than this consumer wrote it.
+    Rejected {
+        /// The position this consumer last released.
+        released: u32,
+    },
 }
 
 impl fmt::Display for Fault {
@@ -168,6 +174,11 @@ impl fmt::Display for Fault {
             Fault::TooLong { pos, len, max } => write!(
                 f,
                 "record at {pos} has a {len}-byte payload, above max_payload {max}"
+            ),
+            Fault::Rejected { released } => write!(
+                f,
+                "the driver rejects the consumer position in page 0 (this consumer last \
+                 released {released})"
             ),
             Fault::Overrun { pos, size } => write!(
                 f,

@@ -634,7 +634,8 @@ impl Ring {
     /// takes), with `epoll_wait(2)` on the ring. Returns whether one is.
     ///
     /// How soon the driver wakes a waiting consumer is the ring's [`Wakeup`] policy;
-    /// signals do not end the wait early.
+    /// signals do not end the wait early. [`Error::Corrupt`] with [`Fault::Rejected`] if the
+    /// driver rejects the position in page 0 (`EPOLLERR`): waiting again would not help.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
         // No system call while records wait; a record still being written does not count
         // (the driver's poll does not either, and its commit wakes us).
@@ -651,6 +652,11 @@ impl Ring {
                 Err(Errno::EINTR) => continue,
                 Err(err) => return Err(Error::from_io(self.path(), Call::Epoll, err.into())),
                 Ok(0) if left.is_some_and(|left| !left.is_zero()) => continue,
+                Ok(ready) if ready > 0 && events[0].events().contains(EpollFlags::EPOLLERR) => {
+                    return Err(self.consumer.corrupt(Fault::Rejected {
+                        released: map.consumer_pos(),
+                    }));
+                }
                 Ok(ready) => return Ok(ready > 0),
             }
         }
