@@ -65,6 +65,7 @@ const INPUTS: &[&str] = &[
     ":(glob)userspace/*/build.rs",
     ":(glob)driver/Makefile",
     ":(glob)driver/Kbuild",
+    "driver/model/Cargo.toml",
 ];
 
 /// Where the sandbox mounts the checkout, and keeps cargo's and the xtask's output.
