@@ -25,10 +25,10 @@
 //! ("Causality violation"); the consumer also checks each cell's contents
 //! against the pattern its producer wrote, so a torn record is a panic.
 //!
-//! [`Protocol`] switches between the protocol the driver is being changed to
-//! ([`Protocol::NEW`]) and the one it had ([`Protocol::OLD`]), so that one test
-//! binary checks both; [`Protocol::NEW_READ_BARRIER`] is NEW with the barrier
-//! that `read` turns out to need.
+//! [`Protocol`] switches between the driver's protocol ([`Protocol::NEW`]) and
+//! the one it had before the barriers and the pending check ([`Protocol::OLD`]),
+//! and can leave out one mechanism of NEW at a time, so that one test binary
+//! shows each of them is needed.
 
 use std::fmt::Write as _;
 
@@ -97,16 +97,11 @@ impl Protocol {
         pending_pos: false,
         read_barrier: false,
     };
-    /// The driver after the change, as specified.
+    /// The driver's protocol (driver/ring.rs).
     pub const NEW: Self = Self {
         full_barriers: true,
         pending_pos: true,
-        read_barrier: false,
-    };
-    /// [`Protocol::NEW`] with the barrier in `read` that the model shows it needs.
-    pub const NEW_READ_BARRIER: Self = Self {
         read_barrier: true,
-        ..Self::NEW
     };
 }
 
@@ -365,10 +360,12 @@ impl Ring {
     pub fn finish(&self, offset: u32, len: u32, discard: bool) {
         let word = if discard { len | DISCARD } else { len };
         if self.proto.full_barriers {
-            // The kernel's xchg(): fully ordered, an smp_mb() before and after. Loom, like
+            // The driver's cmpxchg(.., Full) from BUSY|len (BPF's xchg): a successful
+            // value-returning RMW is fully ordered, an smp_mb() before and after. Loom, like
             // C11, takes a SeqCst read-modify-write for an AcqRel one, which does not order
             // the load of the consumer position below before the store (the store-buffering
-            // pattern, see tests `litmus_*`): the fence after it is the smp_mb().
+            // pattern, see tests `litmus_*`): the fence after it is the smp_mb(). The driver
+            // refuses the commit where the word is not BUSY|len; the model asserts it.
             let old = self.word(offset).swap(word, SeqCst);
             fence(SeqCst);
             self.note(|| format!("xchg len[{offset}] = {} (was {})", show(word), show(old)));
@@ -440,12 +437,19 @@ impl Ring {
     /// `Ring::read`, the kernel's consumer: the next record, skipping DISCARD and WRAP, or
     /// sleeps (`wait_interruptible` registers under the producer lock). Looks under the
     /// producer lock, then copies the record and releases its position outside it, as the
-    /// driver does. (The driver's `read_lock`, which serialises readers, is left out: the
-    /// model has one.)
+    /// driver does. (The driver's `reading` flag, which makes readers take turns, is left
+    /// out: the model has one reader.)
     pub fn read(&self) -> Result<Seen, Wait> {
         let (cons, offset, word) = {
             let produce = self.lock.lock().unwrap();
             loop {
+                if self.proto.read_barrier {
+                    // smp_mb(), where the driver's read() has it, at the top of each turn:
+                    // this consumer's release of its position (in the turn before, or in the
+                    // previous call) before the load of the len word (store buffering with
+                    // `finish`).
+                    fence(SeqCst);
+                }
                 let cons = self.consumer_pos();
                 let waiting = produce.pos.wrapping_sub(cons);
                 assert!(waiting <= DATA && cons & 7 == 0, "read: garbage positions");
@@ -453,12 +457,6 @@ impl Ring {
                     return Err(self.read_sleeps());
                 }
                 let offset = cons & MASK;
-                if self.proto.read_barrier {
-                    // smp_mb(): this consumer's release of its position (above, or in the
-                    // previous call) before the load of the len word (store buffering with
-                    // `finish`).
-                    fence(SeqCst);
-                }
                 let word = self.len_word(offset);
                 if word & BUSY != 0 {
                     return Err(self.read_sleeps());
