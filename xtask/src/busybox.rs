@@ -41,6 +41,7 @@ use crate::{
         cache_dir,
         hash_parts,
         jobs,
+        lock_entry,
         project_root,
         run_logged,
         step, //
@@ -92,6 +93,10 @@ pub fn build(sh: &Shell, board: &Board) -> Result<PathBuf> {
         .join("busybox")
         .join(format!("{}-{key}", board.arch));
     let install = dir.join("install");
+    if dir.join(".done").exists() {
+        return Ok(install);
+    }
+    let _lock = lock_entry(&dir)?;
     if dir.join(".done").exists() {
         return Ok(install);
     }
@@ -231,6 +236,7 @@ fn source(sh: &Shell, spec: &Spec) -> Result<PathBuf> {
     fs::create_dir_all(&srcs)?;
     let name = format!("busybox-{}.tar.bz2", spec.version);
     let tarball = srcs.join(&name);
+    let _lock = lock_entry(&tarball)?;
     if tarball.exists() {
         check_sha256(&tarball, &spec.sha256)?;
         return Ok(tarball);

@@ -41,6 +41,7 @@ use crate::{
     util::{
         cache_dir,
         hash_parts,
+        lock_entry,
         project_root,
         step, //
     },
@@ -87,8 +88,7 @@ impl flags::FreshRoot {
         let dir = cache_dir()?.join("fresh-root");
         fs::create_dir_all(&dir)?;
         // One run at a time: a second would delete the root under the first.
-        let lock = fs::File::create(dir.join("lock"))?;
-        lock.lock().context("lock the fresh root")?;
+        let _lock = lock_entry(&dir)?;
         let base = base(sh, &dir)?;
         let key = inputs_key(sh, &tree, &base)?;
         let stamp = dir.join(format!("passed-{key}"));

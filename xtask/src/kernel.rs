@@ -33,6 +33,7 @@ use crate::{
         cache_dir,
         hash_parts,
         jobs,
+        lock_entry,
         project_root,
         run_logged,
         step, //
@@ -129,6 +130,8 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
     let cached_only = std::env::var_os("MYMAP_KERNEL_CACHED_ONLY").is_some();
     let kernels = cache_dir()?.join("kernel");
     let dir = kernels.join(format!("{}-{variant}-{key}", board.arch));
+    // Held until the build is done (or found done): see `lock_entry`.
+    let _lock = lock_entry(&dir)?;
     if clean && dir.exists() {
         fs::remove_dir_all(&dir)?;
     }
@@ -356,6 +359,7 @@ fn source(sh: &Shell, given: Option<&Path>) -> Result<(PathBuf, String)> {
 
     let version = debian_candidate(sh)?;
     let dir = srcs.join(format!("{SOURCE_PACKAGE}_{version}"));
+    let _lock = lock_entry(&dir)?;
     if !dir.join(".extracted").exists() {
         step(
             &format!("download and unpack {SOURCE_PACKAGE} {version}"),

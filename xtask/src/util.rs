@@ -51,6 +51,33 @@ pub fn shell() -> Result<Shell> {
 
 /// Where downloads and builds are kept: `$MYMAP_CACHE`, else `$XDG_CACHE_HOME/mymap`,
 /// else `~/.cache/mymap`. Never inside the checkout.
+/// Holds the lock file beside the cache entry `entry` (`<entry>.lock`) exclusively until
+/// the returned file is dropped.
+///
+/// Entries such as a kernel, BusyBox or a downloaded source are shared by every checkout
+/// on the machine; two commands building one at once would delete or overwrite each
+/// other's half-built files. The caller checks again, holding the lock, whether the entry
+/// is complete. Waiting is said on stderr, so that it does not look like a hang.
+pub fn lock_entry(entry: &Path) -> Result<fs::File> {
+    let name = entry
+        .file_name()
+        .with_context(|| format!("{} has no file name", entry.display()))?;
+    let path = entry.with_file_name(format!("{}.lock", name.to_string_lossy()));
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let file = fs::File::create(&path).with_context(|| format!("create {}", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!(
+            "    waiting for another command that builds {}",
+            entry.display()
+        );
+        file.lock()
+            .with_context(|| format!("lock {}", path.display()))?;
+    }
+    Ok(file)
+}
+
 pub fn cache_dir() -> Result<PathBuf> {
     let dir = if let Some(dir) = env::var_os("MYMAP_CACHE") {
         PathBuf::from(dir)
