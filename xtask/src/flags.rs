@@ -165,4 +165,7 @@ pub enum KernelVariant {
     Release,
     /// Clang-built with KASAN, lockdep, DEBUG_VM, kmemleak and panic_on_warn.
     Debug,
+    /// GCC-built with KCSAN, the data race detector (it excludes KASAN, hence a third
+    /// variant), and panic_on_warn; 64-bit boards only.
+    Kcsan,
 }

@@ -209,7 +209,7 @@ fn populate(
     }
     fs::write(root.join("etc/mymap-board"), format!("{}\n", board.name))?;
     // Tests that run only on one kernel variant read it here.
-    let variant = if kernel.debug { "debug" } else { "release" };
+    let variant = format!("{:?}", kernel.variant).to_lowercase();
     fs::write(root.join("etc/mymap-kernel"), format!("{variant}\n"))?;
     Ok(())
 }

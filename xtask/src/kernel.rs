@@ -53,8 +53,10 @@ pub struct Kernel {
     pub release: String,
     /// What source was built, e.g. "linux-source-7.3 7.3.4-1~bpo13+1".
     pub source: String,
-    /// The debug variant: KASAN, lockdep, kmemleak; boots with panic_on_warn.
+    /// A checking variant (debug: KASAN, lockdep, kmemleak; kcsan: KCSAN); boots with
+    /// panic_on_warn.
     pub debug: bool,
+    pub variant: KernelVariant,
 }
 
 impl Kernel {
@@ -99,6 +101,16 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         }
         fragments.push(project_root().join("boards/common/linux-debug.fragment"));
         make_vars.push("LLVM=-19".into());
+    }
+    if args.kernel == KernelVariant::Kcsan {
+        if board.arch != "arm64" {
+            bail!(
+                "the KCSAN kernel needs a 64-bit board (32-bit ARM has no KCSAN); {} is {}",
+                board.name,
+                board.arch
+            );
+        }
+        fragments.push(project_root().join("boards/common/linux-kcsan.fragment"));
     }
 
     // The cache key: source, every fragment's text, and the toolchain versions.
@@ -197,7 +209,8 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         make_vars,
         release,
         source,
-        debug: args.kernel == KernelVariant::Debug,
+        debug: args.kernel != KernelVariant::Release,
+        variant: args.kernel,
     })
 }
 

@@ -54,7 +54,7 @@ const INIT_OK: &str = "Starting mymap: OK";
 fn init_deadline(kernel: KernelVariant) -> Duration {
     match kernel {
         KernelVariant::Release => Duration::from_secs(120),
-        KernelVariant::Debug => Duration::from_secs(300),
+        KernelVariant::Debug | KernelVariant::Kcsan => Duration::from_secs(300),
     }
 }
 
@@ -67,7 +67,7 @@ fn init_deadline(kernel: KernelVariant) -> Duration {
 fn suite_deadline(kernel: KernelVariant) -> Duration {
     match kernel {
         KernelVariant::Release => Duration::from_secs(900),
-        KernelVariant::Debug => Duration::from_secs(1200),
+        KernelVariant::Debug | KernelVariant::Kcsan => Duration::from_secs(1200),
     }
 }
 
@@ -90,7 +90,7 @@ impl flags::Test {
         let boards: Vec<String> = if self.boards.is_empty() {
             board::ALL
                 .iter()
-                // KASAN with Rust exists only for 64-bit kernels.
+                // KASAN with Rust, and KCSAN, exist only for 64-bit kernels.
                 .filter(|b| self.kernel == KernelVariant::Release || **b != "raspberrypi4")
                 .map(|b| b.to_string())
                 .collect()
