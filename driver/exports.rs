@@ -9,6 +9,10 @@
 //! mymap_ring *` is a pointer made by `Arc::into_raw`: `mymap_ring_get` takes
 //! a reference and `mymap_ring_put` drops it.
 //!
+//! Each definition is checked at compile time against the header's declaration,
+//! which `glue.rs` has from bindgen: a signature that differs from the header's
+//! does not build (see the end of this file).
+//!
 //! The registry of rings is filled at load, after every ring device is
 //! registered, and emptied first at unload. A module that calls these
 //! functions depends on mymap's symbols, so mymap cannot be unloaded while it
@@ -30,6 +34,10 @@ use kernel::{
 };
 
 use crate::{
+    glue::{
+        self,
+        mymap_ring, //
+    },
     ring::{
         Ring,
         F_FORCE_WAKEUP,
@@ -76,19 +84,25 @@ pub(crate) fn ring(index: u32) -> Option<Arc<Ring>> {
 /// The flags the C API accepts.
 const FLAGS: u32 = F_NO_WAKEUP | F_FORCE_WAKEUP;
 
+// The header's flags are the ring's.
+const _: () = assert!(
+    F_NO_WAKEUP == glue::MYMAP_RING_F_NO_WAKEUP
+        && F_FORCE_WAKEUP == glue::MYMAP_RING_F_FORCE_WAKEUP
+);
+
 /// Borrows the ring behind a `struct mymap_ring *`.
 ///
 /// # Safety
 ///
 /// `ring` was returned by [`mymap_ring_get`] and not yet put.
-unsafe fn borrow<'a>(ring: *mut c_void) -> &'a Ring {
+unsafe fn borrow<'a>(ring: *mut mymap_ring) -> &'a Ring {
     // SAFETY: the caller holds the reference `mymap_ring_get` took, so the ring is alive.
     unsafe { &*ring.cast::<Ring>() }
 }
 
 /// `mymap_ring_get()`: see `include/linux/mymap_ring.h`.
 #[no_mangle]
-pub(crate) extern "C" fn mymap_ring_get(index: c_uint) -> *mut c_void {
+pub(crate) extern "C" fn mymap_ring_get(index: c_uint) -> *mut mymap_ring {
     let ptr = REGISTRY
         .get(index as usize)
         .map_or(core::ptr::null(), |slot| slot.load(Acquire));
@@ -108,7 +122,7 @@ pub(crate) extern "C" fn mymap_ring_get(index: c_uint) -> *mut c_void {
 ///
 /// `ring` was returned by [`mymap_ring_get`] and is not used after this call.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn mymap_ring_put(ring: *mut c_void) {
+pub(crate) unsafe extern "C" fn mymap_ring_put(ring: *mut mymap_ring) {
     // SAFETY: `ring` is a reference made by `Arc::into_raw` in `mymap_ring_get`, released
     // here once (caller's guarantee).
     drop(unsafe { Arc::from_raw(ring.cast::<Ring>().cast_const()) });
@@ -120,7 +134,7 @@ pub(crate) unsafe extern "C" fn mymap_ring_put(ring: *mut c_void) {
 ///
 /// `ring` was returned by [`mymap_ring_get`] and not yet put.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn mymap_ring_max_payload(ring: *mut c_void) -> u32 {
+pub(crate) unsafe extern "C" fn mymap_ring_max_payload(ring: *mut mymap_ring) -> u32 {
     // SAFETY: the caller's guarantee.
     unsafe { borrow(ring) }.max_payload()
 }
@@ -151,7 +165,7 @@ fn reserve(
 /// `ring` was returned by [`mymap_ring_get`] and not yet put.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn mymap_ring_reserve_at(
-    ring: *mut c_void,
+    ring: *mut mymap_ring,
     len: u32,
     source: u16,
     flags: u16,
@@ -174,7 +188,7 @@ pub(crate) unsafe extern "C" fn mymap_ring_reserve_at(
 /// `ring` was returned by [`mymap_ring_get`] and not yet put.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn mymap_ring_reserve(
-    ring: *mut c_void,
+    ring: *mut mymap_ring,
     len: u32,
     source: u16,
 ) -> *mut c_void {
@@ -189,7 +203,7 @@ pub(crate) unsafe extern "C" fn mymap_ring_reserve(
 /// `ring` was returned by [`mymap_ring_get`] and not yet put.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn mymap_ring_commit(
-    ring: *mut c_void,
+    ring: *mut mymap_ring,
     data: *mut c_void,
     flags: u32,
 ) {
@@ -207,7 +221,7 @@ pub(crate) unsafe extern "C" fn mymap_ring_commit(
 /// `ring` was returned by [`mymap_ring_get`] and not yet put.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn mymap_ring_discard(
-    ring: *mut c_void,
+    ring: *mut mymap_ring,
     data: *mut c_void,
     flags: u32,
 ) {
@@ -218,29 +232,52 @@ pub(crate) unsafe extern "C" fn mymap_ring_discard(
     }
 }
 
-/// `mymap_ring_output()`.
+/// `mymap_ring_output()`: `EINVAL` for a null `data` with a non-zero `len`, before
+/// anything is reserved; a zero `len` makes an empty record whatever `data` is.
 ///
 /// # Safety
 ///
 /// `ring` was returned by [`mymap_ring_get`] and not yet put; `data` is valid for reading
-/// `len` bytes.
+/// `len` bytes, or null, or `len` is 0.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn mymap_ring_output(
-    ring: *mut c_void,
+    ring: *mut mymap_ring,
     source: u16,
     data: *const c_void,
     len: u32,
     flags: u32,
 ) -> c_int {
+    if data.is_null() && len > 0 {
+        return EINVAL.to_errno();
+    }
     // SAFETY: the caller's guarantee.
     let ring = unsafe { borrow(ring) };
     let mut r = match ring.reserve(len, source, 0, None) {
         Ok(r) => r,
         Err(e) => return e.to_errno(),
     };
-    // SAFETY: `data` is valid for reading `len` bytes (caller's guarantee).
-    let bytes = unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len as usize) };
-    r.write(0, bytes);
+    // No slice of a null (or dangling) `data` when there is nothing to copy.
+    if len > 0 {
+        // SAFETY: `data` is not null (checked above), so it is valid for reading `len` bytes
+        // (caller's guarantee), and `len` is at most the ring's largest payload (the
+        // reservation succeeded), far below `isize::MAX`.
+        let bytes = unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len as usize) };
+        r.write(0, bytes);
+    }
     r.commit(flags & FLAGS);
     0
 }
+
+// Each definition has the type of the header's declaration (bindgen's, in `glue`): an array
+// of the two coerces both to one function pointer type, which fails to compile if their
+// parameters or return types differ.
+const _: () = {
+    let _ = [glue::mymap_ring_get, mymap_ring_get];
+    let _ = [glue::mymap_ring_put, mymap_ring_put];
+    let _ = [glue::mymap_ring_max_payload, mymap_ring_max_payload];
+    let _ = [glue::mymap_ring_reserve, mymap_ring_reserve];
+    let _ = [glue::mymap_ring_reserve_at, mymap_ring_reserve_at];
+    let _ = [glue::mymap_ring_commit, mymap_ring_commit];
+    let _ = [glue::mymap_ring_discard, mymap_ring_discard];
+    let _ = [glue::mymap_ring_output, mymap_ring_output];
+};

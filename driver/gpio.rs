@@ -4,21 +4,35 @@
 //!
 //! A line is configured by chip label and offset (module parameter `gpio=`,
 //! see `params.rs`) or by a device-tree node (`of.rs`). It is requested as an
-//! input through the kernel's GPIO consumer API, so nothing else can drive or
-//! take it, and its interrupt is requested for the chosen edges.
+//! input through the kernel's GPIO consumer API (the C glue of `gpio_glue.h`),
+//! so nothing else can drive or take it, and its interrupt is requested for
+//! the chosen edges.
 //!
-//! The whole record is made in the hard interrupt handler: the timestamp is
-//! taken there, first, so it is the time the interrupt was taken rather than
-//! the time a thread ran; the sequence number and the drop count are settled
-//! there too, so a storm faster than the consumer is counted edge by edge.
-//! The line value is read in the handler when the chip can be read in
-//! interrupt context (the Pi's GPIO block can). A chip that sleeps (I2C
-//! expanders, `gpio-sim`) cannot be read there: then edge and value are
-//! inferred from the edge filter, alternating from the value read at start
-//! for both edges, and the record says so (`MYMAP_GPIO_INFERRED`).
+//! The whole record is made in the interrupt's handler, the timestamp first,
+//! so it is the time the interrupt was taken rather than the time a later
+//! thread ran; the sequence number and the drop count are settled there too,
+//! so a storm faster than the consumer is counted edge by edge. Which handler
+//! that is depends on the interrupt:
 //!
-//! Teardown frees the interrupt (which waits for a running handler) before
-//! the line and before the ring reference go.
+//! - Most interrupts (the Pi's GPIO block, `gpio-sim`) get a hard interrupt
+//!   handler. The line value is read there when the chip can be read in
+//!   interrupt context (the Pi's can). A chip that sleeps (`gpio-sim`) cannot
+//!   be read there: then edge and value are inferred from the edge filter,
+//!   alternating from the value read at start for both edges, and the record
+//!   says so (`MYMAP_GPIO_INFERRED`).
+//! - A nested-threaded interrupt (`IRQ_NESTED_THREAD`: the lines of an I2C or
+//!   SPI expander, whose own interrupt thread reads the chip and calls the
+//!   line's handler with `handle_nested_irq()`) has no hard handler: the
+//!   kernel refuses one (`EINVAL`). It gets a threaded handler, which runs in
+//!   that thread, where the chip may sleep, so the value is read, not
+//!   inferred. As gpiolib-cdev's `edge_irq_thread` does for such interrupts,
+//!   it takes the timestamp itself, as it starts.
+//!
+//! With one edge filtered (rising or falling) the record's edge is the one the
+//! interrupt was requested for; with both, the edge follows the value.
+//!
+//! Teardown frees the interrupt (which waits for a running handler, hard or
+//! nested) before the line and before the ring reference go.
 
 use core::ffi::c_void;
 use kernel::{
@@ -35,30 +49,22 @@ use kernel::{
 };
 
 use crate::{
+    glue::{
+        gpio_desc,
+        mymap_gpio_cansleep,
+        mymap_gpio_get,
+        mymap_gpio_get_dt,
+        mymap_gpio_put,
+        mymap_gpio_to_irq,
+        mymap_gpio_value,
+        mymap_gpio_value_cansleep, //
+    },
     ring::Ring,
     uapi::{
         self,
         mymap_ring_gpio_event, //
     },
 };
-
-/// Opaque `struct gpio_desc`.
-#[repr(C)]
-pub(crate) struct GpioDesc {
-    _private: [u8; 0],
-}
-
-extern "C" {
-    // Defined in `gpio_glue.c`, which documents them.
-    // `dev` is a `struct device *`, opaque here (bindgen's layout is not FFI-checkable).
-    fn mymap_gpio_get(dev: *mut c_void, label: *const c_char, offset: c_uint) -> *mut GpioDesc;
-    fn mymap_gpio_get_dt(dev: *mut c_void) -> *mut GpioDesc;
-    fn mymap_gpio_put(desc: *mut GpioDesc);
-    fn mymap_gpio_to_irq(desc: *mut GpioDesc) -> c_int;
-    fn mymap_gpio_cansleep(desc: *mut GpioDesc) -> c_int;
-    fn mymap_gpio_value(desc: *mut GpioDesc) -> c_int;
-    fn mymap_gpio_value_cansleep(desc: *mut GpioDesc) -> c_int;
-}
 
 /// Which edges make a record.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,17 +108,20 @@ pub(crate) enum Line<'a> {
 /// # Invariants
 ///
 /// `desc` is a line requested with `mymap_gpio_get*`, and `irq` its interrupt, requested with
-/// this producer (pinned, at its address) as `dev_id` when `requested` holds; both are
-/// released in `drop`, the interrupt first.
+/// this producer (pinned, at its address) as `dev_id` when `requested` holds: with
+/// [`Self::nested_handler`] as its thread function when `nested` holds, else with
+/// [`Self::handler`] as its hard handler. Both are released in `drop`, the interrupt first.
 #[pin_data(PinnedDrop)]
 pub(crate) struct GpioProducer {
     ring: Arc<Ring>,
-    desc: *mut GpioDesc,
+    desc: *mut gpio_desc,
     irq: u32,
     edges: Edges,
     offset: u32,
-    /// The chip can be read in the interrupt handler.
+    /// The chip can be read in hard interrupt context.
     atomic_read: bool,
+    /// The interrupt is nested-threaded: its handler runs in the chip's interrupt thread.
+    nested: bool,
     /// The last value, for inference (see the module docs).
     last: Atomic<u32>,
     /// The interrupt's name, alive as long as the interrupt.
@@ -122,10 +131,11 @@ pub(crate) struct GpioProducer {
 }
 
 // SAFETY: `desc` is only passed to the GPIO consumer functions, which may be called from any
-// thread (the context rules are kept: `mymap_gpio_value` only for chips that do not sleep).
+// thread (the context rules are kept: `mymap_gpio_value` only for chips that do not sleep,
+// `mymap_gpio_value_cansleep` only in process context: at start, and in a nested handler).
 unsafe impl Send for GpioProducer {}
-// SAFETY: see `Send`; the handler, which runs concurrently with nothing but `drop` (which
-// frees the interrupt first), mutates only `last`, an atomic.
+// SAFETY: see `Send`; the handlers, which run concurrently with nothing but `drop` (which
+// frees the interrupt first) and each other, mutate only `last`, an atomic.
 unsafe impl Sync for GpioProducer {}
 
 impl GpioProducer {
@@ -142,10 +152,12 @@ impl GpioProducer {
         line: Line<'_>,
         edges: Edges,
     ) -> Result<Pin<KBox<Self>>> {
+        // The glue's `struct device` is the kernel's, opaque in its header.
         let (desc, offset) = match line {
             Line::Label(label, offset) => {
                 // SAFETY: `dev` is a live device (caller's guarantee) and `label` a
-                // NUL-terminated string, both for the duration of the call; the function returns a line or an error pointer.
+                // NUL-terminated string, both for the duration of the call; the function
+                // returns a line or an error pointer.
                 let desc = unsafe { mymap_gpio_get(dev.cast(), label.as_char_ptr(), offset) };
                 (desc, offset)
             }
@@ -202,17 +214,25 @@ impl GpioProducer {
         let atomic_read = unsafe { mymap_gpio_cansleep(desc) } == 0;
         // SAFETY: as above.
         let value = unsafe { mymap_gpio_value_cansleep(desc) };
+        let irq = irq as u32;
+        // SAFETY: the function takes any interrupt number and only reads its descriptor's
+        // status under RCU. The flag is set by the chip's driver when it maps the interrupt
+        // (gpiolib does for `girq->threaded` chips) and stays while the line is ours.
+        let nested =
+            unsafe { bindings::irq_check_status_bit(irq, bindings::IRQ_NESTED_THREAD as c_uint) };
         let name = CString::try_from_fmt(fmt!("mymap-ring{}", ring.index()))?;
         let this = KBox::pin_init(
             // INVARIANT: `desc` and `irq` are the line and its interrupt; the interrupt is
-            // requested below, once the producer is at its final address.
+            // requested below, once the producer is at its final address, with the handler
+            // `nested` chooses.
             try_pin_init!(Self {
                 ring,
                 desc,
-                irq: irq as u32,
+                irq,
                 edges,
                 offset,
                 atomic_read,
+                nested,
                 last: Atomic::new(u32::from(value > 0)),
                 name,
                 requested: Atomic::new(false),
@@ -221,15 +241,31 @@ impl GpioProducer {
         )?;
         core::mem::forget(guard);
         let dev_id: *const Self = &*this;
-        // SAFETY: `handler` matches `irq_handler_t` and treats `dev_id` as a `GpioProducer`,
-        // which it is, pinned in its box until `drop` frees the interrupt. `name` lives as
-        // long as the producer.
+        // A nested-threaded interrupt takes a thread function only: without one it is refused
+        // with `EINVAL`, and a hard handler would never run. `IRQF_ONESHOT`, which a nested
+        // interrupt ignores, is what the kernel requires of a request without a hard handler
+        // on any other interrupt, as gpiolib-cdev sets it.
+        let (handler, thread_fn, flags): (bindings::irq_handler_t, bindings::irq_handler_t, _) =
+            if nested {
+                (
+                    None,
+                    Some(Self::nested_handler),
+                    edges.irq_flags() | bindings::IRQF_ONESHOT as c_ulong,
+                )
+            } else {
+                (Some(Self::handler), None, edges.irq_flags())
+            };
+        // SAFETY: both handlers match `irq_handler_t` and treat `dev_id` as a `GpioProducer`,
+        // which it is, pinned in its box until `drop` frees the interrupt; the one of them
+        // requested runs in the context its safety section asks for (a thread function of a
+        // nested-threaded interrupt runs in the thread that calls `handle_nested_irq()`).
+        // `name` lives as long as the producer.
         let ret = unsafe {
             bindings::request_threaded_irq(
                 this.irq,
-                Some(Self::handler),
-                None,
-                edges.irq_flags(),
+                handler,
+                thread_fn,
+                flags,
                 this.name.as_char_ptr(),
                 dev_id.cast_mut().cast(),
             )
@@ -249,7 +285,9 @@ impl GpioProducer {
             Edges::Falling => "falling",
             Edges::Both => "both",
         };
-        let inferred = if atomic_read {
+        let how = if nested {
+            ", nested-threaded interrupt, values read in its thread"
+        } else if atomic_read {
             ""
         } else {
             ", values inferred (the chip sleeps)"
@@ -262,14 +300,14 @@ impl GpioProducer {
                 irq,
                 this.ring.index(),
                 edges,
-                inferred
+                how
             ),
             Line::DeviceTree => pr_info!(
                 "gpio: the device tree's line (interrupt {}) into ring {}, {} edges{}\n",
                 irq,
                 this.ring.index(),
                 edges,
-                inferred
+                how
             ),
         }
         Ok(this)
@@ -286,47 +324,77 @@ impl GpioProducer {
         let ts = (unsafe { bindings::ktime_get() }) as u64;
         // SAFETY: the caller's guarantee.
         let this = unsafe { &*dev_id.cast::<Self>() };
-        let (edge, value, flags) = this.edge_and_value();
-        if let Ok(mut r) = this.ring.reserve(
+        let value = if this.atomic_read {
+            // SAFETY: `desc` is the requested line, and its chip does not sleep.
+            Self::value(unsafe { mymap_gpio_value(this.desc) })
+        } else {
+            None
+        };
+        this.produce(ts, value);
+        bindings::irqreturn::IRQ_HANDLED
+    }
+
+    /// The handler of a nested-threaded interrupt, run as its thread function in the chip's
+    /// interrupt thread (process context): one record per edge, with the value read.
+    ///
+    /// # Safety
+    ///
+    /// `dev_id` is the `GpioProducer` the interrupt was requested with, alive until it frees
+    /// the interrupt; the caller runs in process context.
+    unsafe extern "C" fn nested_handler(_irq: c_int, dev_id: *mut c_void) -> bindings::irqreturn_t {
+        // SAFETY: `ktime_get` has no preconditions and may be called in any context.
+        let ts = (unsafe { bindings::ktime_get() }) as u64;
+        // SAFETY: the caller's guarantee.
+        let this = unsafe { &*dev_id.cast::<Self>() };
+        // SAFETY: `desc` is the requested line, and this is process context (caller's
+        // guarantee), where any chip may be read.
+        let value = Self::value(unsafe { mymap_gpio_value_cansleep(this.desc) });
+        this.produce(ts, value);
+        bindings::irqreturn::IRQ_HANDLED
+    }
+
+    /// The value a `mymap_gpio_value*` call returned, `None` for an error.
+    fn value(ret: c_int) -> Option<u32> {
+        (ret >= 0).then(|| u32::from(ret > 0))
+    }
+
+    /// Puts the record of an edge taken at `ts` into the ring: `value` is the line's value
+    /// read after the edge, or `None` if it could not be read (then it is inferred, see the
+    /// module docs, and the record says so). A full ring counts the drop. Any context.
+    fn produce(&self, ts: u64, value: Option<u32>) {
+        let (value, flags) = match value {
+            Some(value) => (value, 0),
+            None => {
+                let inferred = match self.edges {
+                    Edges::Rising => 1,
+                    Edges::Falling => 0,
+                    Edges::Both => self.last.load(Relaxed) ^ 1,
+                };
+                (inferred, uapi::MYMAP_GPIO_INFERRED as u8)
+            }
+        };
+        self.last.store(value, Relaxed);
+        let edge = match self.edges {
+            Edges::Rising => uapi::MYMAP_GPIO_EDGE_RISING,
+            Edges::Falling => uapi::MYMAP_GPIO_EDGE_FALLING,
+            Edges::Both if value == 1 => uapi::MYMAP_GPIO_EDGE_RISING,
+            Edges::Both => uapi::MYMAP_GPIO_EDGE_FALLING,
+        } as u8;
+        if let Ok(mut r) = self.ring.reserve(
             size_of::<mymap_ring_gpio_event>() as u32,
             uapi::MYMAP_SOURCE_GPIO as u16,
             u16::from(edge),
             Some(ts),
         ) {
-            r.write(0, &this.offset.to_ne_bytes());
-            r.write(4, &[edge, value, flags, 0]);
+            r.write(0, &self.offset.to_ne_bytes());
+            r.write(4, &[edge, value as u8, flags, 0]);
             r.commit(0);
         }
-        // A full ring has counted the drop.
-        bindings::irqreturn::IRQ_HANDLED
-    }
-
-    /// The edge and the value after it, and whether they were inferred.
-    fn edge_and_value(&self) -> (u8, u8, u8) {
-        let inferred = uapi::MYMAP_GPIO_INFERRED as u8;
-        let value = if self.atomic_read {
-            // SAFETY: `desc` is the requested line, and its chip does not sleep.
-            u32::from(unsafe { mymap_gpio_value(self.desc) } > 0)
-        } else {
-            match self.edges {
-                Edges::Rising => 1,
-                Edges::Falling => 0,
-                Edges::Both => self.last.load(Relaxed) ^ 1,
-            }
-        };
-        self.last.store(value, Relaxed);
-        let edge = if value == 1 {
-            uapi::MYMAP_GPIO_EDGE_RISING
-        } else {
-            uapi::MYMAP_GPIO_EDGE_FALLING
-        };
-        let flags = if self.atomic_read { 0 } else { inferred };
-        (edge as u8, value as u8, flags)
     }
 }
 
 /// Puts a line back unless forgotten.
-struct DescGuard(*mut GpioDesc);
+struct DescGuard(*mut gpio_desc);
 
 impl Drop for DescGuard {
     fn drop(&mut self) {

@@ -3,7 +3,9 @@
  * The GPIO consumer calls of the GPIO producer (gpio.rs). The 7.3 Rust
  * bindings do not include <linux/gpio/consumer.h> or <linux/gpio/machine.h>,
  * so these few wrappers are C, where the compiler checks them against the
- * real declarations; everything else of the producer is Rust.
+ * real declarations; everything else of the producer is Rust. Their
+ * prototypes, and what each does, are in gpio_glue.h, which gpio.rs's
+ * declarations are generated from.
  */
 #include <linux/device.h>
 #include <linux/err.h>
@@ -12,21 +14,8 @@
 #include <linux/gpio/machine.h>
 #include <linux/slab.h>
 
-struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
-				 unsigned int offset);
-struct gpio_desc *mymap_gpio_get_dt(struct device *dev);
-void mymap_gpio_put(struct gpio_desc *desc);
-int mymap_gpio_to_irq(struct gpio_desc *desc);
-int mymap_gpio_cansleep(struct gpio_desc *desc);
-int mymap_gpio_value(struct gpio_desc *desc);
-int mymap_gpio_value_cansleep(struct gpio_desc *desc);
+#include "gpio_glue.h"
 
-/*
- * Requests line @offset of the chip labelled @label as an input for @dev,
- * through a lookup table that lives only for the call. ERR_PTR(-ENODEV) if
- * no chip has that label, -EINVAL if it has no such line, -EBUSY if the line
- * is taken.
- */
 struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
 				 unsigned int offset)
 {
@@ -54,7 +43,6 @@ struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
 	return desc;
 }
 
-/* Requests the device tree's mymap-gpios line of @dev as an input. */
 struct gpio_desc *mymap_gpio_get_dt(struct device *dev)
 {
 	return gpiod_get(dev, "mymap", GPIOD_IN);
@@ -75,13 +63,11 @@ int mymap_gpio_cansleep(struct gpio_desc *desc)
 	return gpiod_cansleep(desc);
 }
 
-/* The line's logical value; only for a chip that cannot sleep. Any context. */
 int mymap_gpio_value(struct gpio_desc *desc)
 {
 	return gpiod_get_value(desc);
 }
 
-/* The line's logical value; process context. */
 int mymap_gpio_value_cansleep(struct gpio_desc *desc)
 {
 	return gpiod_get_value_cansleep(desc);

@@ -20,9 +20,11 @@
 //! - `ring.rs`: a ring: reserve, commit, wakeups, `read()`;
 //! - `ring_file.rs`: the file operations of an open ring device;
 //! - `producers.rs`: the timer producer and the injector;
-//! - `gpio.rs` (with `gpio_glue.c`): the GPIO-interrupt producer;
+//! - `gpio.rs` (with `gpio_glue.c` and `gpio_glue.h`): the GPIO-interrupt producer;
 //! - `of.rs`: the same, bound to device-tree nodes by a platform driver;
 //! - `exports.rs` (with `exports.c`): the producer API for other modules;
+//! - `glue.rs`: the declarations of the C glue and of the producer API,
+//!   generated from their headers;
 //! - `uapi.rs`: the ABI, generated from the C header.
 
 use kernel::{
@@ -37,6 +39,7 @@ use kernel::{
 mod buffer;
 mod exports;
 mod file;
+mod glue;
 mod gpio;
 mod mapping;
 mod of;

@@ -40,7 +40,8 @@ use crate::{
     },
     image::{
         self,
-        Job, //
+        Job,
+        Purpose, //
     },
     kernel, qemu,
     util::{
@@ -257,8 +258,9 @@ impl flags::Bench {
             kernel: KernelVariant::Release,
             kernel_src: self.kernel_src.clone(),
         };
-        // The bench image is the test image plus the reference drivers, as an
-        // overlay; depmod runs after overlays, so modprobe finds them.
+        // The bench image is the test image without its test-only modules, plus
+        // the reference drivers, as an overlay; depmod runs after overlays, so
+        // modprobe finds them.
         let kernel = kernel::build(sh, &board, &args, false)?;
         let peers = driver::build_peers(&board, &kernel)?;
         let overlay = peers_overlay(&board, &kernel, &peers)?;
@@ -269,7 +271,14 @@ impl flags::Bench {
             .map(|hz| format!(" --tick-hz {hz}"))
             .unwrap_or_default();
         let job = format!("mymap-bench --reps {}{tick}", self.reps);
-        let image = image::build(sh, &board, &args, Some(&overlay), Job::Command(job))?;
+        let image = image::build(
+            sh,
+            &board,
+            &args,
+            Some(&overlay),
+            Job::Command(job),
+            Purpose::Bench,
+        )?;
         let host_load = host_load();
         let boot = step(
             &format!("bench {} ({})", board.name, board.description),

@@ -1,7 +1,8 @@
 //! `cargo xtask driver`: build mymap.ko against a board's kernel, exactly as
 //! Buildroot's kernel-module infrastructure does (`make -C $KDIR M=...`); and
 //! the same for the sample producer module (driver/samples/), built against
-//! mymap's exported symbols, and the bench's reference C drivers (bench/peers/).
+//! mymap's exported symbols, the test-only modules of tests/modules/ (the same
+//! way), and the bench's reference C drivers (bench/peers/).
 
 use std::{
     fs,
@@ -13,6 +14,7 @@ use std::{
 };
 
 use anyhow::{
+    bail,
     Context,
     Result, //
 };
@@ -41,6 +43,9 @@ impl flags::BoardArgs {
         let module = build(&board, &kernel)?;
         println!("{}", module.display());
         println!("{}", build_sample(&board, &kernel, &module)?.display());
+        for test_module in build_test_modules(&board, &kernel, &module)? {
+            println!("{}", test_module.display());
+        }
         Ok(())
     }
 }
@@ -97,6 +102,60 @@ pub fn build_sample(board: &Board, kernel: &Kernel, module: &Path) -> Result<Pat
                 &format!("{SAMPLE}.ko"),
             )?;
             Ok(dir.join(format!("{SAMPLE}.ko")))
+        },
+    )
+}
+
+/// Where the test-only modules are: one module per `<name>.c`, each with an
+/// `obj-m` line in the directory's Kbuild.
+const TEST_MODULES: &str = "tests/modules";
+
+/// Builds the test-only modules of tests/modules/ against `kernel` and the
+/// symbols mymap exports, as `build_sample` builds the sample. Their copy per
+/// kernel build (`test-modules/<kernel>` in the checkout's cache) keeps the
+/// checkout's layout, `tests/modules/` and `driver/include/`, so their Kbuild
+/// finds mymap's headers at the same relative path. Returns the .ko paths.
+pub fn build_test_modules(board: &Board, kernel: &Kernel, module: &Path) -> Result<Vec<PathBuf>> {
+    let src = project_root().join(TEST_MODULES);
+    let mut names = Vec::new();
+    for entry in fs::read_dir(&src).with_context(|| format!("read {}", src.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "c") {
+            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    let name = kernel.dir.file_name().unwrap();
+    let root = checkout_dir()?.join("test-modules").join(name);
+    let dir = root.join(TEST_MODULES);
+    let symvers = module.with_file_name("Module.symvers");
+    step(
+        &format!(
+            "test modules: build {}.ko for {} (kernel {})",
+            names.join(".ko, "),
+            board.name,
+            kernel.release
+        ),
+        || {
+            let driver = project_root().join("driver");
+            sync_sources(&driver.join("include"), &root.join("driver/include"))?;
+            make_modules(
+                kernel,
+                &src,
+                &dir,
+                &[format!("KBUILD_EXTRA_SYMBOLS={}", symvers.display())],
+                "the test modules",
+            )?;
+            names
+                .iter()
+                .map(|n| {
+                    let ko = dir.join(format!("{n}.ko"));
+                    if !ko.exists() {
+                        bail!("{TEST_MODULES}/{n}.c built no {n}.ko: add `obj-m += {n}.o` to {TEST_MODULES}/Kbuild");
+                    }
+                    Ok(ko)
+                })
+                .collect()
         },
     )
 }

@@ -5,7 +5,8 @@
 //! source (`busybox.rs`), with its applet links; `boards/common/test-rootfs/`
 //! (a Buildroot-like busybox init and `S10udev`); the project's `rootfs-overlay/` verbatim; the
 //! module under `/lib/modules/<release>/updates/` and the sample producer module
-//! under `extra/`, with depmod run; the tools, the C examples and the target
+//! under `extra/`, with the test-only modules of `tests/modules/` beside it
+//! (not in the bench's image), with depmod run; the tools, the C examples and the target
 //! tests; on the debug kernel, Debian's `trinity` (the system call fuzzer the
 //! target suite runs there); `--overlay DIR`; and last the job `inittab` line. The archive is
 //! written by the kernel's own `usr/gen_init_cpio`, so every file is owned by
@@ -83,6 +84,17 @@ pub enum Job {
     Shell,
 }
 
+/// What the image is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Tests and development (`test`, `run`, `image`): with the test-only
+    /// modules of `tests/modules/`.
+    Test,
+    /// The bench: what ships, without the test-only modules (the bench adds
+    /// its reference drivers as an overlay).
+    Bench,
+}
+
 /// Everything one boot needs.
 pub struct Image {
     pub kernel: Kernel,
@@ -96,7 +108,7 @@ pub struct Image {
 impl flags::BoardArgs {
     pub fn run_image(&self, sh: &Shell) -> Result<()> {
         let board = Board::load(&self.board)?;
-        let image = build(sh, &board, self, None, Job::Shell)?;
+        let image = build(sh, &board, self, None, Job::Shell, Purpose::Test)?;
         println!("{}", image.initramfs.display());
         Ok(())
     }
@@ -109,10 +121,15 @@ pub fn build(
     args: &flags::BoardArgs,
     overlay: Option<&Path>,
     job: Job,
+    purpose: Purpose,
 ) -> Result<Image> {
     let kernel = kernel::build(sh, board, args, false)?;
     let module = driver::build(board, &kernel)?;
     let sample = driver::build_sample(board, &kernel, &module)?;
+    let test_modules = match purpose {
+        Purpose::Test => driver::build_test_modules(board, &kernel, &module)?,
+        Purpose::Bench => Vec::new(),
+    };
     let binaries = userspace::build(sh, board)?;
     let debs = fetch_debs(sh, &board.debian_arch, "udev", DEBS)?;
     let debug_debs = if kernel.debug {
@@ -133,7 +150,14 @@ pub fn build(
             copy_tree(debug_debs, &root)?;
         }
         copy_tree(&busybox, &root)?;
-        populate(&root, board, &kernel, &[&module, &sample], &binaries)?;
+        populate(
+            &root,
+            board,
+            &kernel,
+            &[&module, &sample],
+            &test_modules,
+            &binaries,
+        )?;
         if let Some(overlay) = overlay {
             copy_tree(overlay, &root)
                 .with_context(|| format!("copy --overlay {}", overlay.display()))?;
@@ -159,12 +183,13 @@ pub fn build(
 }
 
 /// Our layers over the Debian files and BusyBox. `modules` are mymap.ko, then
-/// the sample producer.
+/// the sample producer; `test_modules` the test-only modules, if any.
 fn populate(
     root: &Path,
     board: &Board,
     kernel: &Kernel,
     [module, sample]: &[&Path; 2],
+    test_modules: &[PathBuf],
     binaries: &[userspace::Binary],
 ) -> Result<()> {
     let project = project_root();
@@ -180,7 +205,8 @@ fn populate(
     // What `make modules_install` would put beside the modules, so depmod and
     // modprobe know the built-in ones; then ours under updates/, and the sample
     // producer where `modules_install` puts an external module, extra/ (so
-    // `modprobe mymap_sample_producer` loads mymap first).
+    // `modprobe mymap_sample_producer` loads mymap first), and the test-only
+    // modules beside it.
     let moddir = root.join("lib/modules").join(&kernel.release);
     fs::create_dir_all(moddir.join("updates"))?;
     fs::create_dir_all(moddir.join("extra"))?;
@@ -194,6 +220,10 @@ fn populate(
     }
     fs::copy(module, moddir.join("updates/mymap.ko"))?;
     fs::copy(sample, moddir.join(format!("extra/{}.ko", driver::SAMPLE)))?;
+    for ko in test_modules {
+        fs::copy(ko, moddir.join("extra").join(ko.file_name().unwrap()))
+            .with_context(|| format!("copy {} into the image", ko.display()))?;
+    }
 
     for binary in binaries {
         let dest = root.join(&binary.dest);

@@ -15,7 +15,8 @@ use crate::{
     flags,
     image::{
         self,
-        Job, //
+        Job,
+        Purpose, //
     },
     qemu,
     util::step,
@@ -38,7 +39,14 @@ impl flags::Run {
         } else {
             Job::Command(self.cmd.clone().unwrap_or_else(|| SHOWCASE.to_string()))
         };
-        let image = image::build(sh, &board, &self.board, self.overlay.as_deref(), job)?;
+        let image = image::build(
+            sh,
+            &board,
+            &self.board,
+            self.overlay.as_deref(),
+            job,
+            Purpose::Test,
+        )?;
         if self.shell {
             eprintln!(
                 "==> {}: booting with a console here; quit QEMU with Ctrl-A X",

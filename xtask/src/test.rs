@@ -28,7 +28,8 @@ use crate::{
     },
     image::{
         self,
-        Job, //
+        Job,
+        Purpose, //
     },
     qemu, setup,
     util::{
@@ -255,7 +256,14 @@ fn init_check(
 
 fn target(sh: &Shell, args: &BoardArgs, timeout: Duration) -> Result<Outcome> {
     let board = Board::load(&args.board)?;
-    let image = image::build(sh, &board, args, None, Job::Command(RUN_ALL.into()))?;
+    let image = image::build(
+        sh,
+        &board,
+        args,
+        None,
+        Job::Command(RUN_ALL.into()),
+        Purpose::Test,
+    )?;
     let boot = step(
         &format!("test {} ({})", board.name, board.description),
         || qemu::job(&board, &image, timeout, false),

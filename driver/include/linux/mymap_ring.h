@@ -65,7 +65,9 @@ void mymap_ring_discard(struct mymap_ring *ring, void *data, u32 flags);
 
 /*
  * Reserves, copies @len bytes from @data and commits. Returns 0, -ENOSPC
- * when the ring is full (counted as dropped), -EMSGSIZE above max_payload.
+ * when the ring is full (counted as dropped), -EMSGSIZE above max_payload,
+ * -EINVAL when @data is NULL and @len is not 0 (nothing is reserved then).
+ * With @len 0 the record is empty and @data is not read (it may be NULL).
  */
 int mymap_ring_output(struct mymap_ring *ring, u16 source, const void *data,
 		      u32 len, u32 flags);

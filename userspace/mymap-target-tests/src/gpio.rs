@@ -219,6 +219,12 @@ impl Record {
     /// Checks what every record of a gpio-sim line holds: a GPIO record of `line`
     /// with `edge`, its value, and the inferred flag (the chip sleeps).
     fn check(&self, line: u32, edge: u32) -> TestResult {
+        self.check_flags(line, edge, MYMAP_GPIO_INFERRED, "gpio-sim sleeps")
+    }
+
+    /// Checks a GPIO record of `line` with `edge`, its value, and payload flags
+    /// `gpio_flags` (`why` says why those).
+    fn check_flags(&self, line: u32, edge: u32, gpio_flags: u32, why: &str) -> TestResult {
         let payload = std::mem::size_of::<mymap_ring_gpio_event>() as u32;
         check!(
             self.len == payload,
@@ -248,8 +254,8 @@ impl Record {
             self.value
         );
         check!(
-            self.gpio_flags as u32 == MYMAP_GPIO_INFERRED,
-            "record {}: flags {:#x}, want MYMAP_GPIO_INFERRED (gpio-sim sleeps)",
+            self.gpio_flags as u32 == gpio_flags,
+            "record {}: flags {:#x}, want {gpio_flags:#x} ({why})",
             self.seq,
             self.gpio_flags
         );
@@ -353,6 +359,12 @@ fn mymap_interrupts() -> Result<Vec<String>, String> {
 /// into ring `ring`: the /proc/interrupts line of chip `irq_sim` and action
 /// `mymap-ringN`. `None` if there is no such line.
 fn sim_interrupts(ring: u32) -> Result<Option<u64>, String> {
+    chip_interrupts("irq_sim", ring)
+}
+
+/// The interrupts the kernel counted (all CPUs) on the /proc/interrupts line of
+/// irq chip `chip` and action `mymap-ringN`. `None` if there is no such line.
+fn chip_interrupts(chip: &str, ring: u32) -> Result<Option<u64>, String> {
     let text =
         fs::read_to_string("/proc/interrupts").map_err(|e| format!("/proc/interrupts: {e}"))?;
     let mut lines = text.lines();
@@ -363,7 +375,7 @@ fn sim_interrupts(ring: u32) -> Result<Option<u64>, String> {
         if fields.len() < cpus + 2 || fields.last() != Some(&action.as_str()) {
             continue;
         }
-        if fields[cpus + 1] != "irq_sim" {
+        if fields[cpus + 1] != chip {
             continue;
         }
         let mut total = 0;
@@ -1043,4 +1055,198 @@ fn read_trimmed(path: &Path) -> Result<String, String> {
     fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The test-only chip with nested-threaded interrupts, as an I2C or SPI
+/// expander has (`tests/modules/mymap_test_nested_gpio.c`, in the test image only).
+const NESTED_MODULE: &str = "mymap_test_nested_gpio";
+
+/// Its label, which `gpio=` names.
+const NESTED_LABEL: &str = "mymap-nested";
+
+/// Edges each part of `nested_threaded_irq` makes.
+const NESTED_EDGES: usize = 100;
+
+/// The test chip's control: writing "OFFSET VALUE" sets a line and, on an edge
+/// its interrupt is configured for, runs the handlers before the write returns.
+fn nested_line() -> PathBuf {
+    Path::new("/sys/module")
+        .join(NESTED_MODULE)
+        .join("parameters/line")
+}
+
+/// The interrupts the test chip fired through `handle_nested_irq()`.
+fn nested_fired() -> Result<u64, String> {
+    let path = Path::new("/sys/module")
+        .join(NESTED_MODULE)
+        .join("parameters/fired");
+    read_trimmed(&path)?
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Unloads mymap if loaded and loads it with `params` through finit_module(2), so
+/// that a refusal gives the errno and the kernel's reason; then waits for its nodes.
+fn load_reporting(params: &str) -> TestResult {
+    if module::loaded() {
+        module::unload_when_unused()?;
+    }
+    let marker = format!("mymap-target-tests: load {params}");
+    mark_log(&format!("<6>{marker}\n"))?;
+    if let Err(e) = finit_module(params)? {
+        let reasons: Vec<String> = log_after(&marker)
+            .lines()
+            .filter(|l| l.contains("gpio:"))
+            .map(|l| l.trim().to_string())
+            .collect();
+        return Err(format!(
+            "loading mymap with {params}: {} (kernel log: {reasons:?})",
+            errname(e)
+        ));
+    }
+    module::wait_for_node(&module::node(0), true)?;
+    module::wait_for_node(RING0, true)
+}
+
+/// Loads the test chip, runs `body`, then loads mymap with default parameters
+/// (releasing the line and its interrupt) and unloads the chip.
+fn with_nested_chip(body: impl FnOnce() -> TestResult) -> TestResult {
+    if Path::new("/sys/module").join(NESTED_MODULE).exists() {
+        module::restore_default()?;
+        module::run("rmmod", &[NESTED_MODULE])?;
+    }
+    module::run(
+        "modprobe",
+        &[NESTED_MODULE, &format!("label={NESTED_LABEL}")],
+    )?;
+    let result = body();
+    let restored = module::restore_default();
+    let removed = module::run("rmmod", &[NESTED_MODULE]);
+    result.and(restored).and(removed)
+}
+
+/// `edges` edges on `line` of the test chip, each from one write of its control:
+/// each record is there when the write returns (the handler ran in the writer's
+/// thread), with a timestamp inside the write, in order, with the right edge,
+/// the value read from the chip (`MYMAP_GPIO_INFERRED` clear); the interrupts
+/// the chip fired and /proc/interrupts both count the edges that make records.
+fn nested_edges(line: u32, edges: Edges) -> TestResult {
+    let params = format!("gpio={NESTED_LABEL}:{line},{}", edges.word());
+    load_reporting(&params)?;
+    let fired_before = nested_fired()?;
+    let interrupts_before = current_chip_interrupts("mymap-test-nested", 0)?;
+    let ring = Consumer::open()?;
+    let control = OpenOptions::new()
+        .write(true)
+        .open(nested_line())
+        .map_err(|e| format!("open {}: {e}", nested_line().display()))?;
+    let mut records = Vec::new();
+    for i in 0..NESTED_EDGES {
+        let high = i % 2 == 0;
+        let before = monotonic_ns();
+        sys::pwrite(&control, format!("{line} {}", u8::from(high)).as_bytes(), 0).map_err(|e| {
+            format!(
+                "edge {i}: write {}: {}",
+                nested_line().display(),
+                errname(e)
+            )
+        })?;
+        let after = monotonic_ns();
+        // No waiting: a nested handler has run by the time the write returns.
+        let record = ring.try_next()?;
+        if !edges.fires(high) {
+            check!(
+                record.is_none(),
+                "edge {i} ({}) is filtered out by {}, but made {record:?}",
+                if high { "rising" } else { "falling" },
+                edges.word()
+            );
+            continue;
+        }
+        let record = record.ok_or_else(|| {
+            format!(
+                "no record when the write of edge {i} returned ({} records so far)",
+                records.len()
+            )
+        })?;
+        check!(
+            before <= record.timestamp_ns && record.timestamp_ns <= after,
+            "edge {i}: timestamp {} ns outside its write, {before} to {after} ns",
+            record.timestamp_ns
+        );
+        let edge = if high {
+            MYMAP_GPIO_EDGE_RISING
+        } else {
+            MYMAP_GPIO_EDGE_FALLING
+        };
+        check!(
+            record.seq == records.len() as u64,
+            "edge {i}: record {}, want {}",
+            record.seq,
+            records.len()
+        );
+        record.check_flags(line, edge, 0, "the value was read in the nested handler")?;
+        records.push(record);
+    }
+    if let Some(extra) = ring.next(Duration::from_millis(200))? {
+        return Err(format!("a record beyond the edges made: {extra:?}"));
+    }
+    let want = match edges {
+        Edges::Both => NESTED_EDGES,
+        _ => NESTED_EDGES / 2,
+    } as u64;
+    check!(
+        records.len() as u64 == want,
+        "{} records for {NESTED_EDGES} edges ({}), want {want}",
+        records.len(),
+        edges.word()
+    );
+    let fired = nested_fired()? - fired_before;
+    check!(
+        fired == want,
+        "the chip fired {fired} nested interrupts, want {want}"
+    );
+    let interrupts = current_chip_interrupts("mymap-test-nested", 0)? - interrupts_before;
+    check!(
+        interrupts == want,
+        "/proc/interrupts counted {interrupts} interrupts for the line, want {want}"
+    );
+    let stats = stats(&ring.file)?;
+    check!(
+        stats.produced == want && stats.dropped == 0,
+        "stats: produced {} dropped {}, want {want} and 0",
+        stats.produced,
+        stats.dropped
+    );
+    Ok(())
+}
+
+/// A chip's interrupt count for ring `ring`, which must be listed.
+fn current_chip_interrupts(chip: &str, ring: u32) -> Result<u64, String> {
+    chip_interrupts(chip, ring)?
+        .ok_or_else(|| format!("no {chip} interrupt named mymap-ring{ring} in /proc/interrupts"))
+}
+
+/// A line of a chip whose interrupts are nested-threaded (I2C and SPI expanders;
+/// here the test-only chip): mymap loads with `gpio=` naming it (a hard-interrupt
+/// handler alone cannot be requested there: EINVAL), its records carry the real
+/// value, for both edges and for one; the chip cannot be unloaded while mymap
+/// holds its line, and after mymap lets go, the line is free and the chip unloads.
+pub fn nested_threaded_irq() -> TestResult {
+    with_nested_chip(|| {
+        nested_edges(2, Edges::Both)?;
+        nested_edges(1, Edges::Rising)?;
+        nested_edges(3, Edges::Falling)?;
+        check!(
+            module::run("rmmod", &[NESTED_MODULE]).is_err(),
+            "rmmod {NESTED_MODULE} succeeded while mymap held its line"
+        );
+        module::restore_default()?;
+        let left = mymap_interrupts()?;
+        check!(
+            left.is_empty(),
+            "with default parameters /proc/interrupts still lists {left:?}"
+        );
+        Ok(())
+    })
 }

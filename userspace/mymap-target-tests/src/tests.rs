@@ -159,6 +159,7 @@ pub fn all() -> Vec<Test> {
         "gpio-load-errors" => crate::gpio::load_errors, 120;
         "gpio-storm-drops-counted" => crate::gpio::storm_drops_counted, 300;
         "gpio-unload-while-pulsing" => crate::gpio::unload_while_pulsing, 300;
+        "gpio-nested-threaded-irq" => crate::gpio::nested_threaded_irq, 120;
         "gpio-device-tree-producer" => crate::gpio::device_tree_producer, 60 if crate::gpio::has_device_tree_node;
         "fuzz-trinity" => crate::trinity::trinity, 300 if crate::trinity::on_debug_kernel;
         "load-unload-cycles" => load_unload_cycles, 600;

@@ -214,8 +214,11 @@ struct mymap_ring_record {
 /*
  * Payload of MYMAP_SOURCE_GPIO records: one per interrupt of the configured
  * line (module parameter gpio=, or a device-tree node). The header's
- * timestamp is taken in the hard interrupt handler; its flags field holds
- * the edge, as here.
+ * timestamp is taken first thing in the interrupt's handler: the hard
+ * interrupt handler, or for a nested-threaded interrupt (an I2C or SPI
+ * expander's line) the handler run in the expander's interrupt thread. Its
+ * flags field holds the edge, as here: with one edge configured (rising or
+ * falling), that edge; with both, the edge the value shows.
  */
 struct mymap_ring_gpio_event {
 	__u32 offset;		/* Line offset on its chip; ~0 from a device tree. */
@@ -228,9 +231,14 @@ struct mymap_ring_gpio_event {
 #define MYMAP_GPIO_EDGE_RISING 1
 #define MYMAP_GPIO_EDGE_FALLING 2
 /*
- * The chip cannot be read in interrupt context (it sleeps: I2C expanders,
- * gpio-sim), so edge and value were inferred: from the edge filter, or for
- * both edges by alternating from the value read when the producer started.
+ * The value was not read but inferred, and with both edges configured the
+ * edge with it: from the edge filter, or for both edges by alternating from
+ * the value read when the producer started. So it is when the chip sleeps
+ * and its interrupt is handled in hard interrupt context, where it cannot be
+ * read (gpio-sim), or when the read failed. Clear when the value was read:
+ * a chip readable in interrupt context (the Raspberry Pi's GPIO block), or a
+ * nested-threaded interrupt (I2C and SPI expanders), whose handler runs in a
+ * thread where the chip can be read.
  */
 #define MYMAP_GPIO_INFERRED 0x1
 
