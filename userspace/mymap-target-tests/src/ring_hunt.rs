@@ -182,14 +182,22 @@ fn hunt(ring: Ring, ro: &File, s0: u64) -> TestResult {
     ];
     let watched = watch(&shared, &view, size, page, ro, seconds, &consumer);
     shared.stop.store(true, Ordering::Release);
-    let mut produced = 0;
-    for producer in producers {
-        produced += producer.join().map_err(|_| "a producer panicked")??;
-    }
+    // Every thread stopped before any verdict.
+    let produced: Vec<_> = producers
+        .into_iter()
+        .map(|p| {
+            p.join()
+                .unwrap_or_else(|_| Err("a producer panicked".into()))
+        })
+        .collect();
     stop_consumer(&shared, ro, &consumer)?;
     let consumed = consumer.join().map_err(|_| "the consumer panicked")?;
-    let (lost, slow) = watched?;
     let consumed = consumed.map_err(|e| format!("seed {seed}: consumer: {e}"))?;
+    let (lost, slow) = watched?;
+    let produced = produced
+        .into_iter()
+        .sum::<Result<u64, String>>()
+        .map_err(|e| format!("seed {seed}: producer: {e}"))?;
     let mut lat = consumed.latencies_us.clone();
     lat.sort_unstable();
     let pct = |q: f64| -> u64 {
