@@ -243,6 +243,9 @@ pub fn splats(console: &str) -> Vec<String> {
         "suspected memory leaks",
         "general protection fault",
         "Internal error:",
+        // The hung-task detector (CONFIG_DETECT_HUNG_TASK, debug kernel).
+        "blocked for more than",
+        "blocked in I/O wait for more than",
     ];
     console
         .lines()
@@ -265,6 +268,14 @@ mod tests {
                    [ 2.0] WARNING: CPU: 0 PID: 1 at mymap.rs:10 init+0x10\n\
                    [ 3.0] WARNING: possible circular locking dependency detected\n";
         assert_eq!(splats(log).len(), 3);
+    }
+
+    #[test]
+    fn a_hung_task_report_is_a_splat() {
+        let log = "[ 61.0] INFO: task mymap-target-te:212 blocked for more than 30 seconds.\n\
+                   [ 61.0]       Not tainted 7.3.4 #1\n\
+                   [ 92.0] INFO: task sh:80 blocked in I/O wait for more than 30 seconds.\n";
+        assert_eq!(splats(log).len(), 2);
     }
 
     #[test]

@@ -15,6 +15,8 @@ mod faults;
 mod gpio;
 mod module;
 mod ring;
+mod ring_holder;
+mod ring_hunt;
 mod ring_stress;
 mod ring_tests;
 mod samples;
@@ -136,7 +138,12 @@ fn run_isolated(test: &Test) -> TestResult {
         unsafe { libc::_exit(0) };
     }
     drop(write_end);
-    let deadline = Instant::now() + Duration::from_secs(test.timeout);
+    // MYMAP_TEST_TIMEOUT: seconds for every test run, for long runs such as a hunt.
+    let timeout = std::env::var("MYMAP_TEST_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(test.timeout);
+    let deadline = Instant::now() + Duration::from_secs(timeout);
     let status = loop {
         if let Some(status) = sys::try_wait(pid) {
             break status;
@@ -145,7 +152,7 @@ fn run_isolated(test: &Test) -> TestResult {
             // SAFETY: `pid` is our child, not yet reaped.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let _ = sys::wait(pid);
-            return Err(format!("timed out after {}s (hung?)", test.timeout));
+            return Err(format!("timed out after {timeout}s (hung?)"));
         }
         std::thread::sleep(Duration::from_millis(20));
     };

@@ -6,9 +6,13 @@ use std::{
     fs,
     os::unix::fs::{
         FileTypeExt,
-        MetadataExt, //
+        MetadataExt,
+        OpenOptionsExt, //
     },
-    path::Path,
+    path::{
+        Path,
+        PathBuf, //
+    },
     process::Command,
     time::{
         Duration,
@@ -77,6 +81,25 @@ pub fn unload_when_unused() -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The file of module `name` (`<name>.ko`) under /lib/modules/<release>/, wherever
+/// the image put it (`updates/`, `extra/`, ...).
+pub fn module_file(name: &str) -> Option<PathBuf> {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let file = format!("{name}.ko");
+    let mut dirs = vec![Path::new("/lib/modules").join(release.trim())];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.file_name().is_some_and(|n| *n == *file) {
+                return Some(path);
+            }
+        }
+    }
+    None
 }
 
 /// The node of device `index`: /dev/mymap, /dev/mymap1, ...
@@ -205,4 +228,42 @@ fn udev_processes() -> usize {
         })
         .filter(|e| fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.contains("udev")))
         .count()
+}
+
+/// The kernel log from a point on, read through /dev/kmsg: exactly the records
+/// logged since, however full the log buffer was.
+pub struct Kmsg(fs::File);
+
+impl Kmsg {
+    /// Starts after the last record logged so far.
+    pub fn from_now() -> Result<Kmsg, String> {
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .map_err(|e| format!("open /dev/kmsg: {e}"))?;
+        crate::sys::lseek(&file, 0, libc::SEEK_END)
+            .map_err(|e| format!("lseek /dev/kmsg: {}", crate::sys::errname(e)))?;
+        Ok(Kmsg(file))
+    }
+
+    /// The messages logged since the last call (or `from_now`), one per record;
+    /// the text only, continuation lines dropped.
+    pub fn new_messages(&mut self) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match crate::sys::read(&self.0, &mut buf) {
+                Ok(n) => {
+                    let record = String::from_utf8_lossy(&buf[..n]);
+                    let text = record.split_once(';').map_or(&*record, |(_, t)| t);
+                    out.push(text.lines().next().unwrap_or("").to_string());
+                }
+                Err(libc::EAGAIN) => return Ok(out),
+                // Records were overwritten before this read: say so, carry on after them.
+                Err(libc::EPIPE) => out.push("(kmsg: records lost to the log buffer)".into()),
+                Err(e) => return Err(format!("read /dev/kmsg: {}", crate::sys::errname(e))),
+            }
+        }
+    }
 }

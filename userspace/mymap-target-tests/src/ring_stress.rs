@@ -86,10 +86,12 @@ const SPLATS: &[&str] = &[
     "inconsistent lock state",
     "general protection fault",
     "Internal error:",
+    "blocked for more than",
+    "blocked in I/O wait for more than",
 ];
 
 /// The kernel log's splat lines.
-fn splats() -> Vec<String> {
+pub(crate) fn splats() -> Vec<String> {
     module::dmesg()
         .lines()
         .filter(|l| SPLATS.iter().any(|p| l.contains(p)))
@@ -98,7 +100,7 @@ fn splats() -> Vec<String> {
 }
 
 /// Fails if the kernel logged a splat since `before` was taken.
-fn no_new_splats(before: &[String]) -> TestResult {
+pub(crate) fn no_new_splats(before: &[String]) -> TestResult {
     let now = splats();
     let new: Vec<&String> = now.iter().filter(|l| !before.contains(l)).collect();
     check!(
@@ -274,7 +276,7 @@ fn several_steps(ring: &mut Ring, ro: &File) -> TestResult {
 
 /// Positions a hostile consumer stores in page 0: random, far ahead, far behind,
 /// unaligned, just past full, at the edges of the u32 range.
-fn garbage(rng: &mut fastrand::Rng, p: u32, size: u32) -> u32 {
+pub(crate) fn garbage(rng: &mut fastrand::Rng, p: u32, size: u32) -> u32 {
     match rng.u8(0..10) {
         0 => rng.u32(..),
         1 => p.wrapping_add(rng.u32(1..=size)),
@@ -853,20 +855,9 @@ pub fn rmmod_timer() -> TestResult {
 
 /// The module file `modprobe` loads: `mymap.ko` under /lib/modules/<release>/.
 fn module_file() -> Result<String, String> {
-    let release =
-        fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| format!("osrelease: {e}"))?;
-    let mut dirs = vec![Path::new("/lib/modules").join(release.trim())];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            let path = entry.map_err(|e| e.to_string())?.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.file_name().is_some_and(|n| n == "mymap.ko") {
-                return Ok(path.to_string_lossy().into_owned());
-            }
-        }
-    }
-    Err("no mymap.ko under /lib/modules".into())
+    module::module_file("mymap")
+        .map(|path| path.to_string_lossy().into_owned())
+        .ok_or_else(|| "no mymap.ko under /lib/modules".into())
 }
 
 /// Ring parameters the header rules out fail the load with EINVAL: a size of 0, not

@@ -1339,3 +1339,144 @@ pub fn producer_arguments() -> TestResult {
     ring::timer(&ro, 0, 0)?;
     result
 }
+
+/// A process blocked in `read()` on a ring, forked from the test.
+struct BlockedReader {
+    pid: libc::pid_t,
+    reaped: bool,
+}
+
+impl BlockedReader {
+    /// Forks a child that blocks in `read()` on `file` (the consumer's, blocking) and
+    /// returns once the child sleeps there (state S, or D behind a lock).
+    fn start(file: &fs::File) -> Result<BlockedReader, String> {
+        let (read_end, write_end) = sys::pipe().map_err(|e| format!("pipe: {e}"))?;
+        // SAFETY: the test process has no other thread when it forks; the child only
+        // writes to a pipe, calls read() and exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", errname(sys::errno())));
+        }
+        if pid == 0 {
+            drop(read_end);
+            let mut buf = vec![0u8; 4096];
+            // SAFETY: `write_end` is this process's open descriptor; one byte says
+            // "about to block".
+            unsafe { libc::write(write_end.into_raw(), [1u8].as_ptr().cast(), 1) };
+            let code = match sys::read(file, &mut buf) {
+                Ok(_) => 0,
+                Err(_) => 1,
+            };
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(code) };
+        }
+        drop(write_end);
+        let mut reader = BlockedReader { pid, reaped: false };
+        let mut byte = [0u8; 1];
+        // SAFETY: `read_end` is an open descriptor this process owns; the File closes it.
+        let mut started =
+            unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(read_end.into_raw()) };
+        if std::io::Read::read_exact(&mut started, &mut byte).is_err() {
+            reader.kill_within(Duration::from_secs(10));
+            return Err(format!("reader {pid} did not start"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match sys::process_state(pid) {
+                Some('S') | Some('D') => return Ok(reader),
+                Some('Z') | None => {
+                    reader.reap_within(Duration::from_secs(1));
+                    return Err(format!(
+                        "reader {pid} returned from read() on an idle ring (no record)"
+                    ));
+                }
+                _ => {}
+            }
+            check!(
+                Instant::now() < deadline,
+                "reader {pid} did not block in read() within 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The reader's scheduler state letter.
+    fn state(&self) -> char {
+        sys::process_state(self.pid).unwrap_or('?')
+    }
+
+    /// Reaps the child if it exits within `timeout`.
+    fn reap_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.reaped {
+            if sys::try_wait(self.pid).is_some() {
+                self.reaped = true;
+            } else if Instant::now() >= deadline {
+                break;
+            } else {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        self.reaped
+    }
+
+    /// SIGKILL, then whether it was reaped within `timeout`.
+    fn kill_within(&mut self, timeout: Duration) -> bool {
+        let _ = sys::kill(self.pid, libc::SIGKILL);
+        self.reap_within(timeout)
+    }
+}
+
+/// How long a reader blocked in `read()` may take to die of SIGKILL.
+const KILL_WITHIN: Duration = Duration::from_secs(2);
+
+/// Blocking readers are killable: two processes that share the consumer's file
+/// block in `read()` on an idle ring, the second behind the first; each dies of
+/// SIGKILL within 2 s, the second (which waits for the first) killed first.
+///
+/// Issue 18: `read()` held a plain mutex while it slept for a record, so the
+/// second reader waited in `mutex_lock`, uninterruptible: it ignored SIGKILL and
+/// the hung-task detector reported it.
+pub fn read_killable() -> TestResult {
+    let ring = ring::quiet(RING)?;
+    // Blocking: the claim holder's file as opened, shared by both children.
+    let file = &ring.file;
+    sys::set_nonblocking(file, false).map_err(errname)?;
+    let mut first = BlockedReader::start(file)?;
+    let mut second = match BlockedReader::start(file) {
+        Ok(second) => second,
+        Err(why) => {
+            first.kill_within(Duration::from_secs(10));
+            return Err(why);
+        }
+    };
+    let states = (first.state(), second.state());
+    let second_died = second.kill_within(KILL_WITHIN);
+    let first_died = first.kill_within(KILL_WITHIN);
+    // The second reader, its SIGKILL pending, ends once the first is gone: the
+    // ring's claim (their shared file) must not outlive the test.
+    let second_gone = second_died || second.reap_within(Duration::from_secs(10));
+    check!(
+        second_died,
+        "the second reader of the consumer's file (state {}, behind the first, state {}) \
+         did not die within {KILL_WITHIN:?} of SIGKILL{}",
+        states.1,
+        states.0,
+        if second_gone {
+            "; it died once the first reader was killed (it waited for the reader lock)"
+        } else {
+            "; it is still alive after the first reader was killed"
+        }
+    );
+    check!(
+        first_died,
+        "the first reader of the consumer's file (state {}), blocked in read() on an idle \
+         ring, did not die within {KILL_WITHIN:?} of SIGKILL",
+        states.0
+    );
+    // The ring still works for the consumer that is left.
+    let mut ring = ring;
+    ring::inject(&ring.file, 1, 8)?;
+    let mut out = Vec::new();
+    ring.consume_exactly(1, Duration::from_secs(5), &mut out)
+}

@@ -39,6 +39,8 @@ pub fn errname(e: i32) -> String {
         libc::EIO => "EIO",
         libc::ENODEV => "ENODEV",
         libc::EEXIST => "EEXIST",
+        libc::EINTR => "EINTR",
+        libc::ESRCH => "ESRCH",
         0 => "success",
         _ => return format!("errno {e}"),
     };
@@ -496,4 +498,67 @@ pub fn finit_module(path: &str, params: &str) -> Result<(), i32> {
         return Err(errno());
     }
     Ok(())
+}
+
+/// The scheduler state letter of process `pid` (`R`, `S`, `D`...), `None` once it is
+/// gone (reaped).
+pub fn process_state(pid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Sends `signal` to process `pid`.
+pub fn kill(pid: libc::pid_t, signal: i32) -> Result<(), i32> {
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, signal) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Sends `signal` to thread `tid` of this process.
+pub fn tgkill(tid: i64, signal: i32) -> Result<(), i32> {
+    // SAFETY: tgkill takes plain integers.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, signal) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// A signal handler that does nothing: the signal only interrupts a blocking call.
+extern "C" fn interrupt_only(_signal: libc::c_int) {}
+
+/// Makes `signal` interrupt blocking system calls (`EINTR`, no `SA_RESTART`) instead
+/// of ending the process.
+pub fn interrupt_on(signal: i32) -> Result<(), i32> {
+    // SAFETY: an all-zero sigaction is valid (empty mask, no flags); the handler is a
+    // function that does nothing, safe to run at any point of any thread.
+    let r = unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = interrupt_only as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigaction(signal, &action, std::ptr::null_mut())
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Restricts the calling thread to CPU `cpu`; `false` if the kernel refused (no
+/// such CPU).
+pub fn pin_to_cpu(cpu: usize) -> bool {
+    // SAFETY: `set` is a valid, zeroed cpu_set_t; CPU_SET writes inside it; the call
+    // reads `size_of::<cpu_set_t>()` bytes of it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// Online CPUs.
+pub fn cpus() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN).max(1) as usize }
 }

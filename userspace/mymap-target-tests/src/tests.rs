@@ -129,6 +129,7 @@ pub fn all() -> Vec<Test> {
         "ring-order-many-wraps" => ring_tests::order_many_wraps, 120;
         "ring-drop-counting" => ring_tests::drop_counting, 30;
         "ring-read" => ring_tests::read_records, 60;
+        "ring-read-killable" => ring_tests::read_killable, 60;
         "ring-poll-readiness" => ring_tests::poll_readiness, 30;
         "ring-wakeup-set-get" => ring_tests::wakeup_set_get, 30;
         "ring-wakeup-every" => ring_tests::wakeup_every, 60;
@@ -138,6 +139,8 @@ pub fn all() -> Vec<Test> {
         "ring-producer-arguments" => ring_tests::producer_arguments, 30;
         "ring-several-producers" => ring_stress::several_producers, 120;
         "ring-hostile-consumer" => ring_stress::hostile_consumer, 90;
+        "ring-hostile-pending-reservation" => crate::ring_holder::hostile_pending_reservation, 240 if crate::ring_holder::has_holder_module;
+        "ring-lost-wakeup-hunt" => crate::ring_hunt::lost_wakeup_hunt, 90;
         "ring-stress" => ring_stress::stress, 180;
         "ring-rmmod-consumer" => ring_stress::rmmod_consumer, 60;
         "ring-rmmod-timer" => ring_stress::rmmod_timer, 60;
