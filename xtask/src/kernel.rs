@@ -91,26 +91,25 @@ pub fn build(sh: &Shell, board: &Board, args: &BoardArgs, clean: bool) -> Result
         format!("ARCH={}", board.arch),
         format!("CROSS_COMPILE={}", board.cross_compile),
     ];
-    if args.kernel == KernelVariant::Debug {
+    // The checking variants: 64-bit only (KASAN with Rust, and KCSAN, exist only there), a
+    // fragment merged after the board's, and for KASAN with Rust a clang build.
+    let checking = match args.kernel {
+        KernelVariant::Release => None,
+        KernelVariant::Debug => Some(("debug kernel (KASAN with Rust)", "linux-debug", true)),
+        KernelVariant::Kcsan => Some(("KCSAN kernel", "linux-kcsan", false)),
+    };
+    if let Some((what, fragment, clang)) = checking {
         if board.arch != "arm64" {
             bail!(
-                "the debug kernel (KASAN with Rust) needs a 64-bit board; {} is {}",
+                "the {what} needs a 64-bit board; {} is {}",
                 board.name,
                 board.arch
             );
         }
-        fragments.push(project_root().join("boards/common/linux-debug.fragment"));
-        make_vars.push("LLVM=-19".into());
-    }
-    if args.kernel == KernelVariant::Kcsan {
-        if board.arch != "arm64" {
-            bail!(
-                "the KCSAN kernel needs a 64-bit board (32-bit ARM has no KCSAN); {} is {}",
-                board.name,
-                board.arch
-            );
+        fragments.push(project_root().join(format!("boards/common/{fragment}.fragment")));
+        if clang {
+            make_vars.push("LLVM=-19".into());
         }
-        fragments.push(project_root().join("boards/common/linux-kcsan.fragment"));
     }
 
     // The cache key: source, every fragment's text, and the toolchain versions.
