@@ -112,7 +112,7 @@ pub fn node(index: u32) -> String {
 }
 
 /// Waits until `path` is (or, with `present == false`, is no longer) a character
-/// device with udev's group applied, for up to 15 seconds.
+/// device with udev's group and mode applied, for up to 15 seconds.
 pub fn wait_for_node(path: &str, present: bool) -> Result<(), String> {
     let gid = group_id("mymap");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -120,7 +120,10 @@ pub fn wait_for_node(path: &str, present: bool) -> Result<(), String> {
         let state = fs::metadata(path)
             .ok()
             .filter(|m| m.file_type().is_char_device())
-            .map(|m| Some(m.gid()) == gid);
+            // What the udev rule sets: the group and the mode, which udev applies one after
+            // the other (devtmpfs creates the node 0600), so waiting for the group alone let
+            // a test see mode 600 now and then.
+            .map(|m| Some(m.gid()) == gid && m.mode() & 0o777 == 0o660);
         match (present, state) {
             (true, Some(true)) | (false, None) => return Ok(()),
             _ => {}
@@ -129,7 +132,7 @@ pub fn wait_for_node(path: &str, present: bool) -> Result<(), String> {
             return Err(format!(
                 "{path} {} within 15s (state {state:?})",
                 if present {
-                    "did not appear with group mymap"
+                    "did not appear with group mymap and mode 0660"
                 } else {
                     "did not go away"
                 }
