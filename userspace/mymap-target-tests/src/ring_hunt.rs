@@ -18,11 +18,13 @@
 //! one record a random short time after the consumer announces that it is about
 //! to consume and sleep, so that commits land all around the consumer's store
 //! and its `poll` check; a second producer injects one record at random
-//! intervals; and this thread is the watchdog. It counts a lost wakeup when the
-//! consumer stays asleep in its call for longer than [`BOUND`] while the ring
-//! shows a committed record waiting at the consumer position, and still does
-//! [`CONFIRM`] later; then it unsticks the consumer (the EVERY policy and one
-//! more record, a signal if that fails) and the hunt goes on.
+//! intervals; a thread pinned to each CPU counts its runs (a heartbeat); and
+//! this thread is the watchdog. It counts a lost wakeup when the consumer stays
+//! asleep in its call for longer than [`BOUND`] while the ring shows a committed
+//! record waiting at the consumer position, and still does [`CONFIRM`] later,
+//! after every CPU has run again (any wakeup queued on a CPU is delivered before
+//! its threads run); then it unsticks the consumer (the EVERY policy and one more
+//! record, a signal if that fails) and the hunt goes on.
 //!
 //! On an emulator the race may be out of reach: under QEMU's TCG on an x86 host,
 //! a guest's atomic read-modify-write (the driver's counters, its locks) runs as
@@ -126,7 +128,12 @@ struct Shared {
     tid: AtomicI64,
     /// The position the consumer last released, for the random producer's throttle.
     released: AtomicU32,
+    /// Per CPU (up to [`HEARTBEAT_CPUS`]), how often a thread pinned there has run.
+    beats: [AtomicU64; HEARTBEAT_CPUS],
 }
+
+/// CPUs given a heartbeat thread (the boards have 2).
+const HEARTBEAT_CPUS: usize = 4;
 
 /// What the consumer did.
 #[derive(Default)]
@@ -182,6 +189,9 @@ fn hunt(ring: Ring, ro: &File, s0: u64) -> TestResult {
         spawn_lockstep(shared.clone(), seed ^ 1)?,
         spawn_random(shared.clone(), seed ^ 2, size)?,
     ];
+    let heartbeats: Vec<_> = (0..sys::cpus().min(HEARTBEAT_CPUS))
+        .map(|cpu| spawn_heartbeat(shared.clone(), cpu))
+        .collect();
     let watched = watch(&shared, &view, size, page, ro, seconds, &consumer);
     shared.stop.store(true, Ordering::Release);
     // Every thread stopped before any verdict.
@@ -192,6 +202,11 @@ fn hunt(ring: Ring, ro: &File, s0: u64) -> TestResult {
                 .unwrap_or_else(|_| Err("a producer panicked".into()))
         })
         .collect();
+    for heartbeat in heartbeats {
+        heartbeat
+            .join()
+            .map_err(|_| "a heartbeat thread panicked")?;
+    }
     stop_consumer(&shared, ro, &consumer)?;
     let consumed = consumer.join().map_err(|_| "the consumer panicked")?;
     let consumed = consumed.map_err(|e| format!("seed {seed}: consumer: {e}"))?;
@@ -348,6 +363,37 @@ fn spawn_lockstep(
     }))
 }
 
+/// A thread pinned to `cpu` that counts its runs, every millisecond: proof that the
+/// CPU ran (and so had run any interrupt work queued on it before).
+fn spawn_heartbeat(shared: Arc<Shared>, cpu: usize) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        if !sys::pin_to_cpu(cpu) {
+            return;
+        }
+        while !shared.stop.load(Ordering::Acquire) {
+            shared.beats[cpu].fetch_add(1, Ordering::Release);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    })
+}
+
+/// Waits up to `timeout` for every CPU's heartbeat to move on from now: until then
+/// some CPU may not have run since (the host did not run its virtual CPU).
+fn every_cpu_ran(shared: &Shared, timeout: Duration) -> bool {
+    let cpus = sys::cpus().min(HEARTBEAT_CPUS);
+    let before: Vec<u64> = (0..cpus)
+        .map(|c| shared.beats[c].load(Ordering::Acquire))
+        .collect();
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if (0..cpus).all(|c| shared.beats[c].load(Ordering::Acquire) > before[c]) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
 /// The producer at random intervals (sleeps up to 3 ms, or busy waits up to 200 µs),
 /// pausing while a quarter of the ring waits. Returns the records it committed.
 fn spawn_random(
@@ -453,9 +499,14 @@ fn watch(
             continue;
         }
         std::thread::sleep(CONFIRM);
+        // Every CPU has run since: a wakeup queued on any of them has been delivered
+        // (the consumer would be runnable, not asleep). A CPU that does not run for
+        // a minute is a stalled host: no verdict, counted as slow.
+        let ran = every_cpu_ran(shared, Duration::from_secs(60));
         let tid = shared.tid.load(Ordering::Acquire);
         let state = sys::thread_state(tid);
-        let still = shared.asleep.load(Ordering::SeqCst) == s.wait
+        let still = ran
+            && shared.asleep.load(Ordering::SeqCst) == s.wait
             && record_waiting(view, size, page) == Some(s.cons)
             && state == Some('S');
         if !still {
