@@ -128,6 +128,8 @@ struct Shared {
     tid: AtomicI64,
     /// The position the consumer last released, for the random producer's throttle.
     released: AtomicU32,
+    /// The last wait the watchdog ended (a lost wakeup): not a latency sample.
+    unstuck: AtomicU64,
     /// Per CPU (up to [`HEARTBEAT_CPUS`]), how often a thread pinned there has run.
     beats: [AtomicU64; HEARTBEAT_CPUS],
 }
@@ -186,7 +188,7 @@ fn hunt(ring: Ring, ro: &File, s0: u64) -> TestResult {
         std::thread::spawn(move || consume(ring, &shared, seed, s0))
     };
     let producers = [
-        spawn_lockstep(shared.clone(), seed ^ 1)?,
+        spawn_lockstep(shared.clone(), seed ^ 1, size)?,
         spawn_random(shared.clone(), seed ^ 2, size)?,
     ];
     let heartbeats: Vec<_> = (0..sys::cpus().min(HEARTBEAT_CPUS))
@@ -269,8 +271,8 @@ fn consume(mut ring: Ring, shared: &Shared, seed: u64, s0: u64) -> Result<Consum
     let mut checker = Checker::starting_at(s0, Checker::per_source);
     let mut done = Consumed::default();
     let mut out = Vec::new();
-    // When the last wait started and returned, if a wakeup ended it.
-    let mut last: Option<(u64, u64)> = None;
+    // Which the last wait was, when it started and returned, if a wakeup ended it.
+    let mut last: Option<(u64, u64, u64)> = None;
     let mut gap = 0u64;
     loop {
         let announced = monotonic_ns();
@@ -281,9 +283,10 @@ fn consume(mut ring: Ring, shared: &Shared, seed: u64, s0: u64) -> Result<Consum
         shared.released.store(ring.pos(), Ordering::Release);
         checker.feed_all(&out)?;
         done.records += out.len() as u64;
-        if let (Some((entered, woke)), Some(first)) = (last.take(), out.first()) {
-            // Only a record made after the call started is what woke it.
-            if first.timestamp_ns > entered {
+        if let (Some((wait, entered, woke)), Some(first)) = (last.take(), out.first()) {
+            // Only a record made after the call started is what woke it; a wait the
+            // watchdog ended is no sample of the wakeup latency.
+            if first.timestamp_ns > entered && shared.unstuck.load(Ordering::Acquire) != wait {
                 done.woken += 1;
                 done.latencies_us
                     .push(woke.saturating_sub(first.timestamp_ns) / 1000);
@@ -307,7 +310,7 @@ fn consume(mut ring: Ring, shared: &Shared, seed: u64, s0: u64) -> Result<Consum
         let woke = monotonic_ns();
         shared.asleep.store(0, Ordering::SeqCst);
         match r {
-            Ok(()) => last = Some((entered, woke)),
+            Ok(()) => last = Some((done.waits, entered, woke)),
             Err(libc::EINTR) => done.interrupted += 1,
             Err(e) => {
                 let call = if by_poll { "poll" } else { "epoll_wait" };
@@ -322,10 +325,11 @@ fn consume(mut ring: Ring, shared: &Shared, seed: u64, s0: u64) -> Result<Consum
 /// The producer in step with the consumer: one record a random time after each
 /// announcement, the delay spread over about twice the consumer's way from the
 /// announcement into its blocking call; one anyway when no announcement comes for
-/// 5 ms (the consumer asleep). Returns the records it committed.
+/// 5 ms (the consumer asleep), unless a quarter of the ring waits. Returns the records it committed.
 fn spawn_lockstep(
     shared: Arc<Shared>,
     seed: u64,
+    size: u32,
 ) -> Result<JoinHandle<Result<u64, String>>, String> {
     let f = ring::open_ro(RING)?;
     Ok(std::thread::spawn(move || {
@@ -349,7 +353,16 @@ fn spawn_lockstep(
                     std::hint::spin_loop();
                 }
             };
-            if now_seen != seen {
+            if now_seen == seen {
+                // No announcement: the consumer sleeps. A record then, unless a quarter
+                // of the ring waits already (a consumer stuck until the watchdog acts).
+                let used = ring::stats(&f)?
+                    .producer_pos
+                    .wrapping_sub(shared.released.load(Ordering::Acquire));
+                if used > size / 4 {
+                    continue;
+                }
+            } else {
                 seen = now_seen;
                 let spread = 2 * shared.gap_ns.load(Ordering::Relaxed) + 20_000;
                 let at = shared.announced_ns.load(Ordering::Relaxed) + rng.u64(0..=spread);
@@ -545,6 +558,7 @@ fn left_wait(shared: &Shared, wait: u64, timeout: Duration) -> bool {
 /// Wakes the consumer out of wait `wait`: the EVERY policy and one more record, then
 /// a signal if that did not do it.
 fn unstick(shared: &Shared, ro: &File, wait: u64) -> TestResult {
+    shared.unstuck.store(wait, Ordering::Release);
     ring::set_wakeup(ro, MYMAP_WAKEUP_EVERY, 0, 0)
         .map_err(|e| format!("SET_WAKEUP EVERY: {}", errname(e)))?;
     ring::inject(ro, 1, 0)?;
