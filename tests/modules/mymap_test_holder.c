@@ -71,6 +71,8 @@ static u32 held_len;
 /* Which hold the delayed commit belongs to: a later hold is not its to commit. */
 static unsigned int held_gen;
 static unsigned int work_gen;
+/* Set at unload: no more holds. */
+static bool holder_gone;
 
 static void holder_commit_late(struct work_struct *work);
 static DECLARE_DELAYED_WORK(holder_work, holder_commit_late);
@@ -106,6 +108,10 @@ static int hold_set(const char *val, const struct kernel_param *kp)
 	if (len > mymap_ring_max_payload(holder_ring))
 		return -EMSGSIZE;
 	mutex_lock(&holder_lock);
+	if (holder_gone) {
+		ret = -ENODEV;
+		goto out;
+	}
 	if (held) {
 		ret = -EBUSY;
 		goto out;
@@ -191,10 +197,14 @@ static int __init holder_init(void)
 
 static void __exit holder_exit(void)
 {
-	/* No parameter write can run any more: only the delayed commit may. */
+	mutex_lock(&holder_lock);
+	holder_gone = true;
+	mutex_unlock(&holder_lock);
 	cancel_delayed_work_sync(&holder_work);
+	mutex_lock(&holder_lock);
 	if (held)
 		holder_release(true);
+	mutex_unlock(&holder_lock);
 	mymap_ring_put(holder_ring);
 }
 

@@ -140,7 +140,7 @@ pub fn all() -> Vec<Test> {
         "ring-several-producers" => ring_stress::several_producers, 120;
         "ring-hostile-consumer" => ring_stress::hostile_consumer, 90;
         "ring-hostile-pending-reservation" => crate::ring_holder::hostile_pending_reservation, 240 if crate::ring_holder::has_holder_module;
-        "ring-lost-wakeup-hunt" => crate::ring_hunt::lost_wakeup_hunt, 90;
+        "ring-lost-wakeup-hunt" => crate::ring_hunt::lost_wakeup_hunt, 120;
         "ring-stress" => ring_stress::stress, 180;
         "ring-rmmod-consumer" => ring_stress::rmmod_consumer, 60;
         "ring-rmmod-timer" => ring_stress::rmmod_timer, 60;
