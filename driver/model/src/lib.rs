@@ -2,7 +2,7 @@
 
 //! A loom model of the ring protocol.
 //!
-//! This models driver/ring.rs (reserve, finish, wake_due, readable, read) and
+//! This models driver/ring.rs (reserve, finish, wake_due, at_consumer_now, read) and
 //! driver/ring_file.rs (poll); a change to one is made in both. `Ring::wake`
 //! stands for the driver's `wake` and `wake_work` together. The consumer
 //! side models the mapped consumer of `mymap.h` ("Rings": the libbpf-style
@@ -405,7 +405,10 @@ impl Ring {
         self.note(|| format!("wake_up: generation {g}"));
     }
 
-    /// `Ring::readable`.
+    /// `Ring::at_consumer_now` without its `smp_mb()` (the caller, `poll`, has it) and
+    /// reduced to `poll`'s readiness: nothing waits (`Empty`), or the record there is
+    /// `Busy`, else ready. The `Corrupt` verdict is left out: the model's consumer
+    /// positions are sane.
     pub fn readable(&self) -> bool {
         let cons = self.consumer_pos();
         let hint = self.pos_hint.load(Acquire);
