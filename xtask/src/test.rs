@@ -152,7 +152,7 @@ fn host(sh: &Shell) -> Outcome {
         // The committed charts are what their JSON records draw.
         ("cargo xtask bench --render --check", &|| {
             let boards: Vec<String> = crate::board::ALL.iter().map(|b| b.to_string()).collect();
-            crate::bench::check_charts(&boards)
+            crate::bench::check(&boards)
         }),
         ("shellcheck", &|| shellcheck(sh)),
         // Every path the Buildroot tree refers to exists (CI has no Buildroot).

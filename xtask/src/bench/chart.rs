@@ -17,11 +17,12 @@ use plotters::{
     prelude::*, //
 };
 
-use super::{
+use mymap_bench_record::{
     ring::Ratio,
     Comparison,
     Record, //
 };
+
 use crate::util::project_root;
 
 const MYMAP: RGBColor = RGBColor(31, 119, 180);
@@ -103,8 +104,8 @@ fn ring_row(r: &Ratio) -> Option<Row> {
             x
         }
     };
-    let target = time(bound_value(r.target.as_deref()?)?);
-    let mymap = time(r.ratio?);
+    let target = time(bound_value(r.verdict.target.as_deref()?)?);
+    let mymap = time(r.verdict.ratio?);
     (mymap.is_finite() && mymap > 0.0).then(|| Row {
         label: format!("ring {}", r.id),
         mymap,
@@ -238,11 +239,13 @@ fn draw(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{
+    use mymap_bench_record::{
         DeviceSide,
         Samples,
         Target, //
     };
+
+    use crate::bench::testdata;
 
     fn comparison(
         id: &str,
@@ -254,10 +257,12 @@ mod tests {
         let side = |device: &str, ratio: f64| DeviceSide {
             device: device.into(),
             ratio: Some(ratio),
-            median_s: None,
-            mib_s: None,
-            minflt: None,
-            s: vec![],
+            samples: Samples {
+                median_s: None,
+                mib_s: None,
+                minflt: None,
+                s: vec![],
+            },
         };
         Comparison {
             id: id.into(),
@@ -315,7 +320,7 @@ mod tests {
 
     #[test]
     fn ring_rows_read_as_time_and_need_a_target() {
-        let ring = crate::bench::ring::tests::ring();
+        let ring = testdata::ring();
         // records/s: 4.439 times the pipe's is 1/4.439 of its time per record; >= 10 is <= 0.1.
         let r = ring_row(&ring.ratios[0]).unwrap();
         assert!((r.mymap - 1.0 / 4.439).abs() < 1e-12);
@@ -327,7 +332,7 @@ mod tests {
 
     #[test]
     fn the_chart_is_an_svg_with_a_row_per_measurement() {
-        let mut record = crate::bench::tests::record();
+        let mut record = testdata::record();
         record.target.comparisons = vec![
             comparison(
                 "touch-read-16m",
@@ -356,7 +361,7 @@ mod tests {
         }
         assert!(svg.contains("best reference C driver"));
         assert!(!svg.contains("ring records-64"), "no ring in this record");
-        record.target.ring = Some(crate::bench::ring::tests::ring());
+        record.target.ring = Some(testdata::ring());
         let svg = super::svg(&record).unwrap();
         assert!(svg.contains("ring records-64-ring-spin-vs-pipe"));
         assert!(svg.contains("ring latency-1k-ring-caught-up-vs-pipe"));

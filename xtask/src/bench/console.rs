@@ -1,0 +1,139 @@
+//! What the board's console says: the target's JSON document between its
+//! marker lines, and the printk times of the driver's load and the bench's
+//! start.
+
+use anyhow::{
+    bail,
+    Context,
+    Result, //
+};
+use mymap_bench_record::{
+    TargetReport,
+    JSON_BEGIN,
+    JSON_END,
+    SCHEMA,
+    STARTED, //
+};
+
+/// The JSON document between the marker lines of the console, without the
+/// kernel's lines that the console may have put among them.
+pub fn extract(console: &str) -> Result<TargetReport> {
+    let mut lines = console.lines().map(str::trim_end);
+    if !lines.any(|l| l.trim() == JSON_BEGIN) {
+        bail!("no {JSON_BEGIN} line: mymap-bench printed no results");
+    }
+    let mut text = String::new();
+    let mut ended = false;
+    for line in lines {
+        if line.trim() == JSON_END {
+            ended = true;
+            break;
+        }
+        if printk_time(line).is_none() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if !ended {
+        bail!("no {JSON_END} line after {JSON_BEGIN}");
+    }
+    let report: TargetReport =
+        serde_json::from_str(&text).context("parse mymap-bench's JSON document")?;
+    if report.schema != SCHEMA {
+        bail!(
+            "mymap-bench's JSON has schema {}, this xtask reads {SCHEMA}",
+            report.schema
+        );
+    }
+    Ok(report)
+}
+
+/// The time of a kernel console line, `[   16.668064] ...`.
+fn printk_time(line: &str) -> Option<f64> {
+    let rest = line.trim_start().strip_prefix('[')?;
+    let (time, _) = rest.split_once(']')?;
+    time.trim().parse().ok()
+}
+
+/// The printk time of the driver's first load line: `[ t] mymap: N device(s) ...`.
+pub fn device_registered_at(console: &str) -> Option<f64> {
+    first_printk(console, "mymap: ", " device(s) ")
+}
+
+/// The printk time of the line mymap-bench writes to the kernel log at start.
+pub fn bench_started_at(console: &str) -> Option<f64> {
+    first_printk(console, STARTED, "")
+}
+
+/// The time of the first kernel line whose message starts with `message` and
+/// contains `also`. Init may print on the same line before the kernel's
+/// (`Starting mymap: [ t] mymap: ...`).
+fn first_printk(console: &str, message: &str, also: &str) -> Option<f64> {
+    let needle = format!("] {message}");
+    console.lines().find_map(|line| {
+        let at = line.find(&needle)?;
+        if !line[at..].contains(also) {
+            return None;
+        }
+        let open = line[..at].rfind('[')?;
+        printk_time(&line[open..])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::testdata::{
+        self,
+        CONSOLE, //
+    };
+
+    #[test]
+    fn the_document_is_found_between_the_markers_without_kernel_lines() {
+        let report = extract(CONSOLE).unwrap();
+        assert_eq!(report.kernel, "7.3.4");
+        assert_eq!(report.devices[1].label, "remap_pfn_range");
+        assert_eq!(report.comparisons.len(), 3);
+        assert_eq!(report.comparisons[0].devices.len(), 2);
+        assert_eq!(report.comparisons[1].met, Some(false));
+        assert_eq!(report.comparisons[1].vs_best_peer, Some(5.0));
+        assert_eq!(report.comparisons[2].side("mymap").unwrap().ratio, None);
+        assert_eq!(report.module_load[0].devices[1].node_s, Some(0.02));
+    }
+
+    #[test]
+    fn missing_markers_and_other_schemas_are_errors() {
+        assert!(extract("MYMAP-JOB: END rc=1\n").is_err());
+        let cut = CONSOLE.replace("MYMAP-BENCH-JSON: END", "");
+        assert!(extract(&cut)
+            .unwrap_err()
+            .to_string()
+            .contains("no MYMAP-BENCH-JSON: END"));
+        let older = CONSOLE.replace("\"schema\": 4", "\"schema\": 2");
+        assert!(extract(&older)
+            .unwrap_err()
+            .to_string()
+            .contains("schema 2"));
+        let with_ring = CONSOLE.replace(
+            "\"ring\": null",
+            &format!("\"ring\": {}", testdata::RING_JSON),
+        );
+        let report = extract(&with_ring).unwrap();
+        assert_eq!(report.ring.unwrap().ratios.len(), 3);
+        let with_gpio = CONSOLE.replace(
+            "\"ring\": null",
+            &format!("\"ring\": null,\n  \"gpio\": {}", testdata::GPIO_JSON),
+        );
+        assert_eq!(extract(&with_gpio).unwrap().gpio, Some(testdata::gpio()));
+    }
+
+    #[test]
+    fn boot_to_device_is_the_first_load_line_even_after_init_text() {
+        assert_eq!(device_registered_at(CONSOLE), Some(16.668064));
+        let same_line = "Starting mymap: [    9.5] mymap: 2 device(s) of 4096 bytes: /dev/mymap\n";
+        assert_eq!(device_registered_at(same_line), Some(9.5));
+        assert_eq!(device_registered_at("[ 1.0] mymap: size=0 refused\n"), None);
+        assert_eq!(bench_started_at(CONSOLE), Some(17.0001));
+        assert_eq!(bench_started_at("mymap-bench: started\n"), None);
+    }
+}
