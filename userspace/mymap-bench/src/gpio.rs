@@ -824,134 +824,97 @@ impl GpioReport {
         out
     }
 
-    /// The `gpio` object of the JSON document, indented for its place.
-    pub fn json(&self) -> String {
-        use crate::report::{
-            number,
-            object,
-            string, //
+    /// The `gpio` part of the record (`mymap_bench_record::gpio`).
+    pub fn record(&self) -> mymap_bench_record::gpio::Gpio {
+        use mymap_bench_record::{
+            gpio as record,
+            Verdict, //
         };
-        let summary = |s: Summary| {
-            vec![
-                ("n", s.n.to_string()),
-                ("median_ns", s.median_ns.to_string()),
-                ("p99_ns", s.p99_ns.to_string()),
-                ("max_ns", s.max_ns.to_string()),
-            ]
-        };
-        let nums = |v: &[f64], d: usize| {
-            let items: Vec<String> = v.iter().map(|x| number(*x, d)).collect();
-            format!("[{}]", items.join(", "))
-        };
-        let latency: Vec<String> = self
+
+        use crate::report::rounded;
+        let latency = self
             .latency
             .iter()
             .map(|s| {
                 let (stamp, before) = signed_summary(&s.stamps());
-                let rounds: Vec<String> = s
+                let rounds = s
                     .rounds
                     .iter()
-                    .map(|r| {
-                        let (st, _) = signed_summary(&r.stamp);
-                        object(&[
-                            ("stamp", object(&summary(st))),
-                            ("wake", object(&summary(Summary::of(&r.wake)))),
-                            ("in_window", r.in_window.to_string()),
-                        ])
+                    .map(|r| record::LatencyRound {
+                        stamp: signed_summary(&r.stamp).0,
+                        wake: Summary::of(&r.wake),
+                        in_window: r.in_window as u64,
                     })
                     .collect();
-                object(&[
-                    ("id", string(s.id)),
-                    ("label", string(s.label)),
-                    ("stamp", object(&summary(stamp))),
-                    ("stamp_before_write", before.to_string()),
-                    ("stamp_in_window", number(s.in_window(), 4)),
-                    ("wake", object(&summary(Summary::of(&s.wakes())))),
-                    ("rounds", format!("[{}]", rounds.join(", "))),
-                ])
+                record::LatencySide {
+                    id: s.id.into(),
+                    label: s.label.into(),
+                    stamp,
+                    stamp_before_write: before as u64,
+                    stamp_in_window: rounded(s.in_window(), 4),
+                    wake: Summary::of(&s.wakes()),
+                    rounds,
+                }
             })
             .collect();
-        let rates: Vec<String> = self
+        let rates = self
             .rates
             .iter()
             .map(|s| {
-                let rounds: Vec<String> = s
+                let per_s = |count: fn(&RateRound) -> u64| {
+                    rounded(s.median(|r| count(r) as f64 / r.elapsed_s), 1)
+                };
+                let rounds = s
                     .rounds
                     .iter()
-                    .map(|r| {
-                        object(&[
-                            ("elapsed_s", number(r.elapsed_s, 4)),
-                            ("writes", r.writes.to_string()),
-                            ("interrupts", r.interrupts.to_string()),
-                            ("delivered", r.delivered.to_string()),
-                            ("dropped", r.dropped.to_string()),
-                        ])
+                    .map(|r| record::RateRound {
+                        elapsed_s: rounded(r.elapsed_s, 4).unwrap_or(r.elapsed_s),
+                        writes: r.writes,
+                        interrupts: r.interrupts,
+                        delivered: r.delivered,
+                        dropped: r.dropped,
                     })
                     .collect();
-                object(&[
-                    ("id", string(s.id)),
-                    ("label", string(s.label)),
-                    (
-                        "writes_per_s",
-                        number(s.median(|r| r.writes as f64 / r.elapsed_s), 1),
-                    ),
-                    (
-                        "interrupts_per_s",
-                        number(s.median(|r| r.interrupts as f64 / r.elapsed_s), 1),
-                    ),
-                    (
-                        "delivered_per_s",
-                        number(s.median(|r| r.delivered as f64 / r.elapsed_s), 1),
-                    ),
-                    ("dropped", s.dropped().to_string()),
-                    ("rounds", format!("[{}]", rounds.join(", "))),
-                ])
+                record::RateSide {
+                    id: s.id.into(),
+                    label: s.label.into(),
+                    writes_per_s: per_s(|r| r.writes),
+                    interrupts_per_s: per_s(|r| r.interrupts),
+                    delivered_per_s: per_s(|r| r.delivered),
+                    dropped: s.dropped(),
+                    rounds,
+                }
             })
             .collect();
-        let ratios: Vec<String> = self
+        let ratios = self
             .ratios()
             .iter()
-            .map(|r| {
-                object(&[
-                    ("id", string(r.id)),
-                    ("what", string(&r.what)),
-                    ("ratio", number(r.ratio, 4)),
-                    ("target", string(&r.target.text())),
-                    ("met", r.target.met(r.ratio).to_string()),
-                    ("rounds", nums(&r.rounds, 4)),
-                ])
+            .map(|r| record::Ratio {
+                id: r.id.into(),
+                what: r.what.clone(),
+                verdict: Verdict {
+                    ratio: rounded(r.ratio, 4),
+                    target: Some(r.target.text()),
+                    met: Some(r.target.met(r.ratio)),
+                    rounds: r.rounds.iter().map(|&x| rounded(x, 4)).collect(),
+                },
             })
             .collect();
-        let w = Summary::of(&self.write);
-        let mut out = String::from("{\n");
-        let fields = [
-            ("chip", string(LABEL)),
-            ("ring_line", RING_LINE.to_string()),
-            ("cdev_line", CDEV_LINE.to_string()),
-            ("tick_hz", self.tick_hz.to_string()),
-            ("edges_per_round", self.edges.to_string()),
-            ("gap_ns", GAP_NS.to_string()),
-            ("rate_round_s", number(RATE_ROUND.as_secs_f64(), 3)),
-            ("ring_data_size", self.ring_data_size.to_string()),
-            ("cdev_event_buffer", self.cdev_buffer.to_string()),
-            ("write", object(&summary(w))),
-        ];
-        for (k, v) in fields {
-            out.push_str(&format!("    {}: {v},\n", string(k)));
+        record::Gpio {
+            chip: LABEL.into(),
+            ring_line: RING_LINE,
+            cdev_line: CDEV_LINE,
+            tick_hz: self.tick_hz,
+            edges_per_round: self.edges as u32,
+            gap_ns: GAP_NS,
+            rate_round_s: rounded(RATE_ROUND.as_secs_f64(), 3).unwrap_or(f64::NAN),
+            ring_data_size: self.ring_data_size.into(),
+            cdev_event_buffer: self.cdev_buffer,
+            write: Summary::of(&self.write),
+            latency,
+            rates,
+            ratios,
         }
-        let block = |name: &str, items: &[String], last: bool| {
-            format!(
-                "    {}: [\n      {}\n    ]{}\n",
-                string(name),
-                items.join(",\n      "),
-                if last { "" } else { "," }
-            )
-        };
-        out.push_str(&block("latency", &latency, false));
-        out.push_str(&block("rates", &rates, false));
-        out.push_str(&block("ratios", &ratios, true));
-        out.push_str("  }");
-        out
     }
 }
 

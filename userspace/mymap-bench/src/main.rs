@@ -19,10 +19,9 @@ use std::{fs, os::unix::fs::MetadataExt, process::ExitCode};
 
 use gpio::GpioConfig;
 use measure::Config;
+// Written to the kernel log at start; `cargo xtask bench` looks for it.
+use mymap_bench_record::STARTED;
 use ring::RingConfig;
-
-/// Written to the kernel log at start; `cargo xtask bench` looks for it.
-const START_MARKER: &str = "mymap-bench: started";
 
 const USAGE: &str = "\
 usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE] [--no-peers]
@@ -76,7 +75,7 @@ fn main() -> ExitCode {
     // A line in the kernel log, so the console shows when the bench started on the
     // printk clock, the one the driver's load line is stamped with (`/proc/uptime`
     // counts from a slightly different origin).
-    let _ = fs::write("/dev/kmsg", format!("{START_MARKER}\n"));
+    let _ = fs::write("/dev/kmsg", format!("{STARTED}\n"));
     let devices = measure::devices(&cfg);
     let names: Vec<&str> = devices.iter().map(|d| d.node).collect();
     eprintln!("mymap-bench: measuring {}", names.join(", "));

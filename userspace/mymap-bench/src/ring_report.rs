@@ -1,17 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
 //! What the ring measurements found (issue 11), round by round: the types,
-//! their medians and ratios, the text table and the `ring` part of the JSON
-//! document.
+//! their medians and ratios, the text table and the `ring` part of the record
+//! (`mymap_bench_record::ring`). The rounds whose every field goes into the
+//! record as it is are the record's own types.
 
 use std::fmt::Write as _;
+
+use mymap_bench_record::{
+    ring as record,
+    Verdict, //
+};
+pub use mymap_bench_record::{
+    ring::{
+        RateRound,
+        TimerRound,
+        WakeupRound, //
+    },
+    Summary,
+};
 
 use crate::{
     report::{
         number,
-        numbers,
-        object,
-        string, //
+        rounded, //
     },
     stats::{
         median,
@@ -36,37 +48,18 @@ impl Unit {
     }
 }
 
-/// One round of one side of a throughput measurement.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RateRound {
-    /// Records the consumer received.
-    pub delivered: u64,
-    /// Records the producer could not put in (the ring was full).
-    pub dropped: u64,
-    /// From the producer's start to the consumer's receipt of the last record.
-    pub elapsed_s: f64,
-    /// The producer's own time (the injector's `ioctl`, the writer's loop), if any.
-    pub producer_s: Option<f64>,
-    /// Wakeups the ring counted (`MYMAP_RING_IOC_STATS`), for ring sides.
-    pub wakeups: Option<u64>,
-    /// Times the consumer blocked or polled: `epoll_wait` calls, `read()` calls.
-    pub waits: Option<u64>,
+/// Records (or payload bytes of `len`-byte records) per second in a round.
+pub fn per_s(round: &RateRound, unit: Unit, len: u32) -> f64 {
+    let count = match unit {
+        Unit::Records => round.delivered as f64,
+        Unit::Bytes => round.delivered as f64 * f64::from(len),
+    };
+    count / round.elapsed_s
 }
 
-impl RateRound {
-    /// Records (or payload bytes of `len`-byte records) per second.
-    pub fn per_s(&self, unit: Unit, len: u32) -> f64 {
-        let count = match unit {
-            Unit::Records => self.delivered as f64,
-            Unit::Bytes => self.delivered as f64 * f64::from(len),
-        };
-        count / self.elapsed_s
-    }
-
-    /// The share of the records attempted that were dropped.
-    pub fn drop_fraction(&self) -> f64 {
-        self.dropped as f64 / (self.delivered + self.dropped) as f64
-    }
+/// The share of the records attempted in a round that were dropped.
+pub fn drop_fraction(round: &RateRound) -> f64 {
+    round.dropped as f64 / (round.delivered + round.dropped) as f64
 }
 
 /// One side of a throughput measurement.
@@ -79,6 +72,23 @@ pub struct RateSide {
     /// The ring's wakeup policy during the side, for ring sides.
     pub policy: Option<&'static str>,
     pub rounds: Vec<RateRound>,
+}
+
+impl RateSide {
+    /// The median over the rounds of a figure that some rounds have.
+    pub fn median(&self, f: impl Fn(&RateRound) -> Option<f64>) -> f64 {
+        median_of(self.rounds.iter().filter_map(f))
+    }
+
+    /// The median share of the records attempted that were dropped.
+    pub fn drop_fraction(&self) -> f64 {
+        self.median(|r| Some(drop_fraction(r)))
+    }
+
+    /// The median of the ring's wakeups per record delivered, for ring sides.
+    pub fn wakeups_per_record(&self) -> f64 {
+        self.median(|r| Some(r.wakeups? as f64 / r.delivered as f64))
+    }
 }
 
 /// A throughput measurement: sides moving the same records in turn.
@@ -103,38 +113,8 @@ impl Throughput {
     pub fn rates(&self, side: &RateSide) -> Vec<f64> {
         side.rounds
             .iter()
-            .map(|r| r.per_s(self.unit, self.len))
+            .map(|r| per_s(r, self.unit, self.len))
             .collect()
-    }
-}
-
-/// Median, 99th percentile and maximum of a set of latencies.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Summary {
-    pub n: usize,
-    pub median_ns: u64,
-    pub p99_ns: u64,
-    pub max_ns: u64,
-}
-
-impl Summary {
-    /// The summary of `values` (nearest-rank percentiles); all zero when empty.
-    pub fn of(values: &[u64]) -> Summary {
-        let mut sorted = values.to_vec();
-        sorted.sort_unstable();
-        let rank = |p: f64| {
-            let k = (p * sorted.len() as f64).ceil() as usize;
-            sorted[k.clamp(1, sorted.len()) - 1]
-        };
-        if sorted.is_empty() {
-            return Summary::default();
-        }
-        Summary {
-            n: sorted.len(),
-            median_ns: rank(0.5),
-            p99_ns: rank(0.99),
-            max_ns: sorted[sorted.len() - 1],
-        }
     }
 }
 
@@ -146,7 +126,7 @@ pub struct LatencyRound {
     pub dropped: Option<u64>,
     /// Wakeups the ring counted, for ring sides.
     pub wakeups: Option<u64>,
-    /// The latencies, in the order received (not in the JSON document).
+    /// The latencies, in the order received (not in the record).
     pub samples: Vec<u64>,
 }
 
@@ -172,18 +152,6 @@ pub struct Latency {
     pub sides: Vec<LatencySide>,
 }
 
-/// One round of the wakeup count under one policy and load.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct WakeupRound {
-    /// Records committed (the ring's counter).
-    pub records: u64,
-    pub dropped: u64,
-    /// Wakeups the ring counted.
-    pub wakeups: u64,
-    /// The consumer's `epoll_wait` calls.
-    pub waits: u64,
-}
-
 /// Wakeups per record under one policy and one load.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Wakeups {
@@ -197,35 +165,14 @@ pub struct Wakeups {
 }
 
 impl Wakeups {
-    pub fn per_record(&self) -> f64 {
-        let v: Vec<f64> = self
-            .rounds
-            .iter()
-            .map(|r| r.wakeups as f64 / r.records as f64)
-            .collect();
-        median(&v).unwrap_or(f64::NAN)
+    /// The median over the rounds of a count per record committed.
+    pub fn per_record(&self, count: fn(&WakeupRound) -> u64) -> f64 {
+        median_of(
+            self.rounds
+                .iter()
+                .map(|r| count(r) as f64 / r.records as f64),
+        )
     }
-
-    pub fn waits_per_record(&self) -> f64 {
-        let v: Vec<f64> = self
-            .rounds
-            .iter()
-            .map(|r| r.waits as f64 / r.records as f64)
-            .collect();
-        median(&v).unwrap_or(f64::NAN)
-    }
-}
-
-/// One round of the timer producer at one rate.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TimerRound {
-    /// From the start of the timer to its stop.
-    pub elapsed_s: f64,
-    /// Records the timer attempted: committed and dropped.
-    pub fired: u64,
-    /// Records the consumer received.
-    pub delivered: u64,
-    pub dropped: u64,
 }
 
 /// The timer producer at one requested rate, with one kind of consumer.
@@ -238,22 +185,9 @@ pub struct TimerRate {
 }
 
 impl TimerRate {
-    pub fn fired_hz(&self) -> f64 {
-        let v: Vec<f64> = self
-            .rounds
-            .iter()
-            .map(|r| r.fired as f64 / r.elapsed_s)
-            .collect();
-        median(&v).unwrap_or(f64::NAN)
-    }
-
-    pub fn delivered_hz(&self) -> f64 {
-        let v: Vec<f64> = self
-            .rounds
-            .iter()
-            .map(|r| r.delivered as f64 / r.elapsed_s)
-            .collect();
-        median(&v).unwrap_or(f64::NAN)
+    /// The median over the rounds of a count per second.
+    pub fn hz(&self, count: fn(&TimerRound) -> u64) -> f64 {
+        median_of(self.rounds.iter().map(|r| count(r) as f64 / r.elapsed_s))
     }
 }
 
@@ -352,20 +286,14 @@ impl RingReport {
                 t.what, t.len, t.attempted
             );
             for s in &t.sides {
-                let drop = median_of(s.rounds.iter().map(RateRound::drop_fraction));
-                let wakeups = median_of(
-                    s.rounds
-                        .iter()
-                        .filter_map(|r| Some(r.wakeups? as f64 / r.delivered as f64)),
-                );
                 let _ = writeln!(
                     out,
                     "  {:<44} {:>10} {}  dropped {:>7}  wakeups/record {}",
                     s.label,
                     rate_text(median_of(t.rates(s).into_iter())),
                     t.unit.text(),
-                    percent(drop),
-                    number(wakeups, 3)
+                    percent(s.drop_fraction()),
+                    number(s.wakeups_per_record(), 3)
                 );
             }
         }
@@ -389,7 +317,7 @@ impl RingReport {
                 "  {:<28} {:<28} {}",
                 w.load_text,
                 w.policy_text,
-                number(w.per_record(), 4)
+                number(w.per_record(|r| r.wakeups), 4)
             );
         }
         out.push_str("\ntimer producer rates\n");
@@ -399,8 +327,8 @@ impl RingReport {
                 "  requested {:>8}/s  {:<6} consumer  fired {:>8}/s  delivered {:>8}/s",
                 r.requested_hz,
                 r.consumer,
-                rate_text(r.fired_hz()),
-                rate_text(r.delivered_hz())
+                rate_text(r.hz(|r| r.fired)),
+                rate_text(r.hz(|r| r.delivered))
             );
         }
         out.push_str("\nratios\n");
@@ -421,253 +349,130 @@ impl RingReport {
         out
     }
 
-    /// The `ring` object of the JSON document, indented for its place.
-    pub fn json(&self) -> String {
-        let mut out = String::from("{\n");
-        let _ = writeln!(
-            out,
-            "    \"node\": {}, \"data_size\": {}, \"max_payload\": {}, \"rounds\": {},",
-            string(self.node),
-            self.data_size,
-            self.max_payload,
-            self.rounds
-        );
-        let block = |out: &mut String, name: &str, items: Vec<String>, last: bool| {
-            let _ = writeln!(out, "    {}: [", string(name));
-            for (i, item) in items.iter().enumerate() {
-                let comma = if i + 1 < items.len() { "," } else { "" };
-                let _ = writeln!(out, "      {item}{comma}");
-            }
-            out.push_str(if last { "    ]\n" } else { "    ],\n" });
-        };
-        block(
-            &mut out,
-            "throughput",
-            self.throughput.iter().map(throughput_json).collect(),
-            false,
-        );
-        block(
-            &mut out,
-            "latency",
-            self.latency.iter().map(latency_json).collect(),
-            false,
-        );
-        block(
-            &mut out,
-            "wakeups",
-            self.wakeups.iter().map(wakeups_json).collect(),
-            false,
-        );
-        block(
-            &mut out,
-            "timer_rates",
-            self.timer_rates.iter().map(timer_json).collect(),
-            false,
-        );
-        block(
-            &mut out,
-            "ratios",
-            self.ratios.iter().map(ratio_json).collect(),
-            true,
-        );
-        out.push_str("  }");
-        out
+    /// The `ring` part of the record.
+    pub fn record(&self) -> record::Ring {
+        record::Ring {
+            node: self.node.into(),
+            data_size: self.data_size.into(),
+            max_payload: self.max_payload.into(),
+            rounds: self.rounds as u32,
+            throughput: self.throughput.iter().map(Throughput::record).collect(),
+            latency: self.latency.iter().map(Latency::record).collect(),
+            wakeups: self.wakeups.iter().map(Wakeups::record).collect(),
+            timer_rates: self.timer_rates.iter().map(TimerRate::record).collect(),
+            ratios: self.ratios.iter().map(RingRatio::record).collect(),
+        }
     }
 }
 
-/// An object without its closing brace, for fields to follow on other lines.
-fn unclosed(object: &str) -> &str {
-    &object[..object.len() - 1]
-}
-
-fn opt_u64(v: Option<u64>) -> String {
-    v.map(|v| v.to_string()).unwrap_or("null".into())
-}
-
-fn opt_str(v: Option<&str>) -> String {
-    v.map(string).unwrap_or("null".into())
-}
-
-fn throughput_json(t: &Throughput) -> String {
-    let sides: Vec<String> = t
-        .sides
-        .iter()
-        .map(|s| {
-            let rounds: Vec<String> = s
+impl Throughput {
+    fn record(&self) -> record::Throughput {
+        let side = |s: &RateSide| record::RateSide {
+            id: s.id.into(),
+            label: s.label.into(),
+            policy: s.policy.map(Into::into),
+            per_s: rounded(median_of(self.rates(s).into_iter()), 1),
+            drop_fraction: rounded(s.drop_fraction(), 4),
+            wakeups_per_record: rounded(s.wakeups_per_record(), 4),
+            producer_share: rounded(s.median(|r| Some(r.producer_s? / r.elapsed_s)), 3),
+            rounds: s
                 .rounds
                 .iter()
-                .map(|r| {
-                    object(&[
-                        ("delivered", r.delivered.to_string()),
-                        ("dropped", r.dropped.to_string()),
-                        ("elapsed_s", number(r.elapsed_s, 6)),
-                        ("producer_s", number(r.producer_s.unwrap_or(f64::NAN), 6)),
-                        ("wakeups", opt_u64(r.wakeups)),
-                        ("waits", opt_u64(r.waits)),
-                    ])
+                .map(|r| RateRound {
+                    elapsed_s: rounded(r.elapsed_s, 6).unwrap_or(r.elapsed_s),
+                    producer_s: r.producer_s.and_then(|p| rounded(p, 6)),
+                    ..r.clone()
                 })
-                .collect();
-            let wakeups = median_of(
-                s.rounds
-                    .iter()
-                    .filter_map(|r| Some(r.wakeups? as f64 / r.delivered as f64)),
-            );
-            let producer_share = median_of(
-                s.rounds
-                    .iter()
-                    .filter_map(|r| Some(r.producer_s? / r.elapsed_s)),
-            );
-            format!(
-                "{}, \"rounds\": [\n          {}]}}",
-                unclosed(&object(&[
-                    ("id", string(s.id)),
-                    ("label", string(s.label)),
-                    ("policy", opt_str(s.policy)),
-                    ("per_s", number(median_of(t.rates(s).into_iter()), 1)),
-                    (
-                        "drop_fraction",
-                        number(median_of(s.rounds.iter().map(RateRound::drop_fraction)), 4),
-                    ),
-                    ("wakeups_per_record", number(wakeups, 4)),
-                    ("producer_share", number(producer_share, 3)),
-                ])),
-                rounds.join(",\n          ")
-            )
-        })
-        .collect();
-    format!(
-        "{}, \"sides\": [\n        {}]}}",
-        unclosed(&object(&[
-            ("id", string(t.id)),
-            ("what", string(t.what)),
-            ("unit", string(t.unit.text())),
-            ("len", t.len.to_string()),
-            ("attempted", t.attempted.to_string()),
-        ])),
-        sides.join(",\n        ")
-    )
+                .collect(),
+        };
+        record::Throughput {
+            id: self.id.into(),
+            what: self.what.into(),
+            unit: self.unit.text().into(),
+            len: self.len,
+            attempted: self.attempted,
+            sides: self.sides.iter().map(side).collect(),
+        }
+    }
 }
 
-fn summary_fields(s: &Summary) -> Vec<(&'static str, String)> {
-    vec![
-        ("n", s.n.to_string()),
-        ("median_ns", s.median_ns.to_string()),
-        ("p99_ns", s.p99_ns.to_string()),
-        ("max_ns", s.max_ns.to_string()),
-    ]
-}
-
-fn latency_json(l: &Latency) -> String {
-    let sides: Vec<String> = l
-        .sides
-        .iter()
-        .map(|s| {
-            let rounds: Vec<String> = s
+impl Latency {
+    fn record(&self) -> record::Latency {
+        let side = |s: &LatencySide| record::LatencySide {
+            id: s.id.into(),
+            label: s.label.into(),
+            policy: s.policy.map(Into::into),
+            pooled: s.pooled,
+            rounds: s
                 .rounds
                 .iter()
-                .map(|r| {
-                    let mut fields = summary_fields(&r.summary);
-                    fields.push(("dropped", opt_u64(r.dropped)));
-                    fields.push(("wakeups", opt_u64(r.wakeups)));
-                    object(&fields)
+                .map(|r| record::LatencyRound {
+                    summary: r.summary,
+                    dropped: r.dropped,
+                    wakeups: r.wakeups,
                 })
-                .collect();
-            let mut fields = vec![
-                ("id", string(s.id)),
-                ("label", string(s.label)),
-                ("policy", opt_str(s.policy)),
-            ];
-            fields.extend(summary_fields(&s.pooled));
-            format!(
-                "{}, \"rounds\": [\n          {}]}}",
-                unclosed(&object(&fields)),
-                rounds.join(",\n          ")
-            )
-        })
-        .collect();
-    format!(
-        "{}, \"sides\": [\n        {}]}}",
-        unclosed(&object(&[
-            ("id", string(&l.id)),
-            ("rate_hz", l.rate_hz.to_string()),
-            ("len", l.len.to_string()),
-            ("records", l.records.to_string()),
-        ])),
-        sides.join(",\n        ")
-    )
+                .collect(),
+        };
+        record::Latency {
+            id: self.id.clone(),
+            rate_hz: self.rate_hz,
+            len: self.len,
+            records: self.records,
+            sides: self.sides.iter().map(side).collect(),
+        }
+    }
 }
 
-fn wakeups_json(w: &Wakeups) -> String {
-    let rounds: Vec<String> = w
-        .rounds
-        .iter()
-        .map(|r| {
-            object(&[
-                ("records", r.records.to_string()),
-                ("dropped", r.dropped.to_string()),
-                ("wakeups", r.wakeups.to_string()),
-                ("waits", r.waits.to_string()),
-            ])
-        })
-        .collect();
-    format!(
-        "{}, \"rounds\": [{}]}}",
-        unclosed(&object(&[
-            ("load", string(w.load)),
-            ("load_text", string(&w.load_text)),
-            ("policy", string(w.policy)),
-            ("policy_text", string(w.policy_text)),
-            ("wakeups_per_record", number(w.per_record(), 4)),
-            ("waits_per_record", number(w.waits_per_record(), 4)),
-        ])),
-        rounds.join(", ")
-    )
+impl Wakeups {
+    fn record(&self) -> record::Wakeups {
+        record::Wakeups {
+            load: self.load.into(),
+            load_text: self.load_text.clone(),
+            policy: self.policy.into(),
+            policy_text: self.policy_text.into(),
+            wakeups_per_record: rounded(self.per_record(|r| r.wakeups), 4),
+            waits_per_record: rounded(self.per_record(|r| r.waits), 4),
+            rounds: self.rounds.clone(),
+        }
+    }
 }
 
-fn timer_json(t: &TimerRate) -> String {
-    let rounds: Vec<String> = t
-        .rounds
-        .iter()
-        .map(|r| {
-            object(&[
-                ("elapsed_s", number(r.elapsed_s, 6)),
-                ("fired", r.fired.to_string()),
-                ("delivered", r.delivered.to_string()),
-                ("dropped", r.dropped.to_string()),
-            ])
-        })
-        .collect();
-    format!(
-        "{}, \"rounds\": [{}]}}",
-        unclosed(&object(&[
-            ("requested_hz", t.requested_hz.to_string()),
-            ("consumer", string(t.consumer)),
-            ("fired_hz", number(t.fired_hz(), 1)),
-            ("delivered_hz", number(t.delivered_hz(), 1)),
-        ])),
-        rounds.join(", ")
-    )
+impl TimerRate {
+    fn record(&self) -> record::TimerRate {
+        record::TimerRate {
+            requested_hz: self.requested_hz,
+            consumer: self.consumer.into(),
+            fired_hz: rounded(self.hz(|r| r.fired), 1),
+            delivered_hz: rounded(self.hz(|r| r.delivered), 1),
+            rounds: self
+                .rounds
+                .iter()
+                .map(|r| TimerRound {
+                    elapsed_s: rounded(r.elapsed_s, 6).unwrap_or(r.elapsed_s),
+                    ..r.clone()
+                })
+                .collect(),
+        }
+    }
 }
 
-fn ratio_json(t: &RingRatio) -> String {
-    object(&[
-        ("id", string(&t.id)),
-        ("what", string(&t.what)),
-        ("measurement", string(&t.measurement)),
-        ("side", string(t.side)),
-        ("against", string(t.against)),
-        ("quantity", string(t.quantity)),
-        ("ratio", number(t.ratio(), 4)),
-        (
-            "target",
-            t.target.map(|b| string(&b.text())).unwrap_or("null".into()),
-        ),
-        (
-            "met",
-            t.met().map(|m| m.to_string()).unwrap_or("null".into()),
-        ),
-        ("rounds", numbers(&t.rounds, 4)),
-    ])
+impl RingRatio {
+    fn record(&self) -> record::Ratio {
+        record::Ratio {
+            id: self.id.clone(),
+            what: self.what.clone(),
+            measurement: self.measurement.clone(),
+            side: self.side.into(),
+            against: self.against.into(),
+            quantity: self.quantity.into(),
+            verdict: Verdict {
+                ratio: rounded(self.ratio(), 4),
+                target: self.target.map(Bound::text),
+                met: self.met(),
+                rounds: self.rounds.iter().map(|&r| rounded(r, 4)).collect(),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -789,22 +594,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn summaries_use_nearest_rank_percentiles() {
-        let v: Vec<u64> = (1..=200).collect();
-        let s = Summary::of(&v);
-        assert_eq!((s.n, s.median_ns, s.p99_ns, s.max_ns), (200, 100, 198, 200));
-        assert_eq!(Summary::of(&[7]).p99_ns, 7);
-        assert_eq!(Summary::of(&[]), Summary::default());
-    }
-
-    #[test]
     fn rates_drops_and_targets() {
         let r = sample();
         let t = &r.throughput[0];
         assert_eq!(t.rates(&t.sides[0]), vec![1e6, 450000.0]);
-        assert_eq!(t.sides[0].rounds[1].drop_fraction(), 0.1);
+        assert_eq!(drop_fraction(&t.sides[0].rounds[1]), 0.1);
         assert_eq!(
-            t.sides[0].rounds[0].per_s(Unit::Bytes, 64),
+            per_s(&t.sides[0].rounds[0], Unit::Bytes, 64),
             64e6,
             "bytes count the payload"
         );
@@ -812,38 +608,101 @@ pub(crate) mod tests {
         assert_eq!(target.ratio(), 7.25);
         assert_eq!(target.met(), Some(false));
         assert_eq!(r.ratios[1].met(), None, "no target");
-        assert_eq!(r.wakeups[0].per_record(), 0.25);
-        assert_eq!(r.timer_rates[0].fired_hz(), 1000.0);
-        assert_eq!(r.timer_rates[0].delivered_hz(), 998.0);
+        assert_eq!(r.wakeups[0].per_record(|r| r.wakeups), 0.25);
+        assert_eq!(r.timer_rates[0].hz(|r| r.fired), 1000.0);
+        assert_eq!(r.timer_rates[0].hz(|r| r.delivered), 998.0);
     }
 
     #[test]
-    fn the_ring_json_holds_medians_rounds_and_verdicts() {
-        let json = sample().json();
-        assert!(json.starts_with("{\n    \"node\": \"/dev/mymap-ring0\", \"data_size\": 262144,"));
-        assert!(
-            json.contains("{\"id\": \"ring-spin\", \"label\": \"ring, spinning consumer\", \"policy\": \"caught-up\", \"per_s\": 725000, \"drop_fraction\": 0.05, \"wakeups_per_record\": 0.5, \"producer_share\": 0.5, \"rounds\": [\n"),
-            "{json}"
-        );
-        assert!(
-            json.contains("{\"delivered\": 900, \"dropped\": 100, \"elapsed_s\": 0.002, \"producer_s\": 0.001, \"wakeups\": 450, \"waits\": null}"),
-            "{json}"
-        );
-        assert!(
-            json.contains(
-                "\"ratio\": 7.25, \"target\": \">= 10\", \"met\": false, \"rounds\": [10, 4.5]},\n"
+    fn the_ring_record_holds_medians_rounds_and_verdicts() {
+        let ring = sample().record();
+        assert_eq!(
+            (
+                ring.node.as_str(),
+                ring.data_size,
+                ring.max_payload,
+                ring.rounds
             ),
-            "{json}"
+            ("/dev/mymap-ring0", 262144, 65512, 2)
         );
-        assert!(
-            json.contains("{\"id\": \"pipe\", \"label\": \"side\", \"policy\": \"caught-up\", \"n\": 100, \"median_ns\": 1000, \"p99_ns\": 10000, \"max_ns\": 9000, \"rounds\": [\n"),
-            "{json}"
+        let spin = &ring.throughput[0].sides[0];
+        assert_eq!(
+            (
+                spin.id.as_str(),
+                spin.label.as_str(),
+                spin.policy.as_deref()
+            ),
+            ("ring-spin", "ring, spinning consumer", Some("caught-up"))
         );
-        assert!(json.contains("\"wakeups_per_record\": 0.25, \"waits_per_record\": 0.125, \"rounds\": [{\"records\": 400,"), "{json}");
-        assert!(json.contains("{\"requested_hz\": 1000, \"consumer\": \"epoll\", \"fired_hz\": 1000, \"delivered_hz\": 998, \"rounds\": [{\"elapsed_s\": 0.5,"), "{json}");
-        assert!(
-            json.contains("\"target\": null, \"met\": null, \"rounds\": [30]}\n    ]\n  }"),
-            "{json}"
+        assert_eq!(
+            (
+                spin.per_s,
+                spin.drop_fraction,
+                spin.wakeups_per_record,
+                spin.producer_share
+            ),
+            (Some(725000.0), Some(0.05), Some(0.5), Some(0.5))
+        );
+        assert_eq!(
+            spin.rounds[1],
+            RateRound {
+                delivered: 900,
+                dropped: 100,
+                elapsed_s: 0.002,
+                producer_s: Some(0.001),
+                wakeups: Some(450),
+                waits: None,
+            }
+        );
+        let v = &ring.ratios[0].verdict;
+        assert_eq!(
+            (v.ratio, v.target.as_deref(), v.met, v.rounds.clone()),
+            (
+                Some(7.25),
+                Some(">= 10"),
+                Some(false),
+                vec![Some(10.0), Some(4.5)]
+            )
+        );
+        let pipe = &ring.latency[0].sides[1];
+        assert_eq!(
+            (
+                pipe.id.as_str(),
+                pipe.label.as_str(),
+                pipe.policy.as_deref()
+            ),
+            ("pipe", "side", Some("caught-up"))
+        );
+        assert_eq!(
+            (
+                pipe.pooled.n,
+                pipe.pooled.median_ns,
+                pipe.pooled.p99_ns,
+                pipe.pooled.max_ns
+            ),
+            (100, 1000, 10000, 9000)
+        );
+        let w = &ring.wakeups[0];
+        assert_eq!(
+            (w.wakeups_per_record, w.waits_per_record),
+            (Some(0.25), Some(0.125))
+        );
+        assert_eq!(w.rounds[0].records, 400);
+        let t = &ring.timer_rates[0];
+        assert_eq!(
+            (
+                t.requested_hz,
+                t.consumer.as_str(),
+                t.fired_hz,
+                t.delivered_hz
+            ),
+            (1000, "epoll", Some(1000.0), Some(998.0))
+        );
+        assert_eq!(t.rounds[0].elapsed_s, 0.5);
+        let v = &ring.ratios[1].verdict;
+        assert_eq!(
+            (v.target.as_deref(), v.met, v.rounds.clone()),
+            (None, None, vec![Some(30.0)])
         );
     }
 
