@@ -29,6 +29,20 @@ pub const STARTED: &str = "mymap-bench: started";
 /// figures.
 pub const SCHEMA: u32 = 4;
 
+/// `x` to at most `decimals` decimals, the precision the record keeps of a
+/// figure; `None` for what JSON cannot hold (a ratio over no samples).
+pub fn rounded(x: f64, decimals: usize) -> Option<f64> {
+    if !x.is_finite() {
+        return None;
+    }
+    // Through the decimal text, so that the record's number is the decimal one;
+    // `+ 0.0` turns a rounded `-0` into `0`.
+    format!("{x:.decimals$}")
+        .parse::<f64>()
+        .ok()
+        .map(|x| x + 0.0)
+}
+
 /// What `mymap-bench` measured in one boot.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TargetReport {
@@ -234,6 +248,16 @@ pub struct Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_keep_their_decimals_and_no_nan() {
+        assert_eq!(rounded(0.123456, 4), Some(0.1235));
+        assert_eq!(rounded(2.0, 4), Some(2.0));
+        assert_eq!(rounded(1e-7, 9), Some(1e-7));
+        assert_eq!(rounded(-0.00001, 3).map(f64::to_bits), Some(0f64.to_bits()));
+        assert_eq!(rounded(f64::NAN, 3), None);
+        assert_eq!(rounded(f64::INFINITY, 3), None);
+    }
 
     #[test]
     fn summaries_use_nearest_rank_percentiles() {

@@ -828,10 +828,9 @@ impl GpioReport {
     pub fn record(&self) -> mymap_bench_record::gpio::Gpio {
         use mymap_bench_record::{
             gpio as record,
+            rounded,
             Verdict, //
         };
-
-        use crate::report::rounded;
         let latency = self
             .latency
             .iter()

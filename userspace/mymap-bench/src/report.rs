@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use mymap_bench_record::{
     self as record,
     layout,
+    rounded,
     TargetReport,
     SCHEMA, //
 };
@@ -20,7 +21,10 @@ pub use mymap_bench_record::{
 use crate::{
     gpio::GpioReport,
     module::Device,
-    ring_report::RingReport,
+    ring_report::{
+        number,
+        RingReport, //
+    },
     stats::{
         median,
         mib_per_s,
@@ -369,31 +373,6 @@ fn aligned(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A number with at most `decimals` decimals and no trailing zeros; `null` for
-/// what has none (a ratio over no samples).
-pub fn number(x: f64, decimals: usize) -> String {
-    if !x.is_finite() {
-        return "null".into();
-    }
-    let text = format!("{x:.decimals$}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    if text == "-0" {
-        "0".into()
-    } else {
-        text
-    }
-}
-
-/// `x` to at most `decimals` decimals, as the document keeps it; `None` for
-/// what JSON cannot hold (a ratio over no samples).
-pub fn rounded(x: f64, decimals: usize) -> Option<f64> {
-    number(x, decimals).parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,21 +498,6 @@ mod tests {
         alone.comparisons[1].devices.truncate(1);
         assert!(alone.comparisons[1].best_peer().is_none());
         assert_eq!(alone.comparisons[1].met(), None);
-    }
-
-    #[test]
-    fn numbers_have_no_trailing_zeros_and_no_nan() {
-        assert_eq!(number(0.5, 4), "0.5");
-        assert_eq!(number(2.0, 4), "2");
-        assert_eq!(number(0.123456, 4), "0.1235");
-        assert_eq!(number(-0.00001, 3), "0");
-        assert_eq!(number(f64::NAN, 3), "null");
-        assert_eq!(number(f64::INFINITY, 3), "null");
-        assert_eq!(number(1e-7, 9), "0.0000001");
-        // The document keeps the same figures.
-        assert_eq!(rounded(0.123456, 4), Some(0.1235));
-        assert_eq!(rounded(-0.00001, 3).map(f64::to_bits), Some(0f64.to_bits()));
-        assert_eq!(rounded(f64::NAN, 3), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use mymap_bench_record::{
     ring as record,
+    rounded,
     Verdict, //
 };
 pub use mymap_bench_record::{
@@ -20,15 +21,9 @@ pub use mymap_bench_record::{
     Summary,
 };
 
-use crate::{
-    report::{
-        number,
-        rounded, //
-    },
-    stats::{
-        median,
-        Bound, //
-    },
+use crate::stats::{
+    median,
+    Bound, //
 };
 
 /// What a throughput measurement counts.
@@ -233,6 +228,12 @@ pub struct RingReport {
     pub wakeups: Vec<Wakeups>,
     pub timer_rates: Vec<TimerRate>,
     pub ratios: Vec<RingRatio>,
+}
+
+/// A number for people with at most `decimals` decimals and no trailing zeros,
+/// as the record keeps it; `null` for what has none (a ratio over no samples).
+pub fn number(x: f64, decimals: usize) -> String {
+    rounded(x, decimals).map_or_else(|| "null".into(), |x| x.to_string())
 }
 
 /// `1.23 M`, `45.6 k`, `789`: a rate for people.
@@ -704,6 +705,17 @@ pub(crate) mod tests {
             (v.target.as_deref(), v.met, v.rounds.clone()),
             (None, None, vec![Some(30.0)])
         );
+    }
+
+    #[test]
+    fn numbers_have_no_trailing_zeros_and_no_nan() {
+        assert_eq!(number(0.5, 4), "0.5");
+        assert_eq!(number(2.0, 4), "2");
+        assert_eq!(number(0.123456, 4), "0.1235");
+        assert_eq!(number(-0.00001, 3), "0");
+        assert_eq!(number(f64::NAN, 3), "null");
+        assert_eq!(number(f64::INFINITY, 3), "null");
+        assert_eq!(number(1e-7, 9), "0.0000001");
     }
 
     #[test]

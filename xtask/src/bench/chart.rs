@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn the_chart_is_an_svg_with_a_row_per_measurement() {
-        let mut record = testdata::record();
+        let mut record = crate::bench::console::tests::record();
         record.target.comparisons = vec![
             comparison(
                 "touch-read-16m",

@@ -97,9 +97,9 @@ fn ring_rows(old: &serde_json::Value, new: &Ring) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::testdata::{
-        self,
-        record, //
+    use crate::bench::{
+        console::tests::record,
+        testdata, //
     };
 
     #[test]

@@ -81,12 +81,41 @@ fn first_printk(console: &str, message: &str, also: &str) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use mymap_bench_record::{
+        PeerModule,
+        Record, //
+    };
+
     use super::*;
     use crate::bench::testdata::{
         self,
         CONSOLE, //
     };
+
+    /// The record of [`CONSOLE`], with the host's facts of a test.
+    pub(crate) fn record() -> Record {
+        Record {
+            board: "qemu-aarch64-virt".into(),
+            description: "QEMU virt".into(),
+            emulated: true,
+            accelerator: "tcg".into(),
+            host_cpu: "Some CPU (2 CPUs)".into(),
+            host_load: Some(1.25),
+            kernel_release: "7.3.4".into(),
+            kernel_source: "linux-source-7.3".into(),
+            commit: "abc1234".into(),
+            boot_to_device_s: device_registered_at(CONSOLE),
+            boot_to_bench_s: bench_started_at(CONSOLE),
+            mymap_ko_bytes: 100,
+            mymap_read_bytes: 200,
+            peer_modules: vec![PeerModule {
+                module: "mymap_pfn".into(),
+                bytes: 300,
+            }],
+            target: extract(CONSOLE).unwrap(),
+        }
+    }
 
     #[test]
     fn the_document_is_found_between_the_markers_without_kernel_lines() {

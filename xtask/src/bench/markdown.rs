@@ -175,9 +175,9 @@ pub fn targets_markdown(records: &[Record]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::testdata::{
-        self,
-        record, //
+    use crate::bench::{
+        console::tests::record,
+        testdata, //
     };
 
     #[test]

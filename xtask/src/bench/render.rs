@@ -130,7 +130,7 @@ fn splice(readme: &str, tables: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::testdata::record;
+    use crate::bench::console::tests::record;
 
     #[test]
     fn the_record_survives_a_round_trip_through_its_file() {

@@ -1,17 +1,10 @@
 //! A board's console and the parts of a record, as mymap-bench prints them,
-//! for the tests of the bench's modules.
+//! for the tests of the bench's modules; plain data, importing none of them
+//! (`console::tests::record` is the record this console gives).
 
 use mymap_bench_record::{
     gpio::Gpio,
-    ring::Ring,
-    PeerModule,
-    Record, //
-};
-
-use super::console::{
-    bench_started_at,
-    device_registered_at,
-    extract, //
+    ring::Ring, //
 };
 
 /// A console as the bench prints it, with a kernel line in the middle of the document.
@@ -65,29 +58,6 @@ MYMAP-BENCH-JSON: BEGIN
 MYMAP-BENCH-JSON: END
 MYMAP-JOB: END rc=0
 ";
-
-pub fn record() -> Record {
-    Record {
-        board: "qemu-aarch64-virt".into(),
-        description: "QEMU virt".into(),
-        emulated: true,
-        accelerator: "tcg".into(),
-        host_cpu: "Some CPU (2 CPUs)".into(),
-        host_load: Some(1.25),
-        kernel_release: "7.3.4".into(),
-        kernel_source: "linux-source-7.3".into(),
-        commit: "abc1234".into(),
-        boot_to_device_s: device_registered_at(CONSOLE),
-        boot_to_bench_s: bench_started_at(CONSOLE),
-        mymap_ko_bytes: 100,
-        mymap_read_bytes: 200,
-        peer_modules: vec![PeerModule {
-            module: "mymap_pfn".into(),
-            bytes: 300,
-        }],
-        target: extract(CONSOLE).unwrap(),
-    }
-}
 
 /// The ring part of a document as mymap-bench prints it (cut to one side or
 /// round where the layout repeats).
