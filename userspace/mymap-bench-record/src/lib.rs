@@ -3,7 +3,7 @@
 //! The bench record's schema, defined once for both of its sides:
 //! `mymap-bench` builds a [`TargetReport`] on the target and prints it between
 //! [`JSON_BEGIN`] and [`JSON_END`]; `cargo xtask bench` reads it back from the
-//! console, adds the host's facts to make a [`Record`], and commits that as
+//! console ([`console`] is both ends of that), adds the host's facts to make a [`Record`], and commits that as
 //! `bench/<board>.json`, which later runs compare with. `mymap-bench`'s README
 //! describes the fields; [`layout`] is the one text layout both sides write.
 
@@ -12,14 +12,15 @@ use serde::{
     Serialize, //
 };
 
+pub mod console;
 pub mod gpio;
 pub mod layout;
 pub mod ring;
 
-/// The console line before the target's JSON document.
-pub const JSON_BEGIN: &str = "MYMAP-BENCH-JSON: BEGIN";
-/// The console line after it.
-pub const JSON_END: &str = "MYMAP-BENCH-JSON: END";
+pub use console::{
+    JSON_BEGIN,
+    JSON_END, //
+};
 /// What mymap-bench writes to the kernel log when it starts: the console
 /// shows it with its printk time.
 pub const STARTED: &str = "mymap-bench: started";

@@ -119,9 +119,7 @@ fn main() -> ExitCode {
         }
     }
     println!("{}", report.table());
-    println!("{}", report::JSON_BEGIN);
-    print!("{}", report.json());
-    println!("{}", report::JSON_END);
+    print!("{}", report.document());
     ExitCode::SUCCESS
 }
 

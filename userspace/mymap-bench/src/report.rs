@@ -8,14 +8,10 @@ use std::fmt::Write as _;
 
 use mymap_bench_record::{
     self as record,
-    layout,
+    console,
     rounded,
     TargetReport,
     SCHEMA, //
-};
-pub use mymap_bench_record::{
-    JSON_BEGIN,
-    JSON_END, //
 };
 
 use crate::{
@@ -250,9 +246,10 @@ impl Report {
         out
     }
 
-    /// The JSON document, in the record's layout.
-    pub fn json(&self) -> String {
-        layout::to_string(&self.record()).expect("a record serialises")
+    /// The JSON document between its marker lines, in the record's layout,
+    /// for `cargo xtask bench` to find on the console.
+    pub fn document(&self) -> String {
+        console::document(&self.record()).expect("a record serialises")
     }
 
     /// The target's part of the record: medians, ratios and verdicts with the
@@ -502,13 +499,27 @@ mod tests {
 
     #[test]
     fn the_document_carries_devices_ratios_targets_and_verdicts() {
-        let json = sample().json();
-        assert!(json.starts_with("{\n  \"schema\": 4,\n"), "{json}");
+        let json = sample().document();
+        assert!(
+            json.starts_with("MYMAP-BENCH-JSON: BEGIN\n{\n  \"schema\": 4,\n"),
+            "{json}"
+        );
         // Samples stay on one line; the document ends with the ring.
         assert!(json.contains("\"s\": [0.5, 0.5, 0.5]"), "{json}");
-        assert!(json.ends_with("    ]\n  }\n}\n"), "{json}");
-        // The document is the record the xtask reads, escapes and all.
-        let r: TargetReport = serde_json::from_str(&json).unwrap();
+        assert!(
+            json.ends_with("    ]\n  }\n}\nMYMAP-BENCH-JSON: END\n"),
+            "{json}"
+        );
+        // The document is the record the xtask reads, escapes and all, on a
+        // console as main() prints it, with a kernel line in its middle.
+        let at = json.find("  \"comparisons\"").unwrap();
+        let console = format!(
+            "{}\n{}[   40.100000] mymap: 1 device(s) of 65536 bytes: /dev/mymap\n{}",
+            sample().table(),
+            &json[..at],
+            &json[at..]
+        );
+        let r = console::extract(&console).unwrap();
         assert_eq!(r, sample().record());
         assert_eq!(r.schema, SCHEMA);
         assert_eq!(r.comparisons[0].what, "sum \"u64\" words");
@@ -578,7 +589,9 @@ mod tests {
         assert_eq!(r.gpio, None);
         let mut alone = sample();
         alone.ring = None;
-        assert!(alone.json().ends_with("  ],\n  \"ring\": null\n}\n"));
+        assert!(alone
+            .document()
+            .ends_with("  ],\n  \"ring\": null\n}\nMYMAP-BENCH-JSON: END\n"));
     }
 
     #[test]

@@ -1,59 +1,12 @@
 //! What the board's console says: the target's JSON document between its
-//! marker lines, and the printk times of the driver's load and the bench's
-//! start.
+//! marker lines (read by mymap-bench-record's `console`, the writer's other
+//! end), and the printk times of the driver's load and the bench's start.
 
-use anyhow::{
-    bail,
-    Context,
-    Result, //
-};
+pub use mymap_bench_record::console::extract;
 use mymap_bench_record::{
-    TargetReport,
-    JSON_BEGIN,
-    JSON_END,
-    SCHEMA,
+    console::printk_time,
     STARTED, //
 };
-
-/// The JSON document between the marker lines of the console, without the
-/// kernel's lines that the console may have put among them.
-pub fn extract(console: &str) -> Result<TargetReport> {
-    let mut lines = console.lines().map(str::trim_end);
-    if !lines.any(|l| l.trim() == JSON_BEGIN) {
-        bail!("no {JSON_BEGIN} line: mymap-bench printed no results");
-    }
-    let mut text = String::new();
-    let mut ended = false;
-    for line in lines {
-        if line.trim() == JSON_END {
-            ended = true;
-            break;
-        }
-        if printk_time(line).is_none() {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    if !ended {
-        bail!("no {JSON_END} line after {JSON_BEGIN}");
-    }
-    let report: TargetReport =
-        serde_json::from_str(&text).context("parse mymap-bench's JSON document")?;
-    if report.schema != SCHEMA {
-        bail!(
-            "mymap-bench's JSON has schema {}, this xtask reads {SCHEMA}",
-            report.schema
-        );
-    }
-    Ok(report)
-}
-
-/// The time of a kernel console line, `[   16.668064] ...`.
-fn printk_time(line: &str) -> Option<f64> {
-    let rest = line.trim_start().strip_prefix('[')?;
-    let (time, _) = rest.split_once(']')?;
-    time.trim().parse().ok()
-}
 
 /// The printk time of the driver's first load line: `[ t] mymap: N device(s) ...`.
 pub fn device_registered_at(console: &str) -> Option<f64> {
