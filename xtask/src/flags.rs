@@ -150,11 +150,12 @@ pub struct Bench {
     /// Seconds a board's boot and bench may take.
     #[arg(long, default_value_t = 1800)]
     pub timeout: u64,
-    /// Boot nothing: redraw bench/<board>.svg from the committed bench/<board>.json
-    /// and print its tables.
+    /// Boot nothing: redraw bench/<board>.svg from the committed bench/<board>.json,
+    /// write the boards' tables into bench/README.md and print them.
     #[arg(long, conflicts_with_all = ["compare", "no_write", "verbose"])]
     pub render: bool,
-    /// With --render: write nothing, fail if a chart differs from its JSON.
+    /// With --render: write nothing, fail if a chart or bench/README.md's tables
+    /// differ from what the JSON gives, or a JSON file from the record's layout.
     #[arg(long, requires = "render")]
     pub check: bool,
 }

@@ -149,7 +149,7 @@ fn host(sh: &Shell) -> Outcome {
                 .run()?)
         }),
         ("cargo xtask codegen --check", &|| crate::codegen::check(sh)),
-        // The committed charts are what their JSON records draw.
+        // The committed charts and bench/README.md's tables are what their JSON records give.
         ("cargo xtask bench --render --check", &|| {
             let boards: Vec<String> = crate::board::ALL.iter().map(|b| b.to_string()).collect();
             crate::bench::check(&boards)
