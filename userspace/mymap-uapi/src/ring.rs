@@ -25,6 +25,9 @@
 //!    `[consumer, producer)` and the data area before any byte behind it is
 //!    read; a record that does not fit is a [`Fault`], never an access.
 //!
+//! The header's record arithmetic is here too, once for every Rust crate:
+//! [`record_size`] (`MYMAP_RING_RECORD_SIZE`) and [`max_payload`].
+//!
 //! With the `simulator` feature, [`RingMap::simulated`] builds the same view
 //! over anonymous memory written by a [`SimProducer`] that obeys the kernel's
 //! side of the contract, so that the consumer loop can be tested on any host.
@@ -49,8 +52,21 @@ use crate::ioctl;
 
 /// `MYMAP_RING_RECORD_SIZE(len)`: the bytes a record with payload length `len` occupies,
 /// header included, rounded up to 8. Only the `MYMAP_RING_LEN_MASK` bits of `len` count.
-pub const fn ring_record_size(len: u32) -> u32 {
+///
+/// This is the one Rust form of the header's macro (which bindgen cannot translate): the
+/// library, the tools, the bench and the target tests all call it.
+pub const fn record_size(len: u32) -> u32 {
     (MYMAP_RING_HEADER_SIZE + (len & MYMAP_RING_LEN_MASK) + 7) & !7
+}
+
+/// The largest payload a record may carry in a data area of `data_size` bytes:
+/// `data_size / 4 - MYMAP_RING_HEADER_SIZE`, the rule `struct mymap_ring_info` states
+/// for `max_payload` (so that a record never takes more than a quarter of the ring).
+///
+/// 0 for a data area too small to hold a header in each quarter, which no ring has (the
+/// smallest is one page).
+pub const fn max_payload(data_size: u32) -> u32 {
+    (data_size / 4).saturating_sub(MYMAP_RING_HEADER_SIZE)
 }
 
 /// The header size as a `usize`, for offsets.
@@ -457,7 +473,7 @@ impl RingMap {
                 max: self.max_payload,
             });
         }
-        let size = ring_record_size(len);
+        let size = record_size(len);
         if size > ahead - at || size > data_size - off {
             return Err(Fault::Overrun { pos, size });
         }
@@ -577,10 +593,10 @@ mod sim {
     impl RingMap {
         /// A ring of `data_size` bytes (a power of two, at least 4096) in anonymous memory,
         /// with both positions at `start` (a multiple of 8: start near `u32::MAX` to see
-        /// positions wrap), and the producer that fills it. `max_payload` is
-        /// `data_size / 4 - 24`, as the driver's.
+        /// positions wrap), and the producer that fills it, with the driver's
+        /// [`max_payload`].
         pub fn simulated(data_size: u32, start: u32) -> io::Result<(RingMap, SimProducer)> {
-            let max_payload = (data_size / 4).saturating_sub(MYMAP_RING_HEADER_SIZE);
+            let max_payload = max_payload(data_size);
             checked_geometry(SIM_PAGE as u32, data_size, max_payload).map_err(|err| err.error)?;
             if start % 8 != 0 {
                 return Err(io::Error::new(
@@ -680,7 +696,7 @@ mod sim {
             let len = u32::try_from(payload.len())
                 .ok()
                 .filter(|&len| len <= max)?;
-            let size = ring_record_size(len);
+            let size = record_size(len);
             let off = self.pos & (data_size - 1);
             let tail = data_size - off;
             let wrap = size > tail;
@@ -822,16 +838,26 @@ mod tests {
 
     #[test]
     fn record_sizes_round_up_to_8_and_ignore_the_flags() {
-        assert_eq!(ring_record_size(0), 24);
-        assert_eq!(ring_record_size(1), 32);
-        assert_eq!(ring_record_size(8), 32);
-        assert_eq!(ring_record_size(9), 40);
-        assert_eq!(ring_record_size(64), 88);
+        assert_eq!(record_size(0), 24);
+        assert_eq!(record_size(1), 32);
+        assert_eq!(record_size(8), 32);
+        assert_eq!(record_size(9), 40);
+        assert_eq!(record_size(64), 88);
+        assert_eq!(record_size(MYMAP_RING_BUSY | MYMAP_RING_DISCARD | 8), 32);
+        assert_eq!(record_size(MYMAP_RING_LEN_MASK), 0x1000_0018);
+    }
+
+    #[test]
+    fn max_payload_is_a_quarter_of_the_data_area_less_a_header() {
+        assert_eq!(max_payload(4096), 1000);
+        assert_eq!(max_payload(65536), 16360);
+        assert_eq!(max_payload(262144), 65512);
+        assert_eq!(max_payload(MYMAP_RING_HEADER_SIZE * 4), 0);
         assert_eq!(
-            ring_record_size(MYMAP_RING_BUSY | MYMAP_RING_DISCARD | 8),
-            32
+            max_payload(64),
+            0,
+            "too small a ring saturates instead of wrapping"
         );
-        assert_eq!(ring_record_size(MYMAP_RING_LEN_MASK), 0x1000_0018);
     }
 
     #[test]
