@@ -16,7 +16,9 @@
 //! 3. The consumer position moves only when the file holding the consumer
 //!    claim stores to page 0 or calls `read()`. That file is opened by
 //!    [`RingMap::open`] and never leaves this module (no `AsFd`, no
-//!    `into_inner`), its page 0 mapping is private to [`RingMap`], and
+//!    `into_inner`): the rest of the process reaches it only as
+//!    [`RingIoctls`], the ring ioctls, none of which moves the consumer
+//!    position. Its page 0 mapping is private to [`RingMap`], and
 //!    [`RingMap::release`] takes `&mut self`: while a payload borrowed from
 //!    `&self` lives, nothing in this process can move the position. Another
 //!    process cannot either: a second claim fails with `EBUSY`, and a file
@@ -45,7 +47,8 @@ use std::sync::Arc;
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::bindings::{
-    mymap_ring_producer, mymap_ring_record, MYMAP_RING_BUSY, MYMAP_RING_DISCARD,
+    mymap_ring_info, mymap_ring_inject, mymap_ring_producer, mymap_ring_record, mymap_ring_stats,
+    mymap_ring_timer, mymap_ring_wakeup, MYMAP_ABI_VERSION, MYMAP_RING_BUSY, MYMAP_RING_DISCARD,
     MYMAP_RING_HEADER_SIZE, MYMAP_RING_LEN_MASK, MYMAP_RING_WRAP,
 };
 use crate::ioctl;
@@ -88,6 +91,12 @@ pub enum OpenStep {
     Open,
     /// `MYMAP_RING_IOC_INFO`.
     Info,
+    /// The driver speaks another ABI version than this crate (`MYMAP_ABI_VERSION`); the
+    /// ring was not mapped.
+    Abi {
+        /// The driver's version, from `MYMAP_RING_IOC_INFO`.
+        driver: u32,
+    },
     /// `mmap(2)` of page 0 or of pages 1 and up.
     Mmap,
     /// The geometry: `MYMAP_RING_IOC_INFO` and the producer page disagree or make no
@@ -294,6 +303,69 @@ impl Regions {
     }
 }
 
+/// The ioctls of a ring device's file, without the file itself.
+///
+/// [`RingMap::open`] lends its claimed file only as this (see the module documentation):
+/// none of these calls moves the consumer position. [`RingIoctls::open`] opens a file of
+/// its own, read-only, which any number of processes may hold while one consumes. Clones
+/// share the file.
+#[derive(Debug, Clone)]
+pub struct RingIoctls {
+    file: Arc<File>,
+}
+
+impl RingIoctls {
+    /// Opens the ring device at `path` read-only: no claim, no mapping.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).open(path)?;
+        Ok(RingIoctls {
+            file: Arc::new(file),
+        })
+    }
+
+    /// `MYMAP_RING_IOC_INFO`.
+    pub fn info(&self) -> io::Result<mymap_ring_info> {
+        ioctl::ring_info(self.file.as_fd())
+    }
+
+    /// `MYMAP_RING_IOC_STATS`.
+    pub fn stats(&self) -> io::Result<mymap_ring_stats> {
+        ioctl::ring_stats(self.file.as_fd())
+    }
+
+    /// `MYMAP_RING_IOC_GET_WAKEUP`.
+    pub fn get_wakeup(&self) -> io::Result<mymap_ring_wakeup> {
+        ioctl::ring_get_wakeup(self.file.as_fd())
+    }
+
+    /// `MYMAP_RING_IOC_SET_WAKEUP`.
+    pub fn set_wakeup(&self, wakeup: &mymap_ring_wakeup) -> io::Result<()> {
+        ioctl::ring_set_wakeup(self.file.as_fd(), wakeup)
+    }
+
+    /// `MYMAP_RING_IOC_TIMER`.
+    pub fn timer(&self, timer: &mymap_ring_timer) -> io::Result<()> {
+        ioctl::ring_timer(self.file.as_fd(), timer)
+    }
+
+    /// `MYMAP_RING_IOC_INJECT`.
+    pub fn inject(&self, inject: mymap_ring_inject) -> io::Result<mymap_ring_inject> {
+        ioctl::ring_inject(self.file.as_fd(), inject)
+    }
+}
+
+/// What [`RingMap::open`] gives: one open of the node, one reading of its geometry.
+#[derive(Debug)]
+pub struct OpenedRing {
+    /// The consumer's mapping.
+    pub map: RingMap,
+    /// The ioctls of the claimed file, the ring's only file in this process.
+    pub ioctls: RingIoctls,
+    /// `MYMAP_RING_IOC_INFO` as read at open: the geometry the mapping was made with,
+    /// and that the producer page was checked against.
+    pub info: mymap_ring_info,
+}
+
 /// The consumer's mapping of a ring, and the file that holds its consumer claim.
 ///
 /// Follows the consumer side of the contract in `mymap.h`: [`RingMap::load_producer`]
@@ -313,7 +385,7 @@ impl Regions {
 pub struct RingMap {
     regions: Arc<Regions>,
     /// The claimed file; `None` for a simulated ring.
-    file: Option<File>,
+    file: Option<RingIoctls>,
     max_payload: u32,
     released: u32,
     producer: Cell<u32>,
@@ -323,9 +395,11 @@ impl RingMap {
     /// Opens the ring device at `path` for reading and writing, which claims it, and maps
     /// page 0 read-write (alone) and pages 1 and up read-only.
     ///
-    /// Checks that `MYMAP_RING_IOC_INFO` and the producer page agree on the geometry and
-    /// that it makes sense (page size and data size powers of two, a payload that fits).
-    pub fn open(path: &Path) -> Result<Self, OpenError> {
+    /// The node is opened once, and `MYMAP_RING_IOC_INFO` read once: it is the geometry.
+    /// Checks that the driver speaks this crate's ABI version, that the geometry makes
+    /// sense (page size and data size powers of two, a payload that fits), and that the
+    /// producer page states the same data size and largest payload.
+    pub fn open(path: &Path) -> Result<OpenedRing, OpenError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -333,6 +407,20 @@ impl RingMap {
             .map_err(|err| OpenError::new(OpenStep::Open, err))?;
         let info =
             ioctl::ring_info(file.as_fd()).map_err(|err| OpenError::new(OpenStep::Info, err))?;
+        if info.abi_version != MYMAP_ABI_VERSION {
+            return Err(OpenError::new(
+                OpenStep::Abi {
+                    driver: info.abi_version,
+                },
+                io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "the driver speaks ABI version {}, this program {MYMAP_ABI_VERSION}",
+                        info.abi_version
+                    ),
+                ),
+            ));
+        }
         let (page, data_size) = checked_geometry(info.page_size, info.data_size, info.max_payload)?;
         let consumer = MmapOptions::new()
             .len(page)
@@ -351,23 +439,32 @@ impl RingMap {
             page,
             data_size,
         };
+        // The producer page is a second statement of the geometry: checked against the
+        // first, never used instead of it.
         let stated = regions
             .producer_word(PRODUCER_DATA_SIZE)
             .load(Ordering::Relaxed);
-        let max_payload = regions
+        let stated_max_payload = regions
             .producer_word(PRODUCER_MAX_PAYLOAD)
             .load(Ordering::Relaxed);
-        if stated != data_size || max_payload != info.max_payload {
+        if stated != data_size || stated_max_payload != info.max_payload {
             return Err(OpenError::geometry(format!(
-                "the producer page says data_size {stated} and max_payload {max_payload}, \
-                 MYMAP_RING_IOC_INFO says {data_size} and {}",
+                "the producer page says data_size {stated} and max_payload \
+                 {stated_max_payload}, MYMAP_RING_IOC_INFO says {data_size} and {}",
                 info.max_payload
             )));
         }
-        Ok(Self::new(regions, Some(file), max_payload))
+        let ioctls = RingIoctls {
+            file: Arc::new(file),
+        };
+        Ok(OpenedRing {
+            map: Self::new(regions, Some(ioctls.clone()), info.max_payload),
+            ioctls,
+            info,
+        })
     }
 
-    fn new(regions: Regions, file: Option<File>, max_payload: u32) -> Self {
+    fn new(regions: Regions, file: Option<RingIoctls>, max_payload: u32) -> Self {
         // Our own earlier value, or a previous consumer's: whatever it is, `entry` and
         // `release` check it against the producer position before trusting it.
         let released = regions.consumer_pos().load(Ordering::Relaxed);
@@ -545,13 +642,13 @@ impl RingMap {
         epoll: &nix::sys::epoll::Epoll,
         event: nix::sys::epoll::EpollEvent,
     ) -> io::Result<()> {
-        let Some(file) = &self.file else {
+        let Some(ioctls) = &self.file else {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "a simulated ring has no file to wait on",
             ));
         };
-        Ok(epoll.add(file, event)?)
+        Ok(epoll.add(&*ioctls.file, event)?)
     }
 }
 
