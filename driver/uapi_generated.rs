@@ -41,7 +41,7 @@ pub type __u16 = ::core::ffi::c_ushort;
 pub type __u32 = ::core::ffi::c_uint;
 pub type __u64 = ::core::ffi::c_ulonglong;
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_info {
     pub abi_version: __u32,
     pub page_size: __u32,
@@ -68,7 +68,7 @@ const _: () = {
     ["Offset of field: mymap_info::clears"][::core::mem::offset_of!(mymap_info, clears) - 32usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_consumer {
     pub pos: __u32,
 }
@@ -80,7 +80,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_consumer, pos) - 0usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_producer {
     pub pos: __u32,
     pub dropped: __u32,
@@ -101,7 +101,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_producer, max_payload) - 12usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_record {
     pub len: __u32,
     pub source: __u16,
@@ -125,7 +125,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_record, timestamp_ns) - 16usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_gpio_event {
     pub offset: __u32,
     pub edge: __u8,
@@ -150,7 +150,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_gpio_event, reserved) - 7usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_wakeup {
     pub policy: __u32,
     pub watermark: __u32,
@@ -168,7 +168,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_wakeup, max_latency_ns) - 8usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_info {
     pub abi_version: __u32,
     pub page_size: __u32,
@@ -201,7 +201,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_info, consumer_claimed) - 28usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_stats {
     pub produced: __u64,
     pub discarded: __u64,
@@ -234,7 +234,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_stats, producer_pos) - 52usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_timer {
     pub period_ns: __u64,
     pub len: __u32,
@@ -252,7 +252,7 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_timer, reserved) - 12usize];
 };
 #[repr(C)]
-#[derive(Debug, Copy, Clone)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
 pub struct mymap_ring_inject {
     pub count: __u32,
     pub len: __u32,

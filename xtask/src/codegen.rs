@@ -1,10 +1,13 @@
-//! `cargo xtask codegen`: the driver's Rust copies of its C headers.
+//! `cargo xtask codegen`: the Rust copies of the project's C headers.
 //!
 //! The kernel build of an out-of-tree module has no step that runs bindgen on
-//! the module's own headers, so the driver commits the generated files, and
-//! `--check` (run by `cargo xtask test`) proves they match the headers:
+//! the module's own headers, and a bindgen step in a userspace build would
+//! need libclang on every machine that builds the tools (cross containers,
+//! Buildroot). So the generated files are committed, and `--check` (run by
+//! `cargo xtask test`) proves they match the headers:
 //!
-//! - `driver/uapi_generated.rs`, the ABI, from the UAPI header;
+//! - `driver/uapi_generated.rs` and `userspace/mymap-uapi/src/uapi_generated.rs`,
+//!   the ABI, from the UAPI header, both from the one bindgen call in `uapi`;
 //! - `driver/glue_generated.rs`, the declarations of the C glue gpio.rs calls
 //!   (`driver/gpio_glue.h`) and of the producer API exports.rs defines
 //!   (`driver/include/linux/mymap_ring.h`, checked against those definitions
@@ -40,10 +43,18 @@ struct Generated {
     generate: fn(&Shell) -> Result<String>,
 }
 
-const GENERATED: [Generated; 2] = [
+/// The UAPI header, from the project root.
+const UAPI_HEADER: &str = "driver/include/uapi/linux/mymap.h";
+
+const GENERATED: [Generated; 3] = [
     Generated {
         output: "driver/uapi_generated.rs",
-        from: "driver/include/uapi/linux/mymap.h",
+        from: UAPI_HEADER,
+        generate: uapi,
+    },
+    Generated {
+        output: "userspace/mymap-uapi/src/uapi_generated.rs",
+        from: UAPI_HEADER,
         generate: uapi,
     },
     Generated {
@@ -88,12 +99,25 @@ pub fn check(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// The ABI: every `MYMAP_`/`mymap_` item of the UAPI header.
+/// Stand-ins for the kernel headers that the UAPI header includes, from the
+/// project root (see the comments in them).
+const UAPI_SHIM: &str = "xtask/codegen/include";
+
+/// The ABI: every `mymap_` type and `MYMAP_` constant of the UAPI header, for
+/// the driver and for userspace alike.
+///
+/// The header is parsed with `-nostdinc` against the stand-ins, and with
+/// bindgen's include-path detection off, so that no header of the machine
+/// that runs this leaks into the bindings. The layout assertions bindgen emits
+/// (size, alignment, each field's offset) are computed for the host and
+/// compiled for every target the crates are built for, where a different
+/// layout fails the build.
 fn uapi(sh: &Shell) -> Result<String> {
-    const HEADER: &str = "driver/include/uapi/linux/mymap.h";
     let raw = cmd!(
         sh,
-        "bindgen {HEADER} --use-core --allowlist-item MYMAP_.*|mymap_.* -- -I/usr/include"
+        "bindgen {UAPI_HEADER} --use-core --allowlist-type mymap_.* --allowlist-var MYMAP_.*
+            --with-derive-default --with-derive-eq --with-derive-hash
+            --no-include-path-detection -- -nostdinc -isystem {UAPI_SHIM}"
     )
     .env("LIBCLANG_PATH", setup::LIBCLANG_PATH)
     .quiet()

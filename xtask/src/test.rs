@@ -143,10 +143,7 @@ impl flags::Test {
 fn host(sh: &Shell) -> Outcome {
     let checks: [(&str, &dyn Fn() -> Result<()>); 5] = [
         ("cargo test --workspace --all-features", &|| {
-            let libclang = setup::LIBCLANG_PATH;
-            Ok(cmd!(sh, "cargo test --workspace --all-features")
-                .env("LIBCLANG_PATH", libclang)
-                .run()?)
+            Ok(cmd!(sh, "cargo test --workspace --all-features").run()?)
         }),
         ("cargo xtask codegen --check", &|| crate::codegen::check(sh)),
         // The committed charts and bench/README.md's tables are what their JSON records give.

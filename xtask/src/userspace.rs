@@ -134,8 +134,7 @@ fn cargo_build(sh: &Shell, target: &str, static_gnu: bool, bins: &[&str]) -> Res
                 args.push("--bin".to_string());
                 args.push(bin.to_string());
             }
-            let mut build = cmd!(sh, "cargo build --release --target {target} {args...}")
-                .env("LIBCLANG_PATH", setup::LIBCLANG_PATH);
+            let mut build = cmd!(sh, "cargo build --release --target {target} {args...}");
             if static_gnu {
                 let var = format!(
                     "CARGO_TARGET_{}_RUSTFLAGS",
@@ -168,7 +167,6 @@ fn docs(sh: &Shell) -> Result<()> {
             sh,
             "cargo run --quiet -p mymap-read --features generate --bin mymap-read-generate -- {out}"
         )
-        .env("LIBCLANG_PATH", setup::LIBCLANG_PATH)
         .ignore_stdout()
         .run()?;
         Ok(())

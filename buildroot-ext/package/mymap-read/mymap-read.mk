@@ -6,9 +6,9 @@
 
 # The Cargo workspace, of which only what the build reads is copied: the
 # root manifest and Cargo.lock (which pins every crate), the member crates
-# (xtask is one, so cargo wants it too), the UAPI header mymap-uapi
-# generates its bindings from, and the licence texts. Buildroot or its
-# output directory inside the checkout, a common layout, are not copied.
+# (cargo loads every member, so xtask and the driver's loom model too), and
+# the licence texts. Buildroot or its output directory inside the
+# checkout, a common layout, are not copied.
 MYMAP_READ_SITE = $(BR2_EXTERNAL_MYMAP_PATH)/..
 MYMAP_READ_SITE_METHOD = local
 # A version, so that make legal-info treats it as a package with sources
@@ -21,7 +21,7 @@ MYMAP_READ_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 	--include=/userspace/*** \
 	--include=/xtask/*** \
 	--include=/driver/ \
-	--include=/driver/include/*** \
+	--include=/driver/model/*** \
 	--include=/COPYING \
 	--include=/LICENSES/*** \
 	--exclude=*
@@ -40,18 +40,13 @@ MYMAP_READ_LICENSE_FILES = \
 # Both are binaries of the userspace/mymap-read crate.
 MYMAP_READ_BINS = mymap-read mymapctl
 
-# mymap-uapi's build script runs bindgen on the UAPI header (against
-# its own stand-in kernel headers) and loads libclang from LIBCLANG_PATH.
-MYMAP_READ_DEPENDENCIES = host-clang
-MYMAP_READ_CARGO_ENV = LIBCLANG_PATH=$(HOST_DIR)/lib
-
 # The workspace's release profile optimises the tools for size, with LTO
 # and one codegen unit (Cargo.toml). The cargo infrastructure replaces
 # those with BR2_OPTIMIZE_* and BR2_ENABLE_LTO (-O2, no LTO, 16 units by
 # default), which made the binary on the SD card larger than the one the
 # project measures; these come after them in the environment of the
 # build command, and win.
-MYMAP_READ_CARGO_ENV += \
+MYMAP_READ_CARGO_ENV = \
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
 	CARGO_PROFILE_RELEASE_LTO=true \
 	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1

@@ -16,7 +16,9 @@
 //! 3. The consumer position moves only when the file holding the consumer
 //!    claim stores to page 0 or calls `read()`. That file is opened by
 //!    [`RingMap::open`] and never leaves this module (no `AsFd`, no
-//!    `into_inner`), its page 0 mapping is private to [`RingMap`], and
+//!    `into_inner`): the rest of the process reaches it only as
+//!    [`RingIoctls`], the ring ioctls, none of which moves the consumer
+//!    position. Its page 0 mapping is private to [`RingMap`], and
 //!    [`RingMap::release`] takes `&mut self`: while a payload borrowed from
 //!    `&self` lives, nothing in this process can move the position. Another
 //!    process cannot either: a second claim fails with `EBUSY`, and a file
@@ -24,6 +26,9 @@
 //! 4. Every position read from shared memory is checked against the window
 //!    `[consumer, producer)` and the data area before any byte behind it is
 //!    read; a record that does not fit is a [`Fault`], never an access.
+//!
+//! The header's record arithmetic is here too, once for every Rust crate:
+//! [`record_size`] (`MYMAP_RING_RECORD_SIZE`) and [`max_payload`].
 //!
 //! With the `simulator` feature, [`RingMap::simulated`] builds the same view
 //! over anonymous memory written by a [`SimProducer`] that obeys the kernel's
@@ -42,15 +47,29 @@ use std::sync::Arc;
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::bindings::{
-    mymap_ring_producer, mymap_ring_record, MYMAP_RING_BUSY, MYMAP_RING_DISCARD,
+    mymap_ring_info, mymap_ring_inject, mymap_ring_producer, mymap_ring_record, mymap_ring_stats,
+    mymap_ring_timer, mymap_ring_wakeup, MYMAP_ABI_VERSION, MYMAP_RING_BUSY, MYMAP_RING_DISCARD,
     MYMAP_RING_HEADER_SIZE, MYMAP_RING_LEN_MASK, MYMAP_RING_WRAP,
 };
 use crate::ioctl;
 
 /// `MYMAP_RING_RECORD_SIZE(len)`: the bytes a record with payload length `len` occupies,
 /// header included, rounded up to 8. Only the `MYMAP_RING_LEN_MASK` bits of `len` count.
-pub const fn ring_record_size(len: u32) -> u32 {
+///
+/// This is the one Rust form of the header's macro (which bindgen cannot translate): the
+/// library, the tools, the bench and the target tests all call it.
+pub const fn record_size(len: u32) -> u32 {
     (MYMAP_RING_HEADER_SIZE + (len & MYMAP_RING_LEN_MASK) + 7) & !7
+}
+
+/// The largest payload a record may carry in a data area of `data_size` bytes:
+/// `data_size / 4 - MYMAP_RING_HEADER_SIZE`, the rule `struct mymap_ring_info` states
+/// for `max_payload` (so that a record never takes more than a quarter of the ring).
+///
+/// 0 for a data area too small to hold a header in each quarter, which no ring has (the
+/// smallest is one page).
+pub const fn max_payload(data_size: u32) -> u32 {
+    (data_size / 4).saturating_sub(MYMAP_RING_HEADER_SIZE)
 }
 
 /// The header size as a `usize`, for offsets.
@@ -72,6 +91,12 @@ pub enum OpenStep {
     Open,
     /// `MYMAP_RING_IOC_INFO`.
     Info,
+    /// The driver speaks another ABI version than this crate (`MYMAP_ABI_VERSION`); the
+    /// ring was not mapped.
+    Abi {
+        /// The driver's version, from `MYMAP_RING_IOC_INFO`.
+        driver: u32,
+    },
     /// `mmap(2)` of page 0 or of pages 1 and up.
     Mmap,
     /// The geometry: `MYMAP_RING_IOC_INFO` and the producer page disagree or make no
@@ -278,6 +303,69 @@ impl Regions {
     }
 }
 
+/// The ioctls of a ring device's file, without the file itself.
+///
+/// [`RingMap::open`] lends its claimed file only as this (see the module documentation):
+/// none of these calls moves the consumer position. [`RingIoctls::open`] opens a file of
+/// its own, read-only, which any number of processes may hold while one consumes. Clones
+/// share the file.
+#[derive(Debug, Clone)]
+pub struct RingIoctls {
+    file: Arc<File>,
+}
+
+impl RingIoctls {
+    /// Opens the ring device at `path` read-only: no claim, no mapping.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).open(path)?;
+        Ok(RingIoctls {
+            file: Arc::new(file),
+        })
+    }
+
+    /// `MYMAP_RING_IOC_INFO`.
+    pub fn info(&self) -> io::Result<mymap_ring_info> {
+        ioctl::ring_info(self.file.as_fd())
+    }
+
+    /// `MYMAP_RING_IOC_STATS`.
+    pub fn stats(&self) -> io::Result<mymap_ring_stats> {
+        ioctl::ring_stats(self.file.as_fd())
+    }
+
+    /// `MYMAP_RING_IOC_GET_WAKEUP`.
+    pub fn get_wakeup(&self) -> io::Result<mymap_ring_wakeup> {
+        ioctl::ring_get_wakeup(self.file.as_fd())
+    }
+
+    /// `MYMAP_RING_IOC_SET_WAKEUP`.
+    pub fn set_wakeup(&self, wakeup: &mymap_ring_wakeup) -> io::Result<()> {
+        ioctl::ring_set_wakeup(self.file.as_fd(), wakeup)
+    }
+
+    /// `MYMAP_RING_IOC_TIMER`.
+    pub fn timer(&self, timer: &mymap_ring_timer) -> io::Result<()> {
+        ioctl::ring_timer(self.file.as_fd(), timer)
+    }
+
+    /// `MYMAP_RING_IOC_INJECT`.
+    pub fn inject(&self, inject: mymap_ring_inject) -> io::Result<mymap_ring_inject> {
+        ioctl::ring_inject(self.file.as_fd(), inject)
+    }
+}
+
+/// What [`RingMap::open`] gives: one open of the node, one reading of its geometry.
+#[derive(Debug)]
+pub struct OpenedRing {
+    /// The consumer's mapping.
+    pub map: RingMap,
+    /// The ioctls of the claimed file, the ring's only file in this process.
+    pub ioctls: RingIoctls,
+    /// `MYMAP_RING_IOC_INFO` as read at open: the geometry the mapping was made with,
+    /// and that the producer page was checked against.
+    pub info: mymap_ring_info,
+}
+
 /// The consumer's mapping of a ring, and the file that holds its consumer claim.
 ///
 /// Follows the consumer side of the contract in `mymap.h`: [`RingMap::load_producer`]
@@ -297,7 +385,7 @@ impl Regions {
 pub struct RingMap {
     regions: Arc<Regions>,
     /// The claimed file; `None` for a simulated ring.
-    file: Option<File>,
+    file: Option<RingIoctls>,
     max_payload: u32,
     released: u32,
     producer: Cell<u32>,
@@ -307,9 +395,11 @@ impl RingMap {
     /// Opens the ring device at `path` for reading and writing, which claims it, and maps
     /// page 0 read-write (alone) and pages 1 and up read-only.
     ///
-    /// Checks that `MYMAP_RING_IOC_INFO` and the producer page agree on the geometry and
-    /// that it makes sense (page size and data size powers of two, a payload that fits).
-    pub fn open(path: &Path) -> Result<Self, OpenError> {
+    /// The node is opened once, and `MYMAP_RING_IOC_INFO` read once: it is the geometry.
+    /// Checks that the driver speaks this crate's ABI version, that the geometry makes
+    /// sense (page size and data size powers of two, a payload that fits), and that the
+    /// producer page states the same data size and largest payload.
+    pub fn open(path: &Path) -> Result<OpenedRing, OpenError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -317,6 +407,20 @@ impl RingMap {
             .map_err(|err| OpenError::new(OpenStep::Open, err))?;
         let info =
             ioctl::ring_info(file.as_fd()).map_err(|err| OpenError::new(OpenStep::Info, err))?;
+        if info.abi_version != MYMAP_ABI_VERSION {
+            return Err(OpenError::new(
+                OpenStep::Abi {
+                    driver: info.abi_version,
+                },
+                io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "the driver speaks ABI version {}, this program {MYMAP_ABI_VERSION}",
+                        info.abi_version
+                    ),
+                ),
+            ));
+        }
         let (page, data_size) = checked_geometry(info.page_size, info.data_size, info.max_payload)?;
         let consumer = MmapOptions::new()
             .len(page)
@@ -335,23 +439,32 @@ impl RingMap {
             page,
             data_size,
         };
+        // The producer page is a second statement of the geometry: checked against the
+        // first, never used instead of it.
         let stated = regions
             .producer_word(PRODUCER_DATA_SIZE)
             .load(Ordering::Relaxed);
-        let max_payload = regions
+        let stated_max_payload = regions
             .producer_word(PRODUCER_MAX_PAYLOAD)
             .load(Ordering::Relaxed);
-        if stated != data_size || max_payload != info.max_payload {
+        if stated != data_size || stated_max_payload != info.max_payload {
             return Err(OpenError::geometry(format!(
-                "the producer page says data_size {stated} and max_payload {max_payload}, \
-                 MYMAP_RING_IOC_INFO says {data_size} and {}",
+                "the producer page says data_size {stated} and max_payload \
+                 {stated_max_payload}, MYMAP_RING_IOC_INFO says {data_size} and {}",
                 info.max_payload
             )));
         }
-        Ok(Self::new(regions, Some(file), max_payload))
+        let ioctls = RingIoctls {
+            file: Arc::new(file),
+        };
+        Ok(OpenedRing {
+            map: Self::new(regions, Some(ioctls.clone()), info.max_payload),
+            ioctls,
+            info,
+        })
     }
 
-    fn new(regions: Regions, file: Option<File>, max_payload: u32) -> Self {
+    fn new(regions: Regions, file: Option<RingIoctls>, max_payload: u32) -> Self {
         // Our own earlier value, or a previous consumer's: whatever it is, `entry` and
         // `release` check it against the producer position before trusting it.
         let released = regions.consumer_pos().load(Ordering::Relaxed);
@@ -457,7 +570,7 @@ impl RingMap {
                 max: self.max_payload,
             });
         }
-        let size = ring_record_size(len);
+        let size = record_size(len);
         if size > ahead - at || size > data_size - off {
             return Err(Fault::Overrun { pos, size });
         }
@@ -529,13 +642,13 @@ impl RingMap {
         epoll: &nix::sys::epoll::Epoll,
         event: nix::sys::epoll::EpollEvent,
     ) -> io::Result<()> {
-        let Some(file) = &self.file else {
+        let Some(ioctls) = &self.file else {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "a simulated ring has no file to wait on",
             ));
         };
-        Ok(epoll.add(file, event)?)
+        Ok(epoll.add(&*ioctls.file, event)?)
     }
 }
 
@@ -577,10 +690,10 @@ mod sim {
     impl RingMap {
         /// A ring of `data_size` bytes (a power of two, at least 4096) in anonymous memory,
         /// with both positions at `start` (a multiple of 8: start near `u32::MAX` to see
-        /// positions wrap), and the producer that fills it. `max_payload` is
-        /// `data_size / 4 - 24`, as the driver's.
+        /// positions wrap), and the producer that fills it, with the driver's
+        /// [`max_payload`].
         pub fn simulated(data_size: u32, start: u32) -> io::Result<(RingMap, SimProducer)> {
-            let max_payload = (data_size / 4).saturating_sub(MYMAP_RING_HEADER_SIZE);
+            let max_payload = max_payload(data_size);
             checked_geometry(SIM_PAGE as u32, data_size, max_payload).map_err(|err| err.error)?;
             if start % 8 != 0 {
                 return Err(io::Error::new(
@@ -680,7 +793,7 @@ mod sim {
             let len = u32::try_from(payload.len())
                 .ok()
                 .filter(|&len| len <= max)?;
-            let size = ring_record_size(len);
+            let size = record_size(len);
             let off = self.pos & (data_size - 1);
             let tail = data_size - off;
             let wrap = size > tail;
@@ -822,16 +935,26 @@ mod tests {
 
     #[test]
     fn record_sizes_round_up_to_8_and_ignore_the_flags() {
-        assert_eq!(ring_record_size(0), 24);
-        assert_eq!(ring_record_size(1), 32);
-        assert_eq!(ring_record_size(8), 32);
-        assert_eq!(ring_record_size(9), 40);
-        assert_eq!(ring_record_size(64), 88);
+        assert_eq!(record_size(0), 24);
+        assert_eq!(record_size(1), 32);
+        assert_eq!(record_size(8), 32);
+        assert_eq!(record_size(9), 40);
+        assert_eq!(record_size(64), 88);
+        assert_eq!(record_size(MYMAP_RING_BUSY | MYMAP_RING_DISCARD | 8), 32);
+        assert_eq!(record_size(MYMAP_RING_LEN_MASK), 0x1000_0018);
+    }
+
+    #[test]
+    fn max_payload_is_a_quarter_of_the_data_area_less_a_header() {
+        assert_eq!(max_payload(4096), 1000);
+        assert_eq!(max_payload(65536), 16360);
+        assert_eq!(max_payload(262144), 65512);
+        assert_eq!(max_payload(MYMAP_RING_HEADER_SIZE * 4), 0);
         assert_eq!(
-            ring_record_size(MYMAP_RING_BUSY | MYMAP_RING_DISCARD | 8),
-            32
+            max_payload(64),
+            0,
+            "too small a ring saturates instead of wrapping"
         );
-        assert_eq!(ring_record_size(MYMAP_RING_LEN_MASK), 0x1000_0018);
     }
 
     #[test]

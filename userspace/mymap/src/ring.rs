@@ -8,16 +8,14 @@
 //! contract both follow is the one in `mymap.h`; the shared-memory accesses
 //! are `mymap_uapi::RingMap`'s.
 
-use std::fs::{File, OpenOptions};
 use std::ops::ControlFlow;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mymap_uapi::{
     mymap_ring_info, mymap_ring_inject, mymap_ring_stats, mymap_ring_timer, mymap_ring_wakeup,
-    Entry, Fault, OpenError, OpenStep, RingMap, MYMAP_WAKEUP_CAUGHT_UP, MYMAP_WAKEUP_EVERY,
-    MYMAP_WAKEUP_WATERMARK,
+    Entry, Fault, OpenError, OpenStep, OpenedRing, RingIoctls, RingMap, MYMAP_WAKEUP_CAUGHT_UP,
+    MYMAP_WAKEUP_EVERY, MYMAP_WAKEUP_WATERMARK,
 };
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -38,10 +36,8 @@ pub fn ring_path(index: u32) -> PathBuf {
 }
 
 /// `MYMAP_RING_RECORD_SIZE(len)`: the bytes a record with a `len`-byte payload takes in
-/// the data area, header and padding included.
-pub fn record_size(len: u32) -> u32 {
-    mymap_uapi::ring_record_size(len)
-}
+/// the data area, header and padding included (mymap-uapi's, the one definition).
+pub use mymap_uapi::ring::record_size;
 
 /// The producer ids of the built-in producers (`Record::source`).
 pub mod source {
@@ -238,7 +234,8 @@ pub struct Injected {
 /// the timer producer and the injector.
 ///
 /// [`RingControl::open`] opens the node read-only, which any number of processes may do
-/// while one [`Ring`] consumes; a [`Ring`] lends its own through [`Ring::control`].
+/// while one [`Ring`] consumes; a [`Ring`] lends its own through [`Ring::control`], whose
+/// calls go to the one file the ring was opened with.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -252,7 +249,7 @@ pub struct Injected {
 /// ```
 #[derive(Debug)]
 pub struct RingControl {
-    file: File,
+    file: RingIoctls,
     path: PathBuf,
     info: RingInfo,
 }
@@ -262,10 +259,7 @@ impl RingControl {
     /// version this library speaks.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = OpenOptions::new()
-            .read(true)
-            .open(path)
-            .map_err(|err| Error::from_io(path, Call::Open, err))?;
+        let file = RingIoctls::open(path).map_err(|err| Error::from_io(path, Call::Open, err))?;
         let info = query_info(&file, path)?;
         if info.abi_version != ABI_VERSION {
             return Err(Error::AbiMismatch {
@@ -299,14 +293,17 @@ impl RingControl {
 
     /// The ring's counters (`MYMAP_RING_IOC_STATS`).
     pub fn stats(&self) -> Result<RingStats> {
-        mymap_uapi::ring_stats(self.file.as_fd())
+        self.file
+            .stats()
             .map(RingStats::from)
             .map_err(|err| self.fail(Call::RingStats, err))
     }
 
     /// The ring's wakeup policy (`MYMAP_RING_IOC_GET_WAKEUP`).
     pub fn wakeup(&self) -> Result<Wakeup> {
-        let raw = mymap_uapi::ring_get_wakeup(self.file.as_fd())
+        let raw = self
+            .file
+            .get_wakeup()
             .map_err(|err| self.fail(Call::GetWakeup, err))?;
         Wakeup::from_raw(raw).ok_or_else(|| Error::BadRing {
             path: self.path.clone(),
@@ -316,7 +313,8 @@ impl RingControl {
 
     /// Sets the ring's wakeup policy (`MYMAP_RING_IOC_SET_WAKEUP`).
     pub fn set_wakeup(&self, wakeup: Wakeup) -> Result<()> {
-        mymap_uapi::ring_set_wakeup(self.file.as_fd(), &wakeup.to_raw())
+        self.file
+            .set_wakeup(&wakeup.to_raw())
             .map_err(|err| self.fail(Call::SetWakeup, err))
     }
 
@@ -339,7 +337,9 @@ impl RingControl {
             len,
             reserved: 0,
         };
-        mymap_uapi::ring_timer(self.file.as_fd(), &timer).map_err(|err| self.fail(Call::Timer, err))
+        self.file
+            .timer(&timer)
+            .map_err(|err| self.fail(Call::Timer, err))
     }
 
     /// Has the driver produce `count` records of `len` payload bytes now, from this
@@ -350,7 +350,9 @@ impl RingControl {
             len,
             ..Default::default()
         };
-        let done = mymap_uapi::ring_inject(self.file.as_fd(), request)
+        let done = self
+            .file
+            .inject(request)
             .map_err(|err| self.fail(Call::Inject, err))?;
         Ok(Injected {
             produced: done.produced,
@@ -363,14 +365,8 @@ impl RingControl {
     }
 }
 
-impl AsFd for RingControl {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
-    }
-}
-
-fn query_info(file: &File, path: &Path) -> Result<RingInfo> {
-    mymap_uapi::ring_info(file.as_fd())
+fn query_info(file: &RingIoctls, path: &Path) -> Result<RingInfo> {
+    file.info()
         .map(RingInfo::from)
         .map_err(|err| Error::from_io(path, Call::RingInfo, err))
 }
@@ -545,10 +541,19 @@ impl Ring {
     /// ([`Ring::skipped_at_open`] says how far).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        // Read-only first: it checks the node, the ABI version and answers ioctls; the
-        // claimed file never leaves mymap-uapi.
-        let control = RingControl::open(path)?;
-        let mut map = RingMap::open(path).map_err(|err| open_error(path, err))?;
+        // One open, which claims the ring, and one reading of its geometry (INFO, which
+        // mymap-uapi checks the producer page against). The claimed file never leaves
+        // mymap-uapi: the control reaches it through its ioctls alone.
+        let OpenedRing {
+            mut map,
+            ioctls,
+            info,
+        } = RingMap::open(path).map_err(|err| open_error(path, err))?;
+        let control = RingControl {
+            file: ioctls,
+            path: path.into(),
+            info: info.into(),
+        };
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
             .map_err(|err| Error::from_io(path, Call::Epoll, err.into()))?;
         map.register(&epoll, EpollEvent::new(EpollFlags::EPOLLIN, 0))
@@ -680,6 +685,13 @@ fn open_error(path: &Path, err: OpenError) -> Error {
     let call = match err.step {
         OpenStep::Open => Call::Open,
         OpenStep::Info => Call::RingInfo,
+        OpenStep::Abi { driver } => {
+            return Error::AbiMismatch {
+                path: path.into(),
+                driver,
+                expected: ABI_VERSION,
+            }
+        }
         OpenStep::Mmap => Call::Mmap,
         OpenStep::Geometry => {
             return Error::BadRing {
@@ -727,10 +739,26 @@ mod tests {
     }
 
     #[test]
-    fn record_sizes() {
-        assert_eq!(record_size(0), 24);
-        assert_eq!(record_size(64), 88);
-        assert_eq!(record_size(65), 96);
+    fn open_errors_keep_their_step() {
+        let path = Path::new("/dev/mymap-ring0");
+        let fail = |step| OpenError {
+            step,
+            error: std::io::Error::other("test"),
+        };
+        let err = open_error(path, fail(OpenStep::Abi { driver: 2 }));
+        assert!(
+            matches!(
+                err,
+                Error::AbiMismatch {
+                    driver: 2,
+                    expected: ABI_VERSION,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = open_error(path, fail(OpenStep::Geometry));
+        assert!(matches!(err, Error::BadRing { .. }), "{err:?}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use super::{
 pub fn markdown(r: &Record) -> String {
     let mut out = String::new();
     let t = &r.target;
-    let _ = writeln!(out, "#### {} ({})\n", r.board, r.description);
+    let _ = writeln!(out, "### {} ({})\n", r.board, r.description);
     let _ = writeln!(
         out,
         "Emulated ({}) on {}, load average {}; kernel {}; commit {}; \
@@ -184,7 +184,7 @@ mod tests {
     fn the_markdown_table_has_a_column_per_device() {
         let md = markdown(&record());
         assert!(
-            md.starts_with("#### qemu-aarch64-virt (QEMU virt)\n\nEmulated (TCG) on Some CPU"),
+            md.starts_with("### qemu-aarch64-virt (QEMU virt)\n\nEmulated (TCG) on Some CPU"),
             "{md}"
         );
         assert!(md.contains("(2 CPUs), load average 1.2; kernel"), "{md}");

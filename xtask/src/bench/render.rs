@@ -154,7 +154,7 @@ mod tests {
         let mut other = record();
         other.board = "raspberrypi4".into();
         let tables = tables(&[record(), other]);
-        assert!(tables.contains("mymap_pfn.ko: 300 bytes.\n\n\n#### raspberrypi4 (QEMU virt)\n"));
+        assert!(tables.contains("mymap_pfn.ko: 300 bytes.\n\n\n### raspberrypi4 (QEMU virt)\n"));
         let spliced = splice(&readme, &tables).unwrap();
         assert_eq!(
             spliced,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * Stand-in for <linux/types.h>, seen only by bindgen (build.rs).
+ * Stand-in for <linux/types.h>, seen only by bindgen in `cargo xtask codegen`
+ * (xtask/src/codegen.rs).
  *
- * build.rs parses mymap.h with -nostdinc, so no header of the build machine
- * leaks into bindings for another target. The kernel defines these types in
+ * The codegen parses mymap.h with -nostdinc, so no header of the machine that
+ * runs it leaks into the bindings. The kernel defines these types in
  * <asm-generic/int-ll64.h> the same way for every architecture we build for.
  */
 #ifndef _MYMAP_SHIM_LINUX_TYPES_H
