@@ -141,7 +141,7 @@ impl flags::Test {
 /// Host checks: the workspace's tests, generated code, shell scripts. Each counts
 /// as one test in the summary; cargo prints its own per-test lines above.
 fn host(sh: &Shell) -> Outcome {
-    let checks: [(&str, &dyn Fn() -> Result<()>); 6] = [
+    let checks: [(&str, &dyn Fn() -> Result<()>); 7] = [
         ("cargo test --workspace --all-features", &|| {
             let libclang = setup::LIBCLANG_PATH;
             Ok(cmd!(sh, "cargo test --workspace --all-features")
@@ -155,6 +155,10 @@ fn host(sh: &Shell) -> Outcome {
             crate::bench::check_charts(&boards)
         }),
         ("shellcheck", &|| shellcheck(sh)),
+        // The kernel hash script, offline with throwaway keys.
+        ("buildroot-ext/test-linux-hash.sh", &|| {
+            Ok(cmd!(sh, "sh buildroot-ext/test-linux-hash.sh").run()?)
+        }),
         // The kernels Buildroot builds from our defconfigs keep every fragment option.
         ("the Buildroot kernels' configurations", &|| {
             crate::kconfig::check(sh)
