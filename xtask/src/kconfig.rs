@@ -256,6 +256,10 @@ fn package_fixups(d: &Defconfig) -> Result<Vec<Fixup>> {
         }
         let text = fs::read_to_string(&mk)?;
         fixups.extend(parse_fixups(&text, &pkg).with_context(|| mk.display().to_string())?);
+        // package/pkg-kernel-module.mk adds this to every kernel-module package's fixups.
+        if text.lines().any(|l| l.trim() == "$(eval $(kernel-module))") {
+            fixups.push(Fixup::Disable("CONFIG_TRIM_UNUSED_KSYMS".into()));
+        }
     }
     Ok(fixups)
 }
@@ -285,11 +289,19 @@ fn parse_fixups(mk: &str, pkg: &str) -> Result<Vec<Fixup>> {
     Ok(fixups)
 }
 
-/// Applies fixups to a `.config` text as Buildroot's `KCONFIG_*_OPT` macros do.
+/// Applies fixups to a `.config` text as Buildroot's `KCONFIG_*_OPT` macros do
+/// (package/pkg-utils.mk): `ENABLE` keeps an option that is already `y` or `m`.
 fn apply(config: &str, fixups: &[Fixup]) -> String {
     let mut lines: Vec<String> = config.lines().map(String::from).collect();
     for fixup in fixups {
         let name = fixup.name();
+        if matches!(fixup, Fixup::Enable(_))
+            && lines
+                .iter()
+                .any(|l| *l == format!("{name}=y") || *l == format!("{name}=m"))
+        {
+            continue;
+        }
         lines.retain(|l| {
             !(l.starts_with(&format!("{name}=")) || *l == format!("# {name} is not set"))
         });
@@ -487,17 +499,19 @@ mod tests {
 
     #[test]
     fn fixups_replace_the_line_as_buildroot_does() {
-        let config = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\n";
+        let config = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\nCONFIG_D=m\n";
         let out = apply(
             config,
             &[
                 Fixup::Disable("CONFIG_A".into()),
                 Fixup::Enable("CONFIG_B".into()),
                 Fixup::Set("CONFIG_C".into(), "\"x\"".into()),
+                // Already a module: ENABLE leaves it so.
+                Fixup::Enable("CONFIG_D".into()),
             ],
         );
         assert_eq!(
-            out, "# CONFIG_A is not set\nCONFIG_B=y\nCONFIG_C=\"x\"\n",
+            out, "CONFIG_D=m\n# CONFIG_A is not set\nCONFIG_B=y\nCONFIG_C=\"x\"\n",
             "{out}"
         );
     }
