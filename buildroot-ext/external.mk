@@ -10,7 +10,7 @@ MYMAP_LINUX_HASH_FILE = $(BR2_EXTERNAL_MYMAP_PATH)/patches/linux/linux.hash
 ifeq ($(BR_BUILDING)$(BR2_LINUX_KERNEL)$(BR2_DOWNLOAD_FORCE_CHECK_HASHES),yyy)
 ifeq ($(LINUX_OVERRIDE_SRCDIR),)
 ifeq ($(shell grep -hsE '^sha256[[:space:]]+[0-9a-f]{64}[[:space:]]+$(LINUX_SOURCE)$$' $(LINUX_HASH_FILES)),)
-$(error $(LINUX_SOURCE) has no hash: add its sha256 line from kernel.org's sha256sums.asc, after checking that file's signature, to $(MYMAP_LINUX_HASH_FILE); buildroot-ext/README.md, "Building an image", step 2, says how)
+$(error $(LINUX_SOURCE) has no hash in $(MYMAP_LINUX_HASH_FILE): run $(BR2_EXTERNAL_MYMAP_PATH)/linux-hash.sh, which adds it from kernel.org's signed sha256sums.asc; buildroot-ext/README.md, "Building an image", step 2)
 endif
 endif
 endif

@@ -76,29 +76,58 @@ pub fn build(board: &Board, kernel: &Kernel) -> Result<PathBuf> {
 /// The sample producer module, `driver/samples/<name>.c`.
 pub const SAMPLE: &str = "mymap_sample_producer";
 
-/// Builds the sample producer against `kernel` and the symbols mymap exports
-/// (the `Module.symvers` beside `module`, mymap.ko as `build` made it), as a
-/// product team's driver would be built. Its copy per kernel build
-/// (`samples/<kernel>` in the checkout's cache) has driver/'s `include/` beside
-/// `samples/`, where its Kbuild looks by default. Returns the .ko path.
+/// Installs what other people's builds need from mymap (the UAPI header, its
+/// pkg-config file, the producer API header and mymap's `Module.symvers`) with
+/// `make install-dev` from the module's build directory (`module`'s), the target
+/// Buildroot's `mymap-driver` runs into its staging directory, into a staging
+/// directory of this kernel build's own (`staging/<kernel>` in the checkout's cache).
+/// The sample and the test modules build against it, through the paths a Buildroot
+/// image's packages use. Returns the `make` variables that point a module's build at it.
+fn stage(kernel: &Kernel, module: &Path) -> Result<Vec<String>> {
+    let name = kernel.dir.file_name().unwrap();
+    let destdir = checkout_dir()?.join("staging").join(name);
+    let build = module.parent().context("mymap.ko has no directory")?;
+    let mut make = Command::new("make");
+    make.arg("-C")
+        .arg(build)
+        .arg("install-dev")
+        .arg(format!("DESTDIR={}", destdir.display()));
+    fs::create_dir_all(&destdir)?;
+    run_logged(
+        make,
+        &destdir.join("install.log"),
+        "make install-dev (mymap's staged headers and Module.symvers)",
+    )?;
+    let kbuild = destdir.join("usr/src/mymap");
+    Ok(vec![
+        format!("MYMAP_DIR={}", kbuild.display()),
+        format!(
+            "KBUILD_EXTRA_SYMBOLS={}",
+            kbuild.join("Module.symvers").display()
+        ),
+    ])
+}
+
+/// Builds the sample producer against `kernel` and mymap as `stage` installs it (the
+/// producer API header and the `Module.symvers` of `module`), as Buildroot's
+/// `mymap-sample-producer` template builds it against the staging directory, in a
+/// copy per kernel build (`samples/<kernel>` in the checkout's cache). Returns the
+/// .ko path.
 pub fn build_sample(board: &Board, kernel: &Kernel, module: &Path) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap();
-    let root = checkout_dir()?.join("samples").join(name);
-    let dir = root.join("samples");
-    let symvers = module.with_file_name("Module.symvers");
+    let dir = checkout_dir()?.join("samples").join(name).join("samples");
     step(
         &format!(
             "samples: build {SAMPLE}.ko for {} (kernel {})",
             board.name, kernel.release
         ),
         || {
-            let driver = project_root().join("driver");
-            sync_sources(&driver.join("include"), &root.join("include"))?;
+            let staged = stage(kernel, module)?;
             make_modules(
                 kernel,
-                &driver.join("samples"),
+                &project_root().join("driver/samples"),
                 &dir,
-                &[format!("KBUILD_EXTRA_SYMBOLS={}", symvers.display())],
+                &staged,
                 &format!("{SAMPLE}.ko"),
             )?;
             Ok(dir.join(format!("{SAMPLE}.ko")))
@@ -110,11 +139,9 @@ pub fn build_sample(board: &Board, kernel: &Kernel, module: &Path) -> Result<Pat
 /// `obj-m` line in the directory's Kbuild.
 const TEST_MODULES: &str = "tests/modules";
 
-/// Builds the test-only modules of tests/modules/ against `kernel` and the
-/// symbols mymap exports, as `build_sample` builds the sample. Their copy per
-/// kernel build (`test-modules/<kernel>` in the checkout's cache) keeps the
-/// checkout's layout, `tests/modules/` and `driver/include/`, so their Kbuild
-/// finds mymap's headers at the same relative path. Returns the .ko paths.
+/// Builds the test-only modules of tests/modules/ against `kernel` and mymap as
+/// `stage` installs it, as `build_sample` builds the sample, in a copy per kernel
+/// build (`test-modules/<kernel>` in the checkout's cache). Returns the .ko paths.
 pub fn build_test_modules(board: &Board, kernel: &Kernel, module: &Path) -> Result<Vec<PathBuf>> {
     let src = project_root().join(TEST_MODULES);
     let mut names = Vec::new();
@@ -126,9 +153,7 @@ pub fn build_test_modules(board: &Board, kernel: &Kernel, module: &Path) -> Resu
     }
     names.sort();
     let name = kernel.dir.file_name().unwrap();
-    let root = checkout_dir()?.join("test-modules").join(name);
-    let dir = root.join(TEST_MODULES);
-    let symvers = module.with_file_name("Module.symvers");
+    let dir = checkout_dir()?.join("test-modules").join(name);
     step(
         &format!(
             "test modules: build {}.ko for {} (kernel {})",
@@ -137,15 +162,8 @@ pub fn build_test_modules(board: &Board, kernel: &Kernel, module: &Path) -> Resu
             kernel.release
         ),
         || {
-            let driver = project_root().join("driver");
-            sync_sources(&driver.join("include"), &root.join("driver/include"))?;
-            make_modules(
-                kernel,
-                &src,
-                &dir,
-                &[format!("KBUILD_EXTRA_SYMBOLS={}", symvers.display())],
-                "the test modules",
-            )?;
+            let staged = stage(kernel, module)?;
+            make_modules(kernel, &src, &dir, &staged, "the test modules")?;
             names
                 .iter()
                 .map(|n| {

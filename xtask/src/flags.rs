@@ -28,6 +28,9 @@ pub enum Cmd {
     Codegen(Codegen),
     /// Build the kernel of a board (cached by source, config and toolchain).
     Kernel(Kernel),
+    /// Configure (no build) the kernel of each Buildroot defconfig as Buildroot would, and
+    /// check that every fragment option survives; `cargo xtask test` runs it too.
+    Kconfig,
     /// Build the mymap module, and the sample producer module against it, for a board's kernel.
     Driver(BoardArgs),
     /// Cross-build the userspace tools and target tests for a board.

@@ -275,7 +275,7 @@ pub fn make(src: &Path, dir: &Path, make_vars: &[String]) -> Command {
     make
 }
 
-fn configure(
+pub(crate) fn configure(
     sh: &Shell,
     src: &Path,
     dir: &Path,
@@ -309,7 +309,7 @@ fn configure(
 }
 
 /// Fails naming every fragment line that did not survive `olddefconfig`.
-fn check_config(config: &Path, fragments: &[PathBuf]) -> Result<()> {
+pub(crate) fn check_config(config: &Path, fragments: &[PathBuf]) -> Result<()> {
     let merged = fs::read_to_string(config)?;
     let merged: Vec<&str> = merged.lines().collect();
     let mut lost = Vec::new();
@@ -344,7 +344,7 @@ fn check_config(config: &Path, fragments: &[PathBuf]) -> Result<()> {
 }
 
 /// The kernel source tree and a label saying what it is.
-fn source(sh: &Shell, given: Option<&Path>) -> Result<(PathBuf, String)> {
+pub(crate) fn source(sh: &Shell, given: Option<&Path>) -> Result<(PathBuf, String)> {
     let srcs = cache_dir()?.join("src");
     fs::create_dir_all(&srcs)?;
     if let Some(given) = given {

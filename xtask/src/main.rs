@@ -12,6 +12,7 @@ mod driver;
 mod flags;
 mod fresh_root;
 mod image;
+mod kconfig;
 mod kernel;
 mod qemu;
 mod run;
@@ -44,6 +45,7 @@ fn run() -> anyhow::Result<()> {
         flags::Cmd::FreshRoot(cmd) => cmd.run(&sh),
         flags::Cmd::Codegen(cmd) => cmd.run(&sh),
         flags::Cmd::Kernel(cmd) => cmd.run(&sh),
+        flags::Cmd::Kconfig => kconfig::check(&sh),
         flags::Cmd::Driver(args) => args.run_driver(&sh),
         flags::Cmd::Userspace(args) => args.run_userspace(&sh),
         flags::Cmd::Image(args) => args.run_image(&sh),

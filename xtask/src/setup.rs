@@ -53,6 +53,11 @@ pub const PACKAGES: &[&str] = &[
     "shellcheck",
     // `cargo xtask bench` records the commit it measured.
     "git",
+    // buildroot-ext/linux-hash.sh checks kernel.org's signed checksums (gpgv), and its
+    // test signs throwaway ones (gpg, which needs gpg-agent to sign).
+    "gpg",
+    "gpg-agent",
+    "gpgv",
     // Cross compilers, and the C libraries their Debian packages only
     // *recommend*: without them a gnu target links no program (crt1.o, -lc).
     "gcc-aarch64-linux-gnu",

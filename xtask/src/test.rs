@@ -141,7 +141,7 @@ impl flags::Test {
 /// Host checks: the workspace's tests, generated code, shell scripts. Each counts
 /// as one test in the summary; cargo prints its own per-test lines above.
 fn host(sh: &Shell) -> Outcome {
-    let checks: [(&str, &dyn Fn() -> Result<()>); 5] = [
+    let checks: [(&str, &dyn Fn() -> Result<()>); 7] = [
         ("cargo test --workspace --all-features", &|| {
             Ok(cmd!(sh, "cargo test --workspace --all-features").run()?)
         }),
@@ -152,6 +152,14 @@ fn host(sh: &Shell) -> Outcome {
             crate::bench::check(&boards)
         }),
         ("shellcheck", &|| shellcheck(sh)),
+        // The kernel hash script, offline with throwaway keys.
+        ("buildroot-ext/test-linux-hash.sh", &|| {
+            Ok(cmd!(sh, "sh buildroot-ext/test-linux-hash.sh").run()?)
+        }),
+        // The kernels Buildroot builds from our defconfigs keep every fragment option.
+        ("the Buildroot kernels' configurations", &|| {
+            crate::kconfig::check(sh)
+        }),
         // Every path the Buildroot tree refers to exists (CI has no Buildroot).
         ("buildroot-ext/check-paths.sh", &|| {
             Ok(cmd!(sh, "sh buildroot-ext/check-paths.sh").run()?)

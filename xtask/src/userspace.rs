@@ -85,9 +85,11 @@ pub fn build(sh: &Shell, board: &Board) -> Result<Vec<Binary>> {
 }
 
 /// Compiles each of `C_EXAMPLES` with `<cross>gcc`, statically, warnings as
-/// errors, with the ABI header's directory first on the include path (so that
-/// `<linux/mymap.h>` is the project's; `<linux/ioctl.h>` and `<linux/types.h>`
-/// are the C library's). The program is named `<name><suffix>`.
+/// errors, against the UAPI header as `make install-headers` stages it (driver/Makefile,
+/// the target Buildroot's `mymap-driver` installs into its staging directory, where
+/// Buildroot's `mymap-ring-consumer` template finds it), first on the include path (so
+/// that `<linux/mymap.h>` is mymap's; `<linux/ioctl.h>` and `<linux/types.h>` are the C
+/// library's). The program is named `<name><suffix>`.
 fn c_examples(cross: &str, suffix: &str) -> Result<Vec<Binary>> {
     let gcc = format!("{cross}gcc");
     let dir = target_dir()
@@ -98,13 +100,25 @@ fn c_examples(cross: &str, suffix: &str) -> Result<Vec<Binary>> {
     step(
         &format!("userspace: {gcc} {}", C_EXAMPLES.join(", ")),
         || {
+            let staging = dir.join("staging");
+            let mut install = Command::new("make");
+            install
+                .arg("-C")
+                .arg(root.join("driver"))
+                .arg("install-headers")
+                .arg(format!("DESTDIR={}", staging.display()));
+            run_logged(
+                install,
+                &dir.join("install-headers.log"),
+                "make install-headers (mymap's staged UAPI header)",
+            )?;
             C_EXAMPLES
                 .iter()
                 .map(|name| {
                     let path = dir.join(name);
                     let mut cc = Command::new(&gcc);
                     cc.args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-I"])
-                        .arg(root.join("driver/include/uapi"))
+                        .arg(staging.join("usr/include"))
                         .arg("-o")
                         .arg(&path)
                         .arg(root.join(format!("userspace/examples/{name}.c")));

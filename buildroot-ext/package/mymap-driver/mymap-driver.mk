@@ -39,6 +39,19 @@ define MYMAP_DRIVER_LINUX_CONFIG_FIXUPS
 	$(call KCONFIG_DISABLE_OPT,CONFIG_MODVERSIONS)
 endef
 
+# What other packages build against (driver/Makefile, install-dev): the
+# UAPI header at <linux/mymap.h> with mymap.pc, for C programs; and under
+# /usr/src/mymap the producer API header <linux/mymap_ring.h> and
+# mymap's Module.symvers, for kernel modules (see the
+# mymap-sample-producer and mymap-ring-consumer templates). The
+# kernel-module infrastructure has no staging hook, so the package's own
+# install-staging step runs it after the module is built.
+MYMAP_DRIVER_INSTALL_STAGING = YES
+define MYMAP_DRIVER_INSTALL_STAGING_CMDS
+	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D)/driver install-dev \
+		DESTDIR=$(STAGING_DIR)
+endef
+
 # The udev rule (rootfs-overlay/etc/udev/rules.d/60-mymap.rules) gives
 # this group the device nodes.
 define MYMAP_DRIVER_USERS
