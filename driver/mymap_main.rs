@@ -25,7 +25,10 @@
 //! - `exports.rs` (with `exports.c`): the producer API for other modules;
 //! - `glue.rs`: the declarations of the C glue and of the producer API,
 //!   generated from their headers;
-//! - `uapi.rs`: the ABI, generated from the C header.
+//! - `uapi.rs`: the ABI, generated from the C header;
+//! - `kernel_gaps.rs`: what the kernel's Rust abstractions lack (`poll` and
+//!   `llseek` hooks, `vm_ops`, sysfs parameters, `irq_work`, a detached
+//!   `hrtimer`), each in the shape upstream would take.
 
 use kernel::{
     miscdevice::{
@@ -41,6 +44,7 @@ mod exports;
 mod file;
 mod glue;
 mod gpio;
+mod kernel_gaps;
 mod mapping;
 mod of;
 mod params;
