@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The file operations of an open mymap device.
+//! A buffer device (`/dev/mymap`, `/dev/mymap1`, ...) and the file operations of an open one.
 //!
 //! Each open file holds a reference to its device's [`Buffer`]; the file's
 //! `f_op->owner` reference keeps the module loaded while any file, or any
@@ -28,6 +28,7 @@ use kernel::{
     },
     miscdevice::{
         MiscDevice,
+        MiscDeviceOptions,
         MiscDeviceRegistration, //
     },
     mm::virt::VmaNew,
@@ -58,11 +59,52 @@ use crate::{
         self,
         mymap_info, //
     },
-    MymapDevice,
 };
 
 const MYMAP_IOC_CLEAR: u32 = _IO(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_CLEAR);
 const MYMAP_IOC_INFO: u32 = _IOR::<mymap_info>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_INFO);
+
+/// Node names, by device index. The first device keeps the classic name so
+/// that `/dev/mymap` always exists; the others are numbered like `/dev/loopN`.
+const NAMES: [&CStr; uapi::MYMAP_MAX_DEVICES as usize] = [
+    c"mymap", c"mymap1", c"mymap2", c"mymap3", c"mymap4", c"mymap5", c"mymap6", c"mymap7",
+];
+
+/// One registered device and the buffer its files share.
+///
+/// # Invariants
+///
+/// Every `MiscDeviceRegistration<MymapFile>` that exists is the `reg` field of
+/// a `MymapDevice`: `MymapFile` is private to this crate and `MymapDevice::new`
+/// is the only place that registers one.
+#[pin_data]
+pub(crate) struct MymapDevice {
+    #[pin]
+    pub(crate) reg: MiscDeviceRegistration<MymapFile>,
+    pub(crate) buffer: Arc<Buffer>,
+}
+
+impl MymapDevice {
+    pub(crate) fn new(buffer: Arc<Buffer>) -> impl PinInit<Self, Error> {
+        let name = NAMES[buffer.index() as usize];
+        // INVARIANT: the registration is created as the `reg` field of a `MymapDevice`.
+        try_pin_init!(Self {
+            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
+            buffer,
+        })
+    }
+
+    /// Returns the device that owns `reg`.
+    fn from_registration(reg: &MiscDeviceRegistration<MymapFile>) -> &Self {
+        let reg: *const MiscDeviceRegistration<MymapFile> = reg;
+        // SAFETY: by the type invariant `reg` is the `reg` field of a `MymapDevice`, so
+        // stepping back by the field offset gives that device. The device is pinned in a
+        // `KBox` that is only dropped after `misc_deregister()`, and the returned reference
+        // has the lifetime of `reg`, which the misc core keeps alive during the file
+        // operation that passed it in.
+        unsafe { &*kernel::container_of!(reg, MymapDevice, reg) }
+    }
+}
 
 /// The private data type of an open mymap file: its device's buffer.
 pub(crate) struct MymapFile;

@@ -3,10 +3,11 @@
 //! What the Rust abstractions of kernel 7.3 lack, filled in the shape upstream would take.
 //!
 //! Each item says which abstraction it extends and what is missing there. The
-//! rest of the driver uses only these safe items (and, for the two unsafe
-//! entry points, a one-line proof), never the raw bindings behind them, so the
-//! day the kernel gains one of them, its item here is deleted and its users
-//! switch to the kernel's:
+//! rest of the driver uses these items, never the raw bindings behind them (the
+//! few `unsafe` ones, the `f_op` switch in `open`, a `fault` handler's table and
+//! the contracts of the two `unsafe trait`s, each with a one-line proof where
+//! used), so the day the kernel gains one of them, its item here is deleted and
+//! its users switch to the kernel's:
 //!
 //! - [`MiscDeviceExt`]: the `poll` and `llseek` hooks of `MiscDevice`;
 //! - [`VmOps`]: `vm_operations_struct` and a `vm_ops` setter for `VmaNew`;
@@ -150,9 +151,10 @@ unsafe extern "C" fn poll<T: MiscDeviceExt>(
     // SAFETY: only files that `T::open` switched to this table reach this function, and the
     // VFS calls `f_op->poll` between `open` and `release` (caller's guarantee).
     let device = unsafe { device::<T>(file) };
-    // SAFETY: `table` is null or valid for the call (caller's guarantee). `file` is valid for
-    // the call, and `poll` runs under `fdget()`, not `fdget_pos()`, so there is no position
-    // region that `File` rules out.
+    // SAFETY: `table` is null or valid for the call, and so is `file` (caller's guarantee).
+    // `poll` holds no `fdget_pos()` region, and nothing here reads or writes `f_pos`, which is
+    // what `File` guards against an unlocked region elsewhere (Binder's `poll` makes the same
+    // `File`).
     let (table, file) = unsafe { (PollTable::from_raw(table), File::from_raw_file(file)) };
     T::poll(device, file, table)
 }
@@ -168,9 +170,9 @@ impl Seek<'_> {
     /// Seeks within `[0, size]` with `SEEK_SET`, `SEEK_CUR` or `SEEK_END`; `EINVAL` for
     /// anything else or a position outside (`fixed_size_llseek()`).
     pub(crate) fn within(self, size: i64) -> Result<i64> {
-        // SAFETY: `file` is the file of this `llseek` call (only the trampoline makes a `Seek`),
-        // valid for the call; `fixed_size_llseek` updates `f_pos` as an `llseek` does, under
-        // the caller's `fdget_pos()`.
+        // SAFETY: `file` is valid for the call: it is the file of this `llseek` call (only the
+        // trampoline makes a `Seek`). `fixed_size_llseek` then changes `f_pos` as every
+        // `llseek` implementation does, which the VFS serialises (`fdget_pos()` in `lseek()`).
         let pos = unsafe {
             bindings::fixed_size_llseek(self.file.as_ptr(), self.offset, self.whence, size)
         };
@@ -195,8 +197,9 @@ unsafe extern "C" fn llseek<T: MiscDeviceExt>(
     // SAFETY: as in `poll`: only files `T::open` switched to this table come here, between
     // `open` and `release`.
     let device = unsafe { device::<T>(file) };
-    // SAFETY: `file` is valid for the call. `LocalFile` allows the `fdget_pos()` that
-    // `lseek()` holds on this thread, with or without `f_pos_lock`.
+    // SAFETY: `file` is valid and referenced for the call. An `fdget_pos()` that skipped
+    // `f_pos_lock` can only be the one of this `lseek()` (a file with more than one reference
+    // takes the lock), on this thread, which is what `LocalFile` allows.
     let file = unsafe { LocalFile::from_raw_file(file) };
     match T::llseek(
         device,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The file operations of an open ring device, `/dev/mymap-ringN`.
+//! A ring device, `/dev/mymap-ringN`, and the file operations of an open one.
 //!
 //! Opening for writing claims the ring for one consumer (`EBUSY` for a
 //! second); read-only opens are unlimited. The mmap rules are the header's:
@@ -25,6 +25,7 @@ use kernel::{
     iov::IovIterDest,
     miscdevice::{
         MiscDevice,
+        MiscDeviceOptions,
         MiscDeviceRegistration, //
     },
     mm::virt::VmaNew,
@@ -64,7 +65,6 @@ use crate::{
         mymap_ring_timer,
         mymap_ring_wakeup, //
     },
-    RingDevice,
 };
 
 const INFO: u32 = _IOR::<mymap_ring_info>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_INFO);
@@ -76,6 +76,50 @@ const GET_WAKEUP: u32 =
 const TIMER: u32 = _IOW::<mymap_ring_timer>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_TIMER);
 const INJECT: u32 =
     _IOWR::<mymap_ring_inject>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_INJECT);
+
+/// Ring node names, by ring index.
+const RING_NAMES: [&CStr; uapi::MYMAP_MAX_RINGS as usize] = [
+    c"mymap-ring0",
+    c"mymap-ring1",
+    c"mymap-ring2",
+    c"mymap-ring3",
+    c"mymap-ring4",
+    c"mymap-ring5",
+    c"mymap-ring6",
+    c"mymap-ring7",
+];
+
+/// One registered ring device and its ring.
+///
+/// # Invariants
+///
+/// Every `MiscDeviceRegistration<RingFile>` that exists is the `reg` field of a
+/// `RingDevice`: `RingFile` is private to this crate and `RingDevice::new` is the only
+/// place that registers one.
+#[pin_data]
+pub(crate) struct RingDevice {
+    #[pin]
+    pub(crate) reg: MiscDeviceRegistration<RingFile>,
+    pub(crate) ring: Arc<Ring>,
+}
+
+impl RingDevice {
+    pub(crate) fn new(ring: Arc<Ring>) -> impl PinInit<Self, Error> {
+        let name = RING_NAMES[ring.index() as usize];
+        // INVARIANT: the registration is created as the `reg` field of a `RingDevice`.
+        try_pin_init!(Self {
+            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
+            ring,
+        })
+    }
+
+    /// Returns the device that owns `reg`.
+    fn from_registration(reg: &MiscDeviceRegistration<RingFile>) -> &Self {
+        let reg: *const MiscDeviceRegistration<RingFile> = reg;
+        // SAFETY: as for `MymapDevice::from_registration`, by the type invariant.
+        unsafe { &*kernel::container_of!(reg, RingDevice, reg) }
+    }
+}
 
 /// The private data type of an open ring file: its ring.
 pub(crate) struct RingFile;
