@@ -80,8 +80,8 @@ const NAMES: [&CStr; uapi::MYMAP_MAX_DEVICES as usize] = [
 #[pin_data]
 pub(crate) struct MymapDevice {
     #[pin]
-    pub(crate) reg: MiscDeviceRegistration<MymapFile>,
-    pub(crate) buffer: Arc<Buffer>,
+    reg: MiscDeviceRegistration<MymapFile>,
+    buffer: Arc<Buffer>,
 }
 
 impl MymapDevice {
