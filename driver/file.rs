@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The file operations of an open mymap device.
+//! A buffer device (`/dev/mymap`, `/dev/mymap1`, ...) and the file operations of an open one.
 //!
 //! Each open file holds a reference to its device's [`Buffer`]; the file's
 //! `f_op->owner` reference keeps the module loaded while any file, or any
 //! mapping (which holds its file), is alive.
 //!
 //! The Rust `MiscDevice` trait of kernel 7.3 has no `llseek` hook, and a file
-//! without `f_op->llseek` cannot seek (`lseek` fails with `ESPIPE`). `open`
-//! therefore switches the new file to [`FOPS`], a copy of the misc vtable that
-//! the `MiscDevice` abstraction built for [`MymapFile`] with `llseek` added.
-//! `do_dentry_open()` looks at `f_op->llseek` only after `open` has returned,
-//! so the file keeps `FMODE_LSEEK`. See README.md ("Seeking") for why this
-//! extension lives in the driver rather than in a kernel patch.
+//! without `f_op->llseek` cannot seek (`lseek` fails with `ESPIPE`). The hook
+//! is `kernel_gaps::MiscDeviceExt::llseek`, and `open` switches the new file to
+//! the vtable that has it. See README.md ("Seeking") for why this extension
+//! lives in the driver rather than in a kernel patch.
 
 use kernel::{
     bindings,
@@ -44,7 +42,6 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
-    types::ForeignOwnable,
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -53,16 +50,61 @@ use kernel::{
 
 use crate::{
     buffer::Buffer,
+    kernel_gaps::{
+        MiscDeviceExt,
+        Seek, //
+    },
     mapping,
     uapi::{
         self,
         mymap_info, //
     },
-    MymapDevice,
 };
 
 const MYMAP_IOC_CLEAR: u32 = _IO(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_CLEAR);
 const MYMAP_IOC_INFO: u32 = _IOR::<mymap_info>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_INFO);
+
+/// Node names, by device index. The first device keeps the classic name so
+/// that `/dev/mymap` always exists; the others are numbered like `/dev/loopN`.
+const NAMES: [&CStr; uapi::MYMAP_MAX_DEVICES as usize] = [
+    c"mymap", c"mymap1", c"mymap2", c"mymap3", c"mymap4", c"mymap5", c"mymap6", c"mymap7",
+];
+
+/// One registered device and the buffer its files share.
+///
+/// # Invariants
+///
+/// Every `MiscDeviceRegistration<MymapFile>` that exists is the `reg` field of
+/// a `MymapDevice`: `MymapFile` is private to this crate and `MymapDevice::new`
+/// is the only place that registers one.
+#[pin_data]
+pub(crate) struct MymapDevice {
+    #[pin]
+    reg: MiscDeviceRegistration<MymapFile>,
+    buffer: Arc<Buffer>,
+}
+
+impl MymapDevice {
+    pub(crate) fn new(buffer: Arc<Buffer>) -> impl PinInit<Self, Error> {
+        let name = NAMES[buffer.index() as usize];
+        // INVARIANT: the registration is created as the `reg` field of a `MymapDevice`.
+        try_pin_init!(Self {
+            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
+            buffer,
+        })
+    }
+
+    /// Returns the device that owns `reg`.
+    fn from_registration(reg: &MiscDeviceRegistration<MymapFile>) -> &Self {
+        let reg: *const MiscDeviceRegistration<MymapFile> = reg;
+        // SAFETY: by the type invariant `reg` is the `reg` field of a `MymapDevice`, so
+        // stepping back by the field offset gives that device. The device is pinned in a
+        // `KBox` that is only dropped after `misc_deregister()`, and the returned reference
+        // has the lifetime of `reg`, which the misc core keeps alive during the file
+        // operation that passed it in.
+        unsafe { &*kernel::container_of!(reg, MymapDevice, reg) }
+    }
+}
 
 /// The private data type of an open mymap file: its device's buffer.
 pub(crate) struct MymapFile;
@@ -73,12 +115,8 @@ impl MiscDevice for MymapFile {
 
     fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Buffer>> {
         let buffer = MymapDevice::from_registration(misc).buffer.clone();
-        // SAFETY: `file` is being opened: it is not yet installed in any file table, so no
-        // other thread reads `f_op`. `FOPS` is a copy of the vtable the misc core installed
-        // (same functions, same `owner`), so the module reference taken for the old `f_op`
-        // is the one `fput()` drops for the new one. `FOPS` is a static of this module,
-        // which cannot be unloaded while the file holds that reference.
-        unsafe { (*file.as_ptr()).f_op = &FOPS.0 };
+        // SAFETY: this is `open`, and `file` the file it opens.
+        unsafe { Self::use_extended_fops(file) };
         Ok(buffer)
     }
 
@@ -146,42 +184,11 @@ fn info(buffer: &Buffer, arg: usize) -> Result {
     writer.write(&info)
 }
 
-/// `f_op->llseek`: `SEEK_SET`, `SEEK_CUR` and `SEEK_END` within `[0, size]`, else `EINVAL`.
-///
-/// # Safety
-///
-/// `file` must be a valid mymap file between its `open` and `release`.
-unsafe extern "C" fn llseek(
-    file: *mut bindings::file,
-    offset: bindings::loff_t,
-    whence: c_int,
-) -> bindings::loff_t {
-    // SAFETY: between `open` and `release` the private data is the pointer that the misc
-    // vtable's `open` made with `Arc::<Buffer>::into_foreign`; the file holds that
-    // reference until `release`, which cannot run during this call.
-    let buffer = unsafe { <Arc<Buffer> as ForeignOwnable>::borrow((*file).private_data) };
-    // The cast cannot overflow: the size is at most `MYMAP_MAX_SIZE`.
-    let size = buffer.size() as bindings::loff_t;
-    // SAFETY: `file` is valid for the duration of this call (caller's guarantee).
-    unsafe { bindings::fixed_size_llseek(file, offset, whence, size) }
+#[vtable]
+impl MiscDeviceExt for MymapFile {
+    /// `SEEK_SET`, `SEEK_CUR` and `SEEK_END` within `[0, size]`, else `EINVAL`.
+    fn llseek(buffer: ArcBorrow<'_, Buffer>, seek: Seek<'_>) -> Result<i64> {
+        // The cast cannot overflow: the size is at most `MYMAP_MAX_SIZE`.
+        seek.within(buffer.size() as i64)
+    }
 }
-
-/// A `file_operations` that may live in a `static`.
-#[repr(transparent)]
-struct Fops(bindings::file_operations);
-
-// SAFETY: the table is never written after compile time; the C code only reads it, from
-// any thread, as it does for every `const struct file_operations`.
-unsafe impl Sync for Fops {}
-
-/// The misc vtable that `MiscDevice` builds for `MymapFile`, plus `llseek`.
-static FOPS: Fops = {
-    let misc = MiscDeviceOptions { name: c"mymap" }.into_raw::<MymapFile>();
-    // SAFETY: `into_raw` points `fops` at the abstraction's `'static` vtable for
-    // `MymapFile`, a valid, initialised `file_operations`; copying it is a plain read.
-    let base = unsafe { *misc.fops };
-    Fops(bindings::file_operations {
-        llseek: Some(llseek),
-        ..base
-    })
-};

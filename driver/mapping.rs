@@ -17,13 +17,11 @@
 //! the page-table lock once per batch: a first pass over a mapping costs one
 //! fault per block, not one per page, and `mmap()` itself stays cheap.
 //!
-//! The 7.3 `VmaNew` abstraction has no setter for `vm_ops`; [`map`] writes the
-//! field itself, as `file.rs` does for `f_op`, with the same care for
-//! lifetimes: the handler finds the pages through the mapping's file, which
-//! the mapping holds, and whose private data (an `Arc` of the [`PageSource`])
-//! holds them until release. `f_op->owner` keeps this module, and so the
-//! [`VmOps`] tables, loaded meanwhile. The handler is generic over the owner
-//! of the pages, so a buffer and a ring share it.
+//! The 7.3 `VmaNew` abstraction has no setter for `vm_ops`; [`map`] installs
+//! the table with `kernel_gaps::VmOps`. The handler finds the pages through
+//! the mapping's file, which the mapping holds, and whose private data (an
+//! `Arc` of the [`PageSource`]) holds them until release. The handler is
+//! generic over the owner of the pages, so a buffer and a ring share it.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -42,12 +40,16 @@ use kernel::{
     types::ForeignOwnable,
 };
 
+use crate::kernel_gaps::VmOps;
+
 /// The owner of the pages a mapping shows: a buffer or a ring.
 ///
 /// The file's private data must be an `Arc<Self>` made with `into_foreign`.
 pub(crate) trait PageSource: Send + Sync + Sized + 'static {
     /// The operations of this owner's mappings.
-    const VM_OPS: &'static VmOps = &VmOps::new::<Self>();
+    // SAFETY: `fault::<Self>` needs a mapping that `map` set up for a `Self`; `map::<Self>` is
+    // the only place that installs this table.
+    const VM_OPS: &'static VmOps = &unsafe { VmOps::fault_only(fault::<Self>) };
 
     /// The pages `first .. first + count`, or `None` if that range is not inside.
     fn pages(&self, first: usize, count: usize) -> Option<&[NonNull<bindings::page>]>;
@@ -82,11 +84,7 @@ pub(crate) fn map<T: PageSource>(source: &T, vma: &VmaNew, pgoff: usize) -> Resu
     }
     vma.set_dontexpand();
     vma.set_mixedmap();
-    // SAFETY: `vma` is being set up by the mmap hook: the caller holds `mmap_lock` for
-    // writing and the VMA is not yet visible to any other thread, so writing `vm_ops` races
-    // with nothing. `T::VM_OPS` is a constant of this module, which stays loaded while the
-    // mapping exists: the mapping holds its file, and the file holds the module (`owner`).
-    unsafe { (*vma.as_ptr()).vm_ops = &T::VM_OPS.0 };
+    T::VM_OPS.install(vma);
     Ok(())
 }
 
@@ -177,24 +175,4 @@ unsafe fn insert(
         }
     }
     Ok(())
-}
-
-/// A `vm_operations_struct` that may live in a `static` or a constant.
-#[repr(transparent)]
-pub(crate) struct VmOps(bindings::vm_operations_struct);
-
-// SAFETY: the table is never written after compile time; the C code only reads it, from
-// any thread, as it does for every `const struct vm_operations_struct`.
-unsafe impl Sync for VmOps {}
-
-impl VmOps {
-    /// The operations of every mapping of a `T`: only `.fault`.
-    const fn new<T: PageSource>() -> Self {
-        Self(bindings::vm_operations_struct {
-            fault: Some(fault::<T>),
-            // SAFETY: every field of `vm_operations_struct` is an `Option` of a function
-            // pointer, for which all-zero bytes are `None`: the C table with only `.fault`.
-            ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-        })
-    }
 }

@@ -16,31 +16,28 @@
 //! - `buffer.rs`: a buffer and the lock that serialises kernel access to it;
 //! - `mapping.rs`: user mappings: the mmap checks and the fault handler that
 //!   inserts the pages;
-//! - `file.rs`: the file operations of an open buffer device;
+//! - `file.rs`: a buffer device and the file operations of an open one;
 //! - `ring.rs`: a ring: reserve, commit, wakeups, `read()`;
-//! - `ring_file.rs`: the file operations of an open ring device;
+//! - `ring_file.rs`: a ring device and the file operations of an open one;
 //! - `producers.rs`: the timer producer and the injector;
 //! - `gpio.rs` (with `gpio_glue.c` and `gpio_glue.h`): the GPIO-interrupt producer;
 //! - `of.rs`: the same, bound to device-tree nodes by a platform driver;
 //! - `exports.rs` (with `exports.c`): the producer API for other modules;
 //! - `glue.rs`: the declarations of the C glue and of the producer API,
 //!   generated from their headers;
-//! - `uapi.rs`: the ABI, generated from the C header.
+//! - `uapi.rs`: the ABI, generated from the C header;
+//! - `kernel_gaps.rs`: what the kernel's Rust abstractions lack (`poll` and
+//!   `llseek` hooks, `vm_ops`, sysfs parameters, `irq_work`, a detached
+//!   `hrtimer`), each in the shape upstream would take.
 
-use kernel::{
-    miscdevice::{
-        MiscDeviceOptions,
-        MiscDeviceRegistration, //
-    },
-    prelude::*,
-    sync::Arc, //
-};
+use kernel::prelude::*;
 
 mod buffer;
 mod exports;
 mod file;
 mod glue;
 mod gpio;
+mod kernel_gaps;
 mod mapping;
 mod of;
 mod params;
@@ -52,9 +49,9 @@ mod uapi;
 mod vmem;
 
 use buffer::Buffer;
-use file::MymapFile;
+use file::MymapDevice;
 use ring::Ring;
-use ring_file::RingFile;
+use ring_file::RingDevice;
 
 module! {
     type: MymapModule,
@@ -62,92 +59,6 @@ module! {
     authors: ["mymap developers"],
     description: "Kernel buffers shared with userspace through mmap, read/write and ioctl",
     license: "GPL",
-}
-
-/// Node names, by device index. The first device keeps the classic name so
-/// that `/dev/mymap` always exists; the others are numbered like `/dev/loopN`.
-const NAMES: [&CStr; uapi::MYMAP_MAX_DEVICES as usize] = [
-    c"mymap", c"mymap1", c"mymap2", c"mymap3", c"mymap4", c"mymap5", c"mymap6", c"mymap7",
-];
-
-/// One registered device and the buffer its files share.
-///
-/// # Invariants
-///
-/// Every `MiscDeviceRegistration<MymapFile>` that exists is the `reg` field of
-/// a `MymapDevice`: `MymapFile` is private to this module and `MymapDevice::new`
-/// is the only place that registers one.
-#[pin_data]
-struct MymapDevice {
-    #[pin]
-    reg: MiscDeviceRegistration<MymapFile>,
-    buffer: Arc<Buffer>,
-}
-
-impl MymapDevice {
-    fn new(buffer: Arc<Buffer>) -> impl PinInit<Self, Error> {
-        let name = NAMES[buffer.index() as usize];
-        // INVARIANT: the registration is created as the `reg` field of a `MymapDevice`.
-        try_pin_init!(Self {
-            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
-            buffer,
-        })
-    }
-
-    /// Returns the device that owns `reg`.
-    fn from_registration(reg: &MiscDeviceRegistration<MymapFile>) -> &Self {
-        let reg: *const MiscDeviceRegistration<MymapFile> = reg;
-        // SAFETY: by the type invariant `reg` is the `reg` field of a `MymapDevice`, so
-        // stepping back by the field offset gives that device. The device is pinned in a
-        // `KBox` that is only dropped after `misc_deregister()`, and the returned reference
-        // has the lifetime of `reg`, which the misc core keeps alive during the file
-        // operation that passed it in.
-        unsafe { &*kernel::container_of!(reg, MymapDevice, reg) }
-    }
-}
-
-/// Ring node names, by ring index.
-const RING_NAMES: [&CStr; uapi::MYMAP_MAX_RINGS as usize] = [
-    c"mymap-ring0",
-    c"mymap-ring1",
-    c"mymap-ring2",
-    c"mymap-ring3",
-    c"mymap-ring4",
-    c"mymap-ring5",
-    c"mymap-ring6",
-    c"mymap-ring7",
-];
-
-/// One registered ring device and its ring.
-///
-/// # Invariants
-///
-/// Every `MiscDeviceRegistration<RingFile>` that exists is the `reg` field of a
-/// `RingDevice`: `RingFile` is private to this module and `RingDevice::new` is the only
-/// place that registers one.
-#[pin_data]
-struct RingDevice {
-    #[pin]
-    reg: MiscDeviceRegistration<RingFile>,
-    ring: Arc<Ring>,
-}
-
-impl RingDevice {
-    fn new(ring: Arc<Ring>) -> impl PinInit<Self, Error> {
-        let name = RING_NAMES[ring.index() as usize];
-        // INVARIANT: the registration is created as the `reg` field of a `RingDevice`.
-        try_pin_init!(Self {
-            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
-            ring,
-        })
-    }
-
-    /// Returns the device that owns `reg`.
-    fn from_registration(reg: &MiscDeviceRegistration<RingFile>) -> &Self {
-        let reg: *const MiscDeviceRegistration<RingFile> = reg;
-        // SAFETY: as for `MymapDevice::from_registration`, by the type invariant.
-        unsafe { &*kernel::container_of!(reg, RingDevice, reg) }
-    }
 }
 
 #[pin_data]

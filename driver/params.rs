@@ -1,18 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module parameters (`size`, `devices`, `rings`, `ring_size`), readable in sysfs.
+//! The module parameters (`size`, `devices`, `rings`, `ring_size`, `gpio`), readable in sysfs.
 //!
 //! The `module!` macro of kernel 7.3 registers Rust parameters with permission
-//! 0, so they never appear under `/sys/module/<name>/parameters`. The
-//! parameters here are therefore declared the way C's `module_param()` does:
-//! a `struct kernel_param` in the `__param` section, parsed and shown by the
-//! kernel's own `param_ops_ulong`/`param_ops_uint`, plus the `.modinfo`
-//! strings that `modinfo` prints.
+//! 0, so they never appear under `/sys/module/<name>/parameters`; they are
+//! declared with `kernel_gaps::read_only_param!` instead, the way C's
+//! `module_param()` does.
 
-use core::cell::UnsafeCell;
 use kernel::{
-    bindings,
-    module_param::KernelParam,
     page::PAGE_SIZE,
     prelude::*,
     str::CString, //
@@ -20,118 +15,44 @@ use kernel::{
 
 use crate::{
     gpio::Edges,
+    kernel_gaps::read_only_param,
     uapi, //
 };
 
-/// A parameter value that the kernel's C parameter code writes.
-///
-/// # Invariants
-///
-/// The value is written only by `parse_args()` while the module is loading,
-/// before `init` runs, and never afterwards: the parameters are read-only in
-/// sysfs (permission 0444), so no `set` call can happen once the module is live.
-#[repr(transparent)]
-struct ParamValue<T>(UnsafeCell<T>);
-
-// SAFETY: by the type invariant the only write happens before any reader can exist, so
-// shared access from several threads only ever reads. For `gpio`, a string pointer, the string
-// (allocated by `param_ops_charp`) is freed only at unload, after every reader.
-unsafe impl<T> Sync for ParamValue<T> {}
-
-impl<T: Copy> ParamValue<T> {
-    const fn new(value: T) -> Self {
-        Self(UnsafeCell::new(value))
-    }
-
-    fn get(&self) -> T {
-        // SAFETY: by the type invariant no write can run concurrently with this read.
-        unsafe { *self.0.get() }
-    }
-
-    const fn as_arg(&self) -> *mut c_void {
-        self.0.get().cast()
-    }
-}
-
-static SIZE: ParamValue<c_ulong> = ParamValue::new(uapi::MYMAP_DEFAULT_SIZE as c_ulong);
-static DEVICES: ParamValue<c_uint> = ParamValue::new(1);
-static RINGS: ParamValue<c_uint> = ParamValue::new(1);
-static RING_SIZE: ParamValue<c_uint> = ParamValue::new(uapi::MYMAP_RING_DEFAULT_SIZE);
-static GPIO: ParamValue<*mut c_char> = ParamValue::new(core::ptr::null_mut());
-
-/// Declares one read-only parameter: its `kernel_param` and `.modinfo` lines.
-macro_rules! declare_param {
-    ($param:ident, $value:ident, $ops:ident, $name:literal, $parmtype:literal, $parm:literal) => {
-        #[link_section = "__param"]
-        #[used(compiler)]
-        // `as_char_ptr` is not `const`; the name is ASCII, so the sign of `char` is moot.
-        #[expect(clippy::disallowed_methods)]
-        static $param: KernelParam = KernelParam::new(bindings::kernel_param {
-            name: $name.as_ptr(),
-            // `__this_module` is set up by the module loader and lives until the module
-            // is unloaded, which also ends every use of this parameter.
-            mod_: (&raw const bindings::__this_module).cast_mut(),
-            ops: &raw const bindings::$ops,
-            perm: 0o444,
-            level: -1,
-            flags: 0,
-            __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
-                arg: $value.as_arg(),
-            },
-        });
-
-        const _: () = {
-            #[link_section = ".modinfo"]
-            #[used(compiler)]
-            static PARMTYPE: [u8; $parmtype.len()] = *$parmtype;
-            #[link_section = ".modinfo"]
-            #[used(compiler)]
-            static PARM: [u8; $parm.len()] = *$parm;
-        };
-    };
-}
-
-declare_param!(
-    __PARAM_SIZE,
-    SIZE,
+read_only_param!(
+    SIZE: c_ulong = uapi::MYMAP_DEFAULT_SIZE as c_ulong,
     param_ops_ulong,
     c"size",
     b"parmtype=size:ulong\0",
-    b"parm=size:Buffer bytes per device, rounded up to whole pages (default 65536, at most 67108864)\0"
+    b"parm=size:Buffer bytes per device, rounded up to whole pages (default 65536, at most 67108864)\0",
 );
-declare_param!(
-    __PARAM_DEVICES,
-    DEVICES,
+read_only_param!(
+    DEVICES: c_uint = 1,
     param_ops_uint,
     c"devices",
     b"parmtype=devices:uint\0",
-    b"parm=devices:Number of devices: /dev/mymap, /dev/mymap1, ... (default 1, at most 8)\0"
+    b"parm=devices:Number of devices: /dev/mymap, /dev/mymap1, ... (default 1, at most 8)\0",
 );
-
-declare_param!(
-    __PARAM_RINGS,
-    RINGS,
+read_only_param!(
+    RINGS: c_uint = 1,
     param_ops_uint,
     c"rings",
     b"parmtype=rings:uint\0",
-    b"parm=rings:Number of rings: /dev/mymap-ring0, ... (default 1, 0 to 8)\0"
+    b"parm=rings:Number of rings: /dev/mymap-ring0, ... (default 1, 0 to 8)\0",
 );
-declare_param!(
-    __PARAM_RING_SIZE,
-    RING_SIZE,
+read_only_param!(
+    RING_SIZE: c_uint = uapi::MYMAP_RING_DEFAULT_SIZE,
     param_ops_uint,
     c"ring_size",
     b"parmtype=ring_size:uint\0",
-    b"parm=ring_size:Data bytes per ring, a power of two of at least one page (default 262144, at most 67108864)\0"
+    b"parm=ring_size:Data bytes per ring, a power of two of at least one page (default 262144, at most 67108864)\0",
 );
-
-declare_param!(
-    __PARAM_GPIO,
-    GPIO,
+read_only_param!(
+    GPIO: *mut c_char = core::ptr::null_mut(),
     param_ops_charp,
     c"gpio",
     b"parmtype=gpio:charp\0",
-    b"parm=gpio:GPIO lines producing into the rings: LABEL:OFFSET[,rising|falling|both] for ring 0, then ;-separated for rings 1, 2, ... (an empty entry skips a ring)\0"
+    b"parm=gpio:GPIO lines producing into the rings: LABEL:OFFSET[,rising|falling|both] for ring 0, then ;-separated for rings 1, 2, ... (an empty entry skips a ring)\0",
 );
 
 /// A GPIO line to produce into a ring (`gpio=`).
@@ -212,7 +133,7 @@ impl Params {
             return Ok(specs);
         }
         // SAFETY: a non-null value is the NUL-terminated string `param_ops_charp` stored,
-        // alive until unload (see the `Sync` implementation above).
+        // alive until unload (see `ParamValue`'s `Sync` implementation).
         let text = unsafe { CStr::from_char_ptr(ptr) }.to_bytes();
         for (ring, entry) in text.split(|&b| b == b';').enumerate() {
             if entry.is_empty() {

@@ -40,7 +40,10 @@ use kernel::{
 };
 
 use crate::{
-    ring::Ring,
+    ring::{
+        Ring,
+        RunningProducer, //
+    },
     uapi::{
         self,
         mymap_ring_inject,
@@ -85,8 +88,8 @@ impl HrTimerCallback for TimerProducer {
     }
 }
 
-/// A running timer producer: stopping it is dropping this.
-pub(crate) struct Running {
+/// A running timer producer, kept by its ring: stopping it is dropping this.
+struct Running {
     /// Cancels the timer (waiting for a running callback) when dropped.
     _handle: ArcHrTimerHandle<TimerProducer>,
     period_ns: u64,
@@ -117,14 +120,20 @@ pub(crate) fn timer(ring: &Arc<Ring>, req: &mymap_ring_timer) -> Result {
         }),
         GFP_KERNEL,
     )?;
+    // Allocated before the lock, so that a failure leaves the old timer running.
+    let running = KBox::<Running>::new_uninit(GFP_KERNEL)?;
     let mut slot = ring.timer_slot().lock();
     // The old timer, if any, is cancelled before the new one starts.
     drop(slot.take());
-    *slot = Some(Running {
-        _handle: producer.start(period),
-        period_ns: req.period_ns,
-        len: req.len,
-    });
+    let running: KBox<Running> = KBox::write(
+        running,
+        Running {
+            _handle: producer.start(period),
+            period_ns: req.period_ns,
+            len: req.len,
+        },
+    );
+    *slot = Some(running);
     Ok(())
 }
 
@@ -133,14 +142,11 @@ pub(crate) fn stop(ring: &Ring) {
     drop(ring.timer_slot().lock().take());
 }
 
-/// `MYMAP_RING_IOC_STATS`: the ring's counters and its timer's settings.
-pub(crate) fn stats(ring: &Ring) -> mymap_ring_stats {
-    let mut stats = ring.stats();
-    if let Some(running) = &*ring.timer_slot().lock() {
-        stats.timer_period_ns = running.period_ns;
-        stats.timer_len = running.len;
+impl RunningProducer for Running {
+    fn fill_stats(&self, stats: &mut mymap_ring_stats) {
+        stats.timer_period_ns = self.period_ns;
+        stats.timer_len = self.len;
     }
-    stats
 }
 
 /// `MYMAP_RING_IOC_INJECT`: produces `count` records of `len` bytes now; fills the counts.

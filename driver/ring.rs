@@ -44,7 +44,7 @@
 
 use core::ptr::NonNull;
 use kernel::{
-    bindings,
+    bindings, impl_has_hr_timer,
     iov::IovIterDest,
     new_mutex, new_poll_condvar, new_spinlock_irq,
     page::PAGE_SIZE,
@@ -66,12 +66,27 @@ use kernel::{
         Mutex,
         SpinLockIrq, //
     },
-    types::Opaque,
+    time::{
+        hrtimer::{
+            HrTimer,
+            HrTimerCallback,
+            HrTimerCallbackContext,
+            HrTimerRestart,
+            RelativeHardMode, //
+        },
+        ClockSource,
+        Delta,
+        Monotonic, //
+    },
 };
 
 use crate::{
+    kernel_gaps::{
+        DetachedHrTimer,
+        IrqWork,
+        IrqWorkItem, //
+    },
     mapping::PageSource,
-    producers::Running,
     ratelimit::pr_err_ratelimited,
     uapi::{
         self,
@@ -92,9 +107,25 @@ pub(crate) const F_NO_WAKEUP: u32 = 0x1;
 /// See [`F_NO_WAKEUP`].
 pub(crate) const F_FORCE_WAKEUP: u32 = 0x2;
 
-/// Bytes a record with `len` payload bytes occupies: `MYMAP_RING_RECORD_SIZE(len)`.
+/// Bytes a record with `len` payload bytes occupies: the header's `MYMAP_RING_RECORD_SIZE(len)`
+/// (a function-like macro, which bindgen does not translate). The driver's one definition.
 pub(crate) const fn record_size(len: u32) -> u32 {
     (HEADER + (len & uapi::MYMAP_RING_LEN_MASK) + 7) & !7
+}
+
+/// The largest payload of a ring with `data_size` bytes of data: the header's formula at
+/// `mymap_ring_info.max_payload` ("data_size / 4 - header"). The driver's one definition.
+pub(crate) const fn max_payload(data_size: u32) -> u32 {
+    data_size / 4 - HEADER
+}
+
+/// A producer that runs on its own and that its ring keeps until it is replaced or stopped:
+/// the timer producer (`producers.rs`). Dropping it stops it.
+///
+/// The ring knows it by this trait only, so that this file does not depend on its producers.
+pub(crate) trait RunningProducer: Send {
+    /// Fills the producer's fields of `MYMAP_RING_IOC_STATS` (`timer_period_ns`, `timer_len`).
+    fn fill_stats(&self, stats: &mut mymap_ring_stats);
 }
 
 /// The state every producer changes, under [`Ring::lock`].
@@ -149,11 +180,11 @@ struct Counters {
 ///
 /// - `mem` is `2 * PAGE_SIZE + data_size` bytes: the consumer page, the producer page, then
 ///   the data area; `data_size` is a power of two and a multiple of `PAGE_SIZE`, at most
-///   `MYMAP_RING_MAX_SIZE`, and `max_payload == data_size / 4 - HEADER`.
+///   `MYMAP_RING_MAX_SIZE`, and `max_payload == max_payload(data_size)`.
 /// - `Produce::pos` only moves forward by whole records (and WRAP gaps); every record starts
 ///   8-byte aligned inside the data area and ends at or before its end.
-/// - `work` and `latency` are initialised (`irq_work` with [`Ring::wake_work`], `hrtimer`
-///   with [`Ring::latency_expired`]) and stopped in `drop` before the memory goes.
+/// - Every `Ring` is made by [`Ring::new`], in an `Arc`: pinned from its creation.
+/// - `work` and `latency` are stopped in `drop` before anything else goes.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Ring {
     mem: VmallocPages,
@@ -168,10 +199,13 @@ pub(crate) struct Ring {
     /// Woken (from `work`) for `poll()` and blocked `read()`s.
     #[pin]
     wait: PollCondVar,
+    /// Wakes the waiters ([`IrqWorkItem::run`]): a producer may run where `wake_up` may not.
     #[pin]
-    work: Opaque<bindings::irq_work>,
+    work: IrqWork<Ring>,
+    /// The max latency of the WATERMARK policy ([`HrTimerCallback::run`]), in hard-interrupt
+    /// context.
     #[pin]
-    latency: Opaque<bindings::hrtimer>,
+    latency: HrTimer<Ring>,
     /// 1 while `latency` is started and has not fired.
     latency_armed: Atomic<u32>,
     /// The producer position, as last published: for readiness without the lock.
@@ -184,14 +218,14 @@ pub(crate) struct Ring {
     claimed: Atomic<u32>,
     /// The timer producer, while it runs.
     #[pin]
-    timer: Mutex<Option<Running>>,
+    timer: Mutex<Option<KBox<dyn RunningProducer>>>,
 }
 
-// SAFETY: the raw `irq_work` and `hrtimer` are only used through the kernel's functions,
-// which may be called from any thread; everything else is `Send + Sync` by itself.
-unsafe impl Send for Ring {}
-// SAFETY: see `Send`; all mutation goes through atomics, the locks, or the C functions above.
-unsafe impl Sync for Ring {}
+impl_has_hr_timer! {
+    impl HasHrTimer<Self> for Ring {
+        mode: RelativeHardMode<Monotonic>, field: self.latency
+    }
+}
 
 /// A record reserved by a producer, not yet committed.
 ///
@@ -216,9 +250,9 @@ impl Ring {
             return Err(EINVAL);
         }
         let mem = VmallocPages::new(2 * PAGE_SIZE + data_size as usize)?;
-        let max_payload = data_size / 4 - HEADER;
+        let max_payload = max_payload(data_size);
         let ring = Arc::pin_init(
-            // INVARIANT: the sizes are checked above; `work` and `latency` are set up here.
+            // INVARIANT: the sizes are checked above; the ring is made in an `Arc`.
             try_pin_init!(Self {
                 mem,
                 data_size,
@@ -236,26 +270,8 @@ impl Ring {
                     "mymap::Ring::lock"
                 ),
                 wait <- new_poll_condvar!("mymap::Ring::wait"),
-                work <- Opaque::ffi_init(|slot: *mut bindings::irq_work| {
-                    // SAFETY: `slot` is valid for writing an `irq_work`. All-zero with `func`
-                    // set is what `init_irq_work()` stores (`IRQ_WORK_INIT`).
-                    unsafe {
-                        slot.write(core::mem::zeroed());
-                        (*slot).func = Some(Self::wake_work);
-                    }
-                }),
-                latency <- Opaque::ffi_init(|slot: *mut bindings::hrtimer| {
-                    // SAFETY: `slot` is valid for writing an `hrtimer`, which `hrtimer_setup`
-                    // initialises whole.
-                    unsafe {
-                        bindings::hrtimer_setup(
-                            slot,
-                            Some(Self::latency_expired),
-                            bindings::CLOCK_MONOTONIC as i32,
-                            bindings::hrtimer_mode_HRTIMER_MODE_REL_HARD,
-                        )
-                    }
-                }),
+                work <- IrqWork::new(),
+                latency <- HrTimer::new(),
                 latency_armed: Atomic::new(0),
                 pos_hint: Atomic::new(0),
                 policy: Atomic::new(uapi::MYMAP_WAKEUP_CAUGHT_UP),
@@ -389,8 +405,8 @@ impl Ring {
         }
         let ts = match timestamp_ns {
             Some(ts) => ts,
-            // SAFETY: `ktime_get` has no preconditions and may be called in any context.
-            None => (unsafe { bindings::ktime_get() }) as u64,
+            // `CLOCK_MONOTONIC` (`ktime_get()`), never negative. Any context.
+            None => Monotonic::ktime_get() as u64,
         };
         let start = if gap != 0 {
             // SAFETY: `offset` is 8-byte aligned (records are) and at least 8 bytes remain
@@ -531,58 +547,13 @@ impl Ring {
         if ns == 0 || self.latency_armed.xchg(1, Relaxed) == 1 {
             return;
         }
-        // SAFETY: `latency` was set up by `hrtimer_setup` (type invariant) and is cancelled in
-        // `drop`; starting it is allowed in any context. The value fits: at most 10^9 ns.
-        unsafe {
-            bindings::hrtimer_start_range_ns(
-                self.latency.get(),
-                ns as i64,
-                0,
-                bindings::hrtimer_mode_HRTIMER_MODE_REL_HARD,
-            )
-        };
+        // Any context: starting an hrtimer never sleeps. The value fits: at most 10^9 ns.
+        self.start_detached(Delta::from_nanos(ns as i64));
     }
 
     /// Queues the wakeup. Safe in any context: the `irq_work` does the `wake_up`.
     fn wake(&self) {
-        // SAFETY: `work` was initialised (type invariant) and is synced in `drop`.
-        unsafe { bindings::irq_work_queue(self.work.get()) };
-    }
-
-    /// `irq_work` function: wakes `poll()` and `read()` waiters.
-    ///
-    /// # Safety
-    ///
-    /// `work` is the `work` field of a live `Ring`.
-    unsafe extern "C" fn wake_work(work: *mut bindings::irq_work) {
-        let work = work.cast::<Opaque<bindings::irq_work>>();
-        // SAFETY: `work` is the `work` field of a `Ring`, alive until `drop` has synced this
-        // work (caller's guarantee).
-        let ring = unsafe { &*kernel::container_of!(work, Ring, work) };
-        // Take and release the lock: a `read()` that found no record under it is then already
-        // on the wait queue, so this wakeup cannot be lost.
-        drop(ring.lock.lock());
-        ring.counters.wakeups.add(1, Relaxed);
-        ring.wait.notify_all();
-    }
-
-    /// `hrtimer` function: the max latency of the WATERMARK policy has passed.
-    ///
-    /// # Safety
-    ///
-    /// `timer` is the `latency` field of a live `Ring`.
-    unsafe extern "C" fn latency_expired(
-        timer: *mut bindings::hrtimer,
-    ) -> bindings::hrtimer_restart {
-        let timer = timer.cast::<Opaque<bindings::hrtimer>>();
-        // SAFETY: `timer` is the `latency` field of a `Ring`, alive until `drop` has cancelled
-        // this timer (caller's guarantee).
-        let ring = unsafe { &*kernel::container_of!(timer, Ring, latency) };
-        ring.latency_armed.store(0, Relaxed);
-        if ring.worth_waking() {
-            ring.wake();
-        }
-        bindings::hrtimer_restart::HRTIMER_NORESTART
+        self.work.queue();
     }
 
     /// The `len` word of the record (or WRAP word) at `offset` of the data area.
@@ -661,7 +632,7 @@ impl Ring {
     }
 
     /// The timer producer's slot (`producers.rs`).
-    pub(crate) fn timer_slot(&self) -> &Mutex<Option<Running>> {
+    pub(crate) fn timer_slot(&self) -> &Mutex<Option<KBox<dyn RunningProducer>>> {
         &self.timer
     }
 
@@ -711,10 +682,10 @@ impl Ring {
         Ok(())
     }
 
-    /// The counters; the caller fills the timer fields.
+    /// `MYMAP_RING_IOC_STATS`: the counters and the timer producer's settings.
     pub(crate) fn stats(&self) -> mymap_ring_stats {
         let dropped = self.lock.lock().dropped;
-        mymap_ring_stats {
+        let mut stats = mymap_ring_stats {
             produced: self.counters.produced.load(Relaxed),
             discarded: self.counters.discarded.load(Relaxed),
             dropped,
@@ -723,7 +694,11 @@ impl Ring {
             timer_period_ns: 0,
             timer_len: 0,
             producer_pos: self.pos_hint.load(Relaxed),
+        };
+        if let Some(running) = &*self.timer.lock() {
+            running.fill_stats(&mut stats);
         }
+        stats
     }
 
     /// Produces one record with the built-in producers' payload (see the header).
@@ -937,14 +912,46 @@ impl PageSource for Ring {
     }
 }
 
+// SAFETY: `OFFSET` is that of `work`, an `IrqWork<Ring>`; every `Ring` is pinned in its `Arc`
+// (type invariant), and `drop` syncs `work` before any field goes.
+unsafe impl IrqWorkItem for Ring {
+    const OFFSET: usize = core::mem::offset_of!(Ring, work);
+
+    /// Wakes `poll()` and `read()` waiters.
+    fn run(&self) {
+        // Take and release the lock: a `read()` that found no record under it is then already
+        // on the wait queue, so this wakeup cannot be lost.
+        drop(self.lock.lock());
+        self.counters.wakeups.add(1, Relaxed);
+        self.wait.notify_all();
+    }
+}
+
+impl HrTimerCallback for Ring {
+    type Pointer<'a> = Pin<&'a Ring>;
+
+    /// The max latency of the WATERMARK policy has passed. Hard-interrupt context: takes no
+    /// lock, only reads the ring and queues the `irq_work`.
+    fn run(this: Pin<&Ring>, _ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
+        this.latency_armed.store(0, Relaxed);
+        if this.worth_waking() {
+            this.wake();
+        }
+        HrTimerRestart::NoRestart
+    }
+}
+
+// SAFETY: every `Ring` is pinned in its `Arc` (type invariant), and `drop` cancels `latency`
+// before any field goes.
+unsafe impl DetachedHrTimer for Ring {}
+
 #[pinned_drop]
 impl PinnedDrop for Ring {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `latency` was set up in `new`. After the cancel it is not running and nothing
-        // starts it again: no producer or file is left (the ring is being dropped).
-        unsafe { bindings::hrtimer_cancel(self.latency.get()) };
-        // SAFETY: `work` was initialised in `new`; after the sync it is neither pending nor
-        // running, and nothing can queue it any more.
-        unsafe { bindings::irq_work_sync(self.work.get()) };
+        // In this order: the timer may queue the work. After the cancel the timer is not
+        // running, and nothing starts it again: no producer or file is left (the ring is being
+        // dropped). After the sync the work is neither pending nor running.
+        self.cancel_timer();
+        self.work.sync();
     }
 }

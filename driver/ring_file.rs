@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The file operations of an open ring device, `/dev/mymap-ringN`.
+//! A ring device, `/dev/mymap-ringN`, and the file operations of an open one.
 //!
 //! Opening for writing claims the ring for one consumer (`EBUSY` for a
 //! second); read-only opens are unlimited. The mmap rules are the header's:
 //! page 0 writable alone, by the consumer; everything else read-only for good.
 //!
-//! The `MiscDevice` trait of kernel 7.3 has no `poll` hook; `open` switches
-//! the file to [`FOPS`], the abstraction's own vtable for [`RingFile`] with
-//! `poll` added, the way `file.rs` adds `llseek` to the buffer's (see there,
-//! and README.md, "Seeking", for why the extension lives in the driver).
+//! The `MiscDevice` trait of kernel 7.3 has no `poll` hook; it is
+//! `kernel_gaps::MiscDeviceExt::poll`, and `open` switches the file to the
+//! vtable that has it, as `file.rs` does for `llseek` (see README.md,
+//! "Seeking", for why the extension lives in the driver).
 
 use kernel::{
     bindings,
@@ -44,7 +44,6 @@ use kernel::{
         AsBytes,
         FromBytes, //
     },
-    types::ForeignOwnable,
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -52,6 +51,7 @@ use kernel::{
 };
 
 use crate::{
+    kernel_gaps::MiscDeviceExt,
     mapping, producers,
     ring::{
         AtConsumer,
@@ -65,7 +65,6 @@ use crate::{
         mymap_ring_timer,
         mymap_ring_wakeup, //
     },
-    RingDevice,
 };
 
 const INFO: u32 = _IOR::<mymap_ring_info>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_INFO);
@@ -77,6 +76,50 @@ const GET_WAKEUP: u32 =
 const TIMER: u32 = _IOW::<mymap_ring_timer>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_TIMER);
 const INJECT: u32 =
     _IOWR::<mymap_ring_inject>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_RING_INJECT);
+
+/// Ring node names, by ring index.
+const RING_NAMES: [&CStr; uapi::MYMAP_MAX_RINGS as usize] = [
+    c"mymap-ring0",
+    c"mymap-ring1",
+    c"mymap-ring2",
+    c"mymap-ring3",
+    c"mymap-ring4",
+    c"mymap-ring5",
+    c"mymap-ring6",
+    c"mymap-ring7",
+];
+
+/// One registered ring device and its ring.
+///
+/// # Invariants
+///
+/// Every `MiscDeviceRegistration<RingFile>` that exists is the `reg` field of a
+/// `RingDevice`: `RingFile` is private to this crate and `RingDevice::new` is the only
+/// place that registers one.
+#[pin_data]
+pub(crate) struct RingDevice {
+    #[pin]
+    pub(crate) reg: MiscDeviceRegistration<RingFile>,
+    pub(crate) ring: Arc<Ring>,
+}
+
+impl RingDevice {
+    pub(crate) fn new(ring: Arc<Ring>) -> impl PinInit<Self, Error> {
+        let name = RING_NAMES[ring.index() as usize];
+        // INVARIANT: the registration is created as the `reg` field of a `RingDevice`.
+        try_pin_init!(Self {
+            reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
+            ring,
+        })
+    }
+
+    /// Returns the device that owns `reg`.
+    fn from_registration(reg: &MiscDeviceRegistration<RingFile>) -> &Self {
+        let reg: *const MiscDeviceRegistration<RingFile> = reg;
+        // SAFETY: as for `MymapDevice::from_registration`, by the type invariant.
+        unsafe { &*kernel::container_of!(reg, RingDevice, reg) }
+    }
+}
 
 /// The private data type of an open ring file: its ring.
 pub(crate) struct RingFile;
@@ -100,12 +143,8 @@ impl MiscDevice for RingFile {
                 );
             })?;
         }
-        // SAFETY: `file` is being opened: it is not yet installed in any file table, so no
-        // other thread reads `f_op`. `FOPS` is a copy of the vtable the misc core installed
-        // (same functions, same `owner`), so the module reference taken for the old `f_op`
-        // is the one `fput()` drops for the new one. `FOPS` is a static of this module,
-        // which cannot be unloaded while the file holds that reference.
-        unsafe { (*file.as_ptr()).f_op = &FOPS.0 };
+        // SAFETY: this is `open`, and `file` the file it opens.
+        unsafe { Self::use_extended_fops(file) };
         Ok(ring)
     }
 
@@ -152,7 +191,7 @@ impl MiscDevice for RingFile {
     fn ioctl(ring: ArcBorrow<'_, Ring>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             INFO => put(arg, &info(&ring))?,
-            STATS => put(arg, &producers::stats(&ring))?,
+            STATS => put(arg, &ring.stats())?,
             GET_WAKEUP => put(arg, &ring.wakeup())?,
             SET_WAKEUP => ring.set_wakeup(&get::<mymap_ring_wakeup>(arg)?)?,
             TIMER => producers::timer(&ring.into(), &get::<mymap_ring_timer>(arg)?)?,
@@ -170,7 +209,7 @@ impl MiscDevice for RingFile {
     }
 
     fn show_fdinfo(ring: ArcBorrow<'_, Ring>, m: &SeqFile, _file: &File) {
-        let stats = producers::stats(&ring);
+        let stats = ring.stats();
         seq_print!(
             m,
             "mymap-ring:\t{}\nmymap-data-size:\t{}\nmymap-produced:\t{}\nmymap-dropped:\t{}\n",
@@ -210,56 +249,21 @@ fn get<T: FromBytes>(arg: usize) -> Result<T> {
         .read()
 }
 
-/// `f_op->poll`: readable while a committed record (or a WRAP word, or a discarded record)
-/// waits at the consumer position, `EPOLLERR` where `read()` would fail with `EIO` (a
-/// corrupted consumer position).
-///
-/// # Safety
-///
-/// `file` must be a valid ring file between its `open` and `release`, and `table` null or a
-/// valid `poll_table` for the duration of the call.
-unsafe extern "C" fn poll(
-    file: *mut bindings::file,
-    table: *mut bindings::poll_table_struct,
-) -> bindings::__poll_t {
-    // SAFETY: between `open` and `release` the private data is the pointer that the misc
-    // vtable's `open` made with `Arc::into_foreign`; the file holds that reference
-    // until `release`, which cannot run during this call.
-    let ring = unsafe { <Arc<Ring> as ForeignOwnable>::borrow((*file).private_data) };
-    // SAFETY: `table` is null or valid for this call (caller's guarantee), and `file` is
-    // valid for this call.
-    let (table, file) = unsafe { (PollTable::from_raw(table), File::from_raw_file(file)) };
-    // Registered first: `at_consumer_now` orders this (and the consumer's position) before
-    // its loads with a full barrier, against the commit's (store buffering).
-    table.register_wait(file, ring.poll_wait());
-    match ring.at_consumer_now() {
-        AtConsumer::Empty | AtConsumer::Busy => 0,
-        AtConsumer::Skip { .. } | AtConsumer::Record { .. } => {
-            bindings::POLLIN | bindings::POLLRDNORM
+#[vtable]
+impl MiscDeviceExt for RingFile {
+    /// Readable while a committed record (or a WRAP word, or a discarded record) waits at the
+    /// consumer position, `EPOLLERR` where `read()` would fail with `EIO` (a corrupted
+    /// consumer position).
+    fn poll(ring: ArcBorrow<'_, Ring>, file: &File, table: PollTable<'_>) -> u32 {
+        // Registered first: `at_consumer_now` orders this (and the consumer's position) before
+        // its loads with a full barrier, against the commit's (store buffering).
+        table.register_wait(file, ring.poll_wait());
+        match ring.at_consumer_now() {
+            AtConsumer::Empty | AtConsumer::Busy => 0,
+            AtConsumer::Skip { .. } | AtConsumer::Record { .. } => {
+                bindings::POLLIN | bindings::POLLRDNORM
+            }
+            AtConsumer::Corrupt => bindings::POLLERR,
         }
-        AtConsumer::Corrupt => bindings::POLLERR,
     }
 }
-
-/// A `file_operations` that may live in a `static`.
-#[repr(transparent)]
-struct Fops(bindings::file_operations);
-
-// SAFETY: the table is never written after compile time; the C code only reads it, from
-// any thread, as it does for every `const struct file_operations`.
-unsafe impl Sync for Fops {}
-
-/// The misc vtable that `MiscDevice` builds for `RingFile`, plus `poll`.
-static FOPS: Fops = {
-    let misc = MiscDeviceOptions {
-        name: c"mymap-ring",
-    }
-    .into_raw::<RingFile>();
-    // SAFETY: `into_raw` points `fops` at the abstraction's `'static` vtable for
-    // `RingFile`, a valid, initialised `file_operations`; copying it is a plain read.
-    let base = unsafe { *misc.fops };
-    Fops(bindings::file_operations {
-        poll: Some(poll),
-        ..base
-    })
-};

@@ -4,7 +4,8 @@
 //!
 //! This models driver/ring.rs (reserve, finish, wake_due, at_consumer_now, read) and
 //! driver/ring_file.rs (poll); a change to one is made in both. `Ring::wake`
-//! stands for the driver's `wake` and `wake_work` together. The consumer
+//! stands for the driver's `wake` and the `irq_work` it queues (`Ring`'s
+//! `IrqWorkItem::run`) together. The consumer
 //! side models the mapped consumer of `mymap.h` ("Rings": the libbpf-style
 //! loop of userspace/mymap-uapi/src/ring.rs: `load_producer`, `entry`,
 //! `release`).
@@ -395,8 +396,9 @@ impl Ring {
         due
     }
 
-    /// `Ring::wake` and `Ring::wake_work`: take and release the producer lock, then
-    /// `wake_up` (the wait queue's lock, every waiter woken: a new generation).
+    /// `Ring::wake` and its `irq_work` (`<Ring as IrqWorkItem>::run`): take and release the
+    /// producer lock, then `wake_up` (the wait queue's lock, every waiter woken: a new
+    /// generation).
     fn wake(&self) {
         drop(self.lock.lock().unwrap());
         let mut g = self.wait.lock().unwrap();
