@@ -51,13 +51,18 @@ use mymap_uapi::{
     MYMAP_IOC_MAGIC,
 };
 
-use crate::{
-    check, module,
+use mymap_target_support::{
+    log,
+    module,
     sys::{
         self,
         errname, //
     },
-    TestResult,
+};
+
+use crate::harness::{
+    check,
+    TestResult, //
 };
 
 /// The ring every test produces into.
@@ -676,7 +681,7 @@ pub fn line_requested_by_mymap() -> TestResult {
 
 /// The kernel log after the last `marker` line.
 fn log_after(marker: &str) -> String {
-    let log = module::dmesg();
+    let log = log::dmesg();
     match log.rfind(marker) {
         Some(at) => log[at + marker.len()..].to_string(),
         None => String::new(),

@@ -51,14 +51,13 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_CAUGHT_UP, //
 };
 
-use crate::{
-    check,
-    sys::{
-        self,
-        errname,
-        Map, //
-    },
+use mymap_target_support::sys::{
+    self,
+    errname,
+    Map, //
 };
+
+use crate::harness::check;
 
 /// `_IOC_WRITE` and `_IOC_READ` of the generic ioctl encoding (arm, arm64, x86).
 const IOC_WRITE: u64 = 1;

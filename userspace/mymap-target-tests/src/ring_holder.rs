@@ -29,18 +29,25 @@ use mymap_uapi::bindings::{
     MYMAP_SOURCE_INJECT, //
 };
 
+use mymap_target_support::{
+    log,
+    module,
+    sys::errname, //
+};
+
 use crate::{
-    check, module,
+    harness::{
+        check,
+        TestResult, //
+    },
     ring::{
         self,
         record_size,
         Checker,
-        Ring,
-        HEADER, //
+        HEADER,
+        Ring, //
     },
-    ring_stress,
-    sys::errname,
-    TestResult,
+    ring_stress, //
 };
 
 /// The ring the holder produces into (its default `ring=0`).
@@ -81,7 +88,7 @@ fn commit() -> TestResult {
 }
 
 /// The driver's messages (and the holder's): kernel log records naming mymap.
-fn mymap_messages(kmsg: &mut module::Kmsg) -> Result<Vec<String>, String> {
+fn mymap_messages(kmsg: &mut log::Kmsg) -> Result<Vec<String>, String> {
     Ok(kmsg
         .new_messages()?
         .into_iter()
@@ -220,7 +227,7 @@ fn attack(ring: &mut Ring) -> TestResult {
     }
     // A sane position again, at the held record; then its producer commits it.
     ring.set_pos(x);
-    let mut kmsg = module::Kmsg::from_now()?;
+    let mut kmsg = log::Kmsg::from_now()?;
     commit()?;
     let logged = mymap_messages(&mut kmsg)?;
     if let Some(line) = logged.first() {
@@ -317,7 +324,7 @@ fn provocations(ring: &mut Ring) -> TestResult {
     let len = s - HEADER as u32;
     let ro = ring::open_ro(RING)?;
     ring::rewind(ring)?;
-    let mut kmsg = module::Kmsg::from_now()?;
+    let mut kmsg = log::Kmsg::from_now()?;
     let start = Instant::now();
     let mut lines = Vec::new();
     let mut done = 0;

@@ -35,18 +35,8 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_WATERMARK, //
 };
 
-use crate::{
-    check,
-    faults::madvise_ok,
+use mymap_target_support::{
     module,
-    ring::{
-        self,
-        record_size,
-        Checker,
-        Record,
-        Ring,
-        HEADER, //
-    },
     sys::{
         self,
         errname,
@@ -54,11 +44,26 @@ use crate::{
         Epoll,
         Map, //
     },
-    tests::{
+};
+
+use crate::{
+    common::{
         expect_errno,
         expect_mmap_errno, //
     },
-    TestResult,
+    faults::madvise_ok,
+    harness::{
+        check,
+        TestResult, //
+    },
+    ring::{
+        self,
+        record_size,
+        Checker,
+        HEADER,
+        Record,
+        Ring, //
+    },
 };
 
 /// The ring every test here uses.

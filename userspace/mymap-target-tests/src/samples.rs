@@ -41,13 +41,18 @@ use mymap_uapi::bindings::{
     MYMAP_SOURCE_TIMER, //
 };
 
-use crate::{
-    check, module,
+use mymap_target_support::{
+    log,
+    module,
     sys::{
         self,
         errname, //
     },
-    TestResult,
+};
+
+use crate::harness::{
+    check,
+    TestResult, //
 };
 
 /// The ring the tests use; the module's default `rings=1` registers it.
@@ -366,7 +371,7 @@ pub fn c_consumer() -> TestResult {
 
 /// The sample's load line fields (`key=value`), the last one logged.
 fn sample_log() -> Result<HashMap<String, u64>, String> {
-    let log = module::dmesg();
+    let log = log::dmesg();
     let line = log
         .lines()
         .rev()
@@ -620,7 +625,7 @@ fn sample_discard_and_refused_inner() -> TestResult {
             "{SAMPLE} loaded with {param}"
         );
         check!(
-            module::dmesg().contains(&format!("{SAMPLE}: {logged}")),
+            log::dmesg().contains(&format!("{SAMPLE}: {logged}")),
             "no '{SAMPLE}: {logged}' in the kernel log after {param}"
         );
     }

@@ -32,14 +32,18 @@ use mymap_uapi::{
     MYMAP_IOC_MAGIC, //
 };
 
-use crate::{
-    check, module,
+use mymap_target_support::{
+    module,
     sys::{
         self,
         errname,
         Map, //
     },
-    TestResult,
+};
+
+use crate::harness::{
+    check,
+    TestResult, //
 };
 
 const DEVICES: u32 = 3;
