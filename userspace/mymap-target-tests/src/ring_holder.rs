@@ -42,7 +42,6 @@ use crate::{
     },
     ring::{
         self,
-        record_size,
         Checker,
         HEADER,
         Ring, //
@@ -186,7 +185,7 @@ fn attack(ring: &mut Ring) -> TestResult {
     let before = ring::stats(&ro)?;
     let x = ring.producer_pos();
     hold(HELD_LEN)?;
-    let s = record_size(HELD_LEN);
+    let s = mymap_uapi::ring_record_size(HELD_LEN);
     check!(
         ring.producer_pos() == x.wrapping_add(s),
         "holding a record of {HELD_LEN} bytes moved the producer from {x} to {}, want {}",
@@ -215,14 +214,14 @@ fn attack(ring: &mut Ring) -> TestResult {
         ring.set_pos(pos);
         let len = rng.u32(0..=max / 8);
         // Enough records to fill the whole ring from any position.
-        let count = size / record_size(len) + 1;
+        let count = size / mymap_uapi::ring_record_size(len) + 1;
         let done = ring::inject(&ro, count, len)?;
         (attempts, produced, dropped) = (
             attempts + count as u64,
             produced + done.produced as u64,
             dropped + done.dropped as u64,
         );
-        bytes += count as u64 * record_size(len) as u64;
+        bytes += count as u64 * mymap_uapi::ring_record_size(len) as u64;
         rounds += 1;
     }
     // A sane position again, at the held record; then its producer commits it.

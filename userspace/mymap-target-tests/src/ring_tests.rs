@@ -24,6 +24,10 @@ use std::{
     },
 };
 
+use mymap_uapi::{
+    ring_max_payload,
+    ring_record_size,
+};
 use mymap_uapi::bindings::{
     MYMAP_ABI_VERSION,
     MYMAP_RING_DEFAULT_SIZE,
@@ -58,7 +62,6 @@ use crate::{
     },
     ring::{
         self,
-        record_size,
         Checker,
         HEADER,
         Record,
@@ -110,7 +113,7 @@ pub fn info_and_geometry() -> TestResult {
         0,
         1,
         size,
-        size / 4 - MYMAP_RING_HEADER_SIZE,
+        ring_max_payload(size),
         MYMAP_RING_HEADER_SIZE,
         0,
     );
@@ -157,12 +160,12 @@ pub fn info_and_geometry() -> TestResult {
     let claimed = ring::info(&ro)?.consumer_claimed;
     check!(claimed == 0, "consumer_claimed is {claimed} after close");
     expect_errno(
-        sys::ioctl_ptr(&ro, ring::IOC_INFO, std::ptr::null_mut()),
+        sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_INFO as u64, std::ptr::null_mut()),
         libc::EFAULT,
         "RING_IOC_INFO to NULL",
     )?;
     expect_errno(
-        sys::ioctl_ptr(&ro, ring::IOC_STATS, std::ptr::null_mut()),
+        sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_STATS as u64, std::ptr::null_mut()),
         libc::EFAULT,
         "RING_IOC_STATS to NULL",
     )?;
@@ -430,7 +433,7 @@ pub fn order_no_loss() -> TestResult {
         );
     }
     let len = 40;
-    let n = ring.info.data_size / record_size(len) - 1;
+    let n = ring.info.data_size / ring_record_size(len) - 1;
     let t0 = monotonic_ns();
     let done = ring::inject(&ring.file, n, len)?;
     let t1 = monotonic_ns();
@@ -538,7 +541,7 @@ pub fn order_many_wraps() -> TestResult {
                     done.dropped
                 );
                 records += count as u64;
-                bytes += count as u64 * record_size(len) as u64;
+                bytes += count as u64 * ring_record_size(len) as u64;
             }
             Ok((records, bytes))
         })
@@ -597,12 +600,12 @@ pub fn drop_counting() -> TestResult {
     let page_dropped = ring.dropped();
     let (p0, c) = (ring.producer_pos(), ring.pos());
     let len = 100;
-    let count = 2 * size / record_size(len) + 5;
+    let count = 2 * size / ring_record_size(len) + 5;
     let (want_produced, want_dropped, want_pos) = ring::simulate(
         p0,
         c,
         size,
-        std::iter::repeat_n(record_size(len), count as usize),
+        std::iter::repeat_n(ring_record_size(len), count as usize),
     );
     let done = ring::inject(&ring.file, count, len)?;
     check!(
@@ -623,7 +626,7 @@ pub fn drop_counting() -> TestResult {
         want_pos,
         c,
         size,
-        std::iter::repeat_n(record_size(0), small as usize),
+        std::iter::repeat_n(ring_record_size(0), small as usize),
     );
     let done_small = ring::inject(&ring.file, small, 0)?;
     check!(
@@ -682,7 +685,7 @@ pub fn drop_counting() -> TestResult {
     // Room again: a full-size batch goes in as the rule says.
     let (p0, c) = (ring.producer_pos(), ring.pos());
     let (want_produced, want_dropped, _) =
-        ring::simulate(p0, c, size, std::iter::repeat_n(record_size(len), 10));
+        ring::simulate(p0, c, size, std::iter::repeat_n(ring_record_size(len), 10));
     let done = ring::inject(&ring.file, 10, len)?;
     check!(
         (done.produced, done.dropped) == (want_produced, want_dropped),
@@ -782,7 +785,7 @@ pub fn read_records() -> TestResult {
     // Across several laps: large records, one read() each.
     sys::set_nonblocking(&f, true).map_err(errname)?;
     let big = ring.info.max_payload / 3 + 5;
-    let laps = 3 * ring.info.data_size / record_size(big) + 2;
+    let laps = 3 * ring.info.data_size / ring_record_size(big) + 2;
     let mut checker = Checker::starting_at(s0 + 4, Checker::per_source);
     let mut buf = vec![0u8; HEADER + big as usize];
     for i in 0..laps {
@@ -959,7 +962,7 @@ pub fn wakeup_set_get() -> TestResult {
         );
     }
     expect_errno(
-        sys::ioctl_ptr(f, ring::IOC_SET_WAKEUP, std::ptr::null_mut()),
+        sys::ioctl_ptr(f, mymap_uapi::MYMAP_RING_IOC_SET_WAKEUP as u64, std::ptr::null_mut()),
         libc::EFAULT,
         "SET_WAKEUP from NULL",
     )?;
@@ -1101,7 +1104,7 @@ fn watermark_steps(ring: &mut Ring) -> TestResult {
     ring::rewind(ring)?;
     let size = ring.info.data_size;
     let len = 40;
-    let s = record_size(len);
+    let s = ring_record_size(len);
     let watermark = 3 * s + 8;
     ring::set_wakeup(&ring.file, MYMAP_WAKEUP_WATERMARK, watermark, 0)
         .map_err(|e| format!("SET_WAKEUP WATERMARK {watermark}: {}", errname(e)))?;
@@ -1306,7 +1309,7 @@ pub fn producer_arguments() -> TestResult {
             );
         }
         expect_errno(
-            sys::ioctl_ptr(&ro, ring::IOC_TIMER, std::ptr::null_mut()),
+            sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_TIMER as u64, std::ptr::null_mut()),
             libc::EFAULT,
             "TIMER from NULL",
         )?;
@@ -1318,7 +1321,7 @@ pub fn producer_arguments() -> TestResult {
             )?;
         }
         expect_errno(
-            sys::ioctl_ptr(&ro, ring::IOC_INJECT, std::ptr::null_mut()),
+            sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_INJECT as u64, std::ptr::null_mut()),
             libc::EFAULT,
             "INJECT from NULL",
         )?;

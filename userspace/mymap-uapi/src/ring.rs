@@ -53,6 +53,12 @@ pub const fn ring_record_size(len: u32) -> u32 {
     (MYMAP_RING_HEADER_SIZE + (len & MYMAP_RING_LEN_MASK) + 7) & !7
 }
 
+/// The largest payload a ring of `data_size` bytes takes (`mymap_ring_info.max_payload`):
+/// a quarter of the data area less a header, as the header's comment on the field says.
+pub const fn ring_max_payload(data_size: u32) -> u32 {
+    (data_size / 4).saturating_sub(MYMAP_RING_HEADER_SIZE)
+}
+
 /// The header size as a `usize`, for offsets.
 const HEADER: usize = MYMAP_RING_HEADER_SIZE as usize;
 
@@ -578,9 +584,9 @@ mod sim {
         /// A ring of `data_size` bytes (a power of two, at least 4096) in anonymous memory,
         /// with both positions at `start` (a multiple of 8: start near `u32::MAX` to see
         /// positions wrap), and the producer that fills it. `max_payload` is
-        /// `data_size / 4 - 24`, as the driver's.
+        /// [`ring_max_payload`], as the driver's.
         pub fn simulated(data_size: u32, start: u32) -> io::Result<(RingMap, SimProducer)> {
-            let max_payload = (data_size / 4).saturating_sub(MYMAP_RING_HEADER_SIZE);
+            let max_payload = ring_max_payload(data_size);
             checked_geometry(SIM_PAGE as u32, data_size, max_payload).map_err(|err| err.error)?;
             if start % 8 != 0 {
                 return Err(io::Error::new(
