@@ -43,6 +43,7 @@ use crate::{
     },
     ring::RingConfig,
     stats::{
+        rotation,
         Against,
         Bound,
         Kind,
@@ -241,12 +242,6 @@ fn open(dev: &Device, size: usize) -> io::Result<File> {
         )));
     }
     Ok(file)
-}
-
-/// The order of the sides in repetition `rep`: `n` sides starting at `rep mod n`,
-/// so that each goes first as often as the others and drift favours none.
-pub(crate) fn rotation(rep: usize, n: usize) -> impl Iterator<Item = usize> {
-    (0..n).map(move |i| (rep + i) % n)
 }
 
 /// One side of a comparison: runs once, returns the time of its timed part.

@@ -3,11 +3,7 @@
 //! The kernel log: all of it (`dmesg`), the records since a point (`/dev/kmsg`),
 //! and the one list of lines that mean the kernel found a bug in itself.
 
-use std::{
-    fs,
-    os::unix::fs::OpenOptionsExt,
-    process::Command,
-};
+use std::{fs, os::unix::fs::OpenOptionsExt, process::Command};
 
 use crate::sys;
 

@@ -179,9 +179,15 @@ pub fn lseek(file: &File, offset: i64, whence: i32) -> Result<i64, i32> {
 }
 
 /// `ioctl` with a raw pointer argument: the return value, or the errno.
-pub fn ioctl_ptr(file: &File, request: u64, arg: *mut libc::c_void) -> Result<i32, i32> {
-    // SAFETY: the tests pass either a pointer valid for the request or a deliberately bad
-    // one; the kernel checks user pointers and answers EFAULT, it never writes out of them.
+///
+/// # Safety
+///
+/// `arg` is null or points where the kernel cannot write (it answers `EFAULT`),
+/// or into a mapping that holds no Rust object (a fuzzer's scratch pages), or
+/// to a value the kernel may read and write as many bytes of as `request`
+/// encodes: whatever the driver does, it writes no Rust object it was not given.
+pub unsafe fn ioctl_ptr(file: &File, request: u64, arg: *mut libc::c_void) -> Result<i32, i32> {
+    // SAFETY: the descriptor is open for the call; `arg` is what the caller promised.
     let r = unsafe { libc::ioctl(file.as_raw_fd(), request as _, arg) };
     if r < 0 {
         Err(errno())
@@ -255,6 +261,10 @@ impl Map {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     pub fn get(&self, i: usize) -> u8 {

@@ -31,8 +31,7 @@ use mymap_uapi::{
 };
 
 use mymap_target_support::{
-    log,
-    module,
+    log, module,
     sys::{
         self,
         errname,
@@ -145,18 +144,21 @@ pub fn ioctl_unknown() -> TestResult {
     let f = open_rw()?;
     let magic = MYMAP_IOC_MAGIC as u64;
     expect_errno(
-        sys::ioctl_ptr(&f, ioc(0, magic, 0x7f, 0), std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe { sys::ioctl_ptr(&f, ioc(0, magic, 0x7f, 0), std::ptr::null_mut()) },
         libc::ENOTTY,
         "unknown nr",
     )?;
     // INFO's number with another direction and size is another command.
     expect_errno(
-        sys::ioctl_ptr(&f, ioc(1, magic, 2, 40), std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe { sys::ioctl_ptr(&f, ioc(1, magic, 2, 40), std::ptr::null_mut()) },
         libc::ENOTTY,
         "INFO as _IOW",
     )?;
     expect_errno(
-        sys::ioctl_ptr(&f, libc::TCGETS as u64, std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe { sys::ioctl_ptr(&f, libc::TCGETS as u64, std::ptr::null_mut()) },
         libc::ENOTTY,
         "TCGETS",
     )?;
@@ -167,13 +169,16 @@ pub fn ioctl_info_efault() -> TestResult {
     let f = open_ro()?;
     let info = MYMAP_IOC_INFO as u64;
     expect_errno(
-        sys::ioctl_ptr(&f, info, std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe { sys::ioctl_ptr(&f, info, std::ptr::null_mut()) },
         libc::EFAULT,
         "INFO to NULL",
     )?;
     let guard = Map::anon(sys::page_size(), libc::PROT_READ).map_err(errname)?;
     expect_errno(
-        sys::ioctl_ptr(&f, info, guard.ptr().cast()),
+        // SAFETY: `guard` is a read-only mapping that holds no Rust object: the kernel
+        // cannot write it and answers EFAULT.
+        unsafe { sys::ioctl_ptr(&f, info, guard.ptr().cast()) },
         libc::EFAULT,
         "INFO to read-only memory",
     )?;

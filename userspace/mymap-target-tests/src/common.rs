@@ -29,11 +29,7 @@ pub fn open_rw() -> Result<File, String> {
 }
 
 /// Expects `res` to fail with `want`.
-pub fn expect_errno<T: std::fmt::Debug>(
-    res: Result<T, i32>,
-    want: i32,
-    what: &str,
-) -> TestResult {
+pub fn expect_errno<T: std::fmt::Debug>(res: Result<T, i32>, want: i32, what: &str) -> TestResult {
     match res {
         Err(e) if e == want => Ok(()),
         Err(e) => Err(format!(
@@ -61,4 +57,3 @@ pub fn expect_mmap_errno(
         what,
     )
 }
-

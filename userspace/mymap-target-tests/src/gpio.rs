@@ -43,8 +43,7 @@ use mymap_target_support::{
         Pull,
         SimChip, //
     },
-    log,
-    module,
+    log, module,
     sys::{
         self,
         errname,

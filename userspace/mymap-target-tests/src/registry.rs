@@ -141,4 +141,3 @@ pub fn all() -> Vec<Test> {
         "kmemleak-after-cycles" => stress::kmemleak_after_cycles, 900 if stress::has_kmemleak;
     ]
 }
-

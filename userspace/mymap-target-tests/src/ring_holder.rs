@@ -43,8 +43,8 @@ use crate::{
     ring::{
         self,
         Checker,
-        HEADER,
         Ring, //
+        HEADER,
     },
     ring_stress, //
 };

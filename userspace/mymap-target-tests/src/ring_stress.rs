@@ -45,8 +45,7 @@ use mymap_uapi::bindings::{
 };
 
 use mymap_target_support::{
-    log,
-    module,
+    log, module,
     sys::{
         self,
         errname,
@@ -64,9 +63,9 @@ use crate::{
     ring::{
         self,
         Checker,
-        HEADER,
         Record,
         Ring, //
+        HEADER,
     },
     trinity, //
 };

@@ -24,10 +24,6 @@ use std::{
     },
 };
 
-use mymap_uapi::{
-    ring_max_payload,
-    ring_record_size,
-};
 use mymap_uapi::bindings::{
     MYMAP_ABI_VERSION,
     MYMAP_RING_DEFAULT_SIZE,
@@ -38,6 +34,7 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_EVERY,
     MYMAP_WAKEUP_WATERMARK, //
 };
+use mymap_uapi::{ring_max_payload, ring_record_size};
 
 use mymap_target_support::{
     module,
@@ -63,9 +60,9 @@ use crate::{
     ring::{
         self,
         Checker,
-        HEADER,
         Record,
         Ring, //
+        HEADER,
     },
 };
 
@@ -160,17 +157,32 @@ pub fn info_and_geometry() -> TestResult {
     let claimed = ring::info(&ro)?.consumer_claimed;
     check!(claimed == 0, "consumer_claimed is {claimed} after close");
     expect_errno(
-        sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_INFO as u64, std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe {
+            sys::ioctl_ptr(
+                &ro,
+                mymap_uapi::MYMAP_RING_IOC_INFO as u64,
+                std::ptr::null_mut(),
+            )
+        },
         libc::EFAULT,
         "RING_IOC_INFO to NULL",
     )?;
     expect_errno(
-        sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_STATS as u64, std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe {
+            sys::ioctl_ptr(
+                &ro,
+                mymap_uapi::MYMAP_RING_IOC_STATS as u64,
+                std::ptr::null_mut(),
+            )
+        },
         libc::EFAULT,
         "RING_IOC_STATS to NULL",
     )?;
     expect_errno(
-        sys::ioctl_ptr(&ro, 0xb77f, std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe { sys::ioctl_ptr(&ro, 0xb77f, std::ptr::null_mut()) },
         libc::ENOTTY,
         "an unknown ioctl on a ring",
     )?;
@@ -962,7 +974,14 @@ pub fn wakeup_set_get() -> TestResult {
         );
     }
     expect_errno(
-        sys::ioctl_ptr(f, mymap_uapi::MYMAP_RING_IOC_SET_WAKEUP as u64, std::ptr::null_mut()),
+        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+        unsafe {
+            sys::ioctl_ptr(
+                f,
+                mymap_uapi::MYMAP_RING_IOC_SET_WAKEUP as u64,
+                std::ptr::null_mut(),
+            )
+        },
         libc::EFAULT,
         "SET_WAKEUP from NULL",
     )?;
@@ -1309,7 +1328,14 @@ pub fn producer_arguments() -> TestResult {
             );
         }
         expect_errno(
-            sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_TIMER as u64, std::ptr::null_mut()),
+            // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+            unsafe {
+                sys::ioctl_ptr(
+                    &ro,
+                    mymap_uapi::MYMAP_RING_IOC_TIMER as u64,
+                    std::ptr::null_mut(),
+                )
+            },
             libc::EFAULT,
             "TIMER from NULL",
         )?;
@@ -1321,7 +1347,14 @@ pub fn producer_arguments() -> TestResult {
             )?;
         }
         expect_errno(
-            sys::ioctl_ptr(&ro, mymap_uapi::MYMAP_RING_IOC_INJECT as u64, std::ptr::null_mut()),
+            // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+            unsafe {
+                sys::ioctl_ptr(
+                    &ro,
+                    mymap_uapi::MYMAP_RING_IOC_INJECT as u64,
+                    std::ptr::null_mut(),
+                )
+            },
             libc::EFAULT,
             "INJECT from NULL",
         )?;

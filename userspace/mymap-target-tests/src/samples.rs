@@ -42,8 +42,7 @@ use mymap_uapi::bindings::{
 };
 
 use mymap_target_support::{
-    log,
-    module,
+    log, module,
     sys::{
         self,
         errname, //
@@ -77,7 +76,9 @@ fn ioc<T>(dir: u64, nr: u32) -> u64 {
 
 /// Issues a ring ioctl whose argument is `arg`.
 fn ring_ioctl<T>(file: &File, dir: u64, nr: u32, arg: &mut T, what: &str) -> TestResult {
-    sys::ioctl_ptr(file, ioc::<T>(dir, nr), (arg as *mut T).cast())
+    // SAFETY: `arg` is a live `T`, and `ioc::<T>` encodes its size: the kernel reads and
+    // writes at most that much of it.
+    unsafe { sys::ioctl_ptr(file, ioc::<T>(dir, nr), (arg as *mut T).cast()) }
         .map(|_| ())
         .map_err(|e| format!("{what}: {}", errname(e)))
 }

@@ -36,7 +36,9 @@ pub use ioctl::{
     MYMAP_IOC_CLEAR, MYMAP_IOC_INFO, MYMAP_RING_IOC_GET_WAKEUP, MYMAP_RING_IOC_INFO,
     MYMAP_RING_IOC_INJECT, MYMAP_RING_IOC_SET_WAKEUP, MYMAP_RING_IOC_STATS, MYMAP_RING_IOC_TIMER,
 };
-pub use ring::{ring_max_payload, ring_record_size, Entry, Fault, OpenError, OpenStep, RecordRef, RingMap};
+pub use ring::{
+    ring_max_payload, ring_record_size, Entry, Fault, OpenError, OpenStep, RecordRef, RingMap,
+};
 #[cfg(feature = "simulator")]
 pub use ring::{SimProducer, SimReservation};
 pub use shm::{SharedMap, SharedMapMut};
