@@ -179,15 +179,12 @@ pub fn run(cfg: &Config, devices: &[&'static Device]) -> io::Result<Report> {
     report
         .comparisons
         .push(mapped_read(cfg.reps, &maps, &anon)?);
-    for &chunk in cfg.chunks.iter().filter(|&&c| c <= size) {
-        report
-            .comparisons
-            .push(read_chunks(&files, cfg.reps, &anon, chunk)?);
-    }
-    for &chunk in cfg.chunks.iter().filter(|&&c| c <= size) {
-        report
-            .comparisons
-            .push(write_chunks(&files, cfg.reps, size, chunk)?);
+    for case in [&READ, &WRITE] {
+        for &chunk in cfg.chunks.iter().filter(|&&c| c <= size) {
+            report
+                .comparisons
+                .push(chunks(case, &files, cfg.reps, &anon, chunk)?);
+        }
     }
     Ok(report)
 }
@@ -461,26 +458,70 @@ fn mapped_read(
     })
 }
 
-/// `read()` of each whole device in `chunk`-byte calls into one chunk-sized
-/// buffer, against `memcpy` of the same number of bytes from anonymous memory
-/// of the device's size into the same buffer, in the same chunks.
-fn read_chunks(
+/// A chunked comparison: `read()` or `write()` of each whole device in
+/// `chunk`-byte calls with one chunk-sized buffer, against `memcpy` of the
+/// same chunks between that buffer and anonymous memory of the device's size.
+struct Chunked {
+    /// `read` or `write`, the call and the start of the id.
+    call: &'static str,
+    /// Whether the device (or the anonymous memory) is the source.
+    from_device: bool,
+    /// What the chunk buffer holds before the first round.
+    fill: u8,
+    side: &'static str,
+    base: &'static str,
+}
+
+const READ: Chunked = Chunked {
+    call: "read",
+    from_device: true,
+    fill: 0,
+    side: "read() of the whole device into one chunk-sized buffer",
+    base: "memcpy from anonymous memory into the same buffer, in the same chunks",
+};
+
+const WRITE: Chunked = Chunked {
+    call: "write",
+    from_device: false,
+    fill: 0xa5,
+    side: "write() of the whole device from one chunk-sized buffer",
+    base: "memcpy from the same buffer into anonymous memory, in the same chunks",
+};
+
+/// One [`Chunked`] comparison. `read()` copies from `anon` (the devices hold
+/// what it holds); `write()` copies into anonymous memory of its own, zeroed,
+/// so that `anon` stays as it is.
+fn chunks(
+    case: &Chunked,
     files: &[(&'static Device, File)],
     reps: usize,
     anon: &Mapping,
     chunk: usize,
 ) -> io::Result<Comparison> {
     let size = anon.len();
-    let dst = Mapping::anonymous(chunk, true)?;
-    dst.fill(0);
-    let dst = &dst;
+    let buf = Mapping::anonymous(chunk, true)?;
+    buf.fill(case.fill);
+    let own;
+    let mem = if case.from_device {
+        anon
+    } else {
+        own = Mapping::anonymous(size, true)?;
+        own.fill(0);
+        &own
+    };
+    let (buf, from_device) = (&buf, case.from_device);
     let (baseline, devices) = measure(
         reps,
         &device_list(files),
         Box::new(move || {
             let start = Instant::now();
             for offset in (0..size).step_by(chunk) {
-                anon.copy_to(offset, dst, 0, chunk.min(size - offset));
+                let len = chunk.min(size - offset);
+                if from_device {
+                    mem.copy_to(offset, buf, 0, len);
+                } else {
+                    buf.copy_to(0, mem, offset, len);
+                }
             }
             Ok(start.elapsed())
         }),
@@ -489,64 +530,24 @@ fn read_chunks(
             Box::new(move || {
                 let start = Instant::now();
                 file.seek(SeekFrom::Start(0))?;
-                whole(size, "read()", || dst.read_from(file, chunk))?;
+                if from_device {
+                    whole(size, "read()", || buf.read_from(file, chunk))?;
+                } else {
+                    whole(size, "write()", || buf.write_into(file, chunk))?;
+                }
                 Ok(start.elapsed())
             })
         },
     )?;
     Ok(Comparison {
-        id: format!("read-{}", short(chunk)),
-        what: format!("read() in {} chunks vs memcpy", size_text(chunk as u64)),
-        side: "read() of the whole device into one chunk-sized buffer",
-        base: "memcpy from anonymous memory into the same buffer, in the same chunks",
-        kind: Kind::Time,
-        size: size as u64,
-        bytes: size as u64,
-        baseline,
-        devices,
-        target: PEER_TARGET_CHUNKS.contains(&chunk).then_some(PEER_TARGET),
-    })
-}
-
-/// `write()` of each whole device in `chunk`-byte calls from one chunk-sized
-/// buffer, against `memcpy` of the same chunks from that buffer into anonymous
-/// memory of the device's size.
-fn write_chunks(
-    files: &[(&'static Device, File)],
-    reps: usize,
-    size: usize,
-    chunk: usize,
-) -> io::Result<Comparison> {
-    let src = Mapping::anonymous(chunk, true)?;
-    src.fill(0xa5);
-    let dst = Mapping::anonymous(size, true)?;
-    dst.fill(0);
-    let (src, dst) = (&src, &dst);
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || {
-            let start = Instant::now();
-            for offset in (0..size).step_by(chunk) {
-                src.copy_to(0, dst, offset, chunk.min(size - offset));
-            }
-            Ok(start.elapsed())
-        }),
-        |i| {
-            let mut file = &files[i].1;
-            Box::new(move || {
-                let start = Instant::now();
-                file.seek(SeekFrom::Start(0))?;
-                whole(size, "write()", || src.write_into(file, chunk))?;
-                Ok(start.elapsed())
-            })
-        },
-    )?;
-    Ok(Comparison {
-        id: format!("write-{}", short(chunk)),
-        what: format!("write() in {} chunks vs memcpy", size_text(chunk as u64)),
-        side: "write() of the whole device from one chunk-sized buffer",
-        base: "memcpy from the same buffer into anonymous memory, in the same chunks",
+        id: format!("{}-{}", case.call, short(chunk)),
+        what: format!(
+            "{}() in {} chunks vs memcpy",
+            case.call,
+            size_text(chunk as u64)
+        ),
+        side: case.side,
+        base: case.base,
         kind: Kind::Time,
         size: size as u64,
         bytes: size as u64,

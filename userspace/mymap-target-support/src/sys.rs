@@ -529,8 +529,9 @@ pub fn monotonic_ns() -> u64 {
 /// Sleeps until CLOCK_MONOTONIC reads `ns` (at once if it has passed).
 pub fn sleep_until_ns(ns: u64) {
     let ts = libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as libc::time_t,
-        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+        // `as _`: `time_t` is deprecated on musl (it becomes 64-bit on 32-bit targets).
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
     };
     // SAFETY: `ts` is a live `timespec`, only read; no remaining time is asked for. An
     // interrupted sleep is resumed with the same absolute time.

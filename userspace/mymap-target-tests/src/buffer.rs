@@ -43,6 +43,7 @@ use crate::{
     common::{
         expect_errno,
         expect_mmap_errno,
+        expect_null_ioctl,
         open_rw,
         DEV,
         SIZE, //
@@ -143,37 +144,21 @@ fn ioc(dir: u64, kind: u64, nr: u64, size: u64) -> u64 {
 pub fn ioctl_unknown() -> TestResult {
     let f = open_rw()?;
     let magic = MYMAP_IOC_MAGIC as u64;
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe { sys::ioctl_ptr(&f, ioc(0, magic, 0x7f, 0), std::ptr::null_mut()) },
-        libc::ENOTTY,
-        "unknown nr",
-    )?;
-    // INFO's number with another direction and size is another command.
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe { sys::ioctl_ptr(&f, ioc(1, magic, 2, 40), std::ptr::null_mut()) },
-        libc::ENOTTY,
-        "INFO as _IOW",
-    )?;
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe { sys::ioctl_ptr(&f, libc::TCGETS as u64, std::ptr::null_mut()) },
-        libc::ENOTTY,
-        "TCGETS",
-    )?;
+    for (request, what) in [
+        (ioc(0, magic, 0x7f, 0), "unknown nr"),
+        // INFO's number with another direction and size is another command.
+        (ioc(1, magic, 2, 40), "INFO as _IOW"),
+        (libc::TCGETS as u64, "TCGETS"),
+    ] {
+        expect_null_ioctl(&f, request, libc::ENOTTY, what)?;
+    }
     Ok(())
 }
 
 pub fn ioctl_info_efault() -> TestResult {
     let f = open_ro()?;
     let info = MYMAP_IOC_INFO as u64;
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe { sys::ioctl_ptr(&f, info, std::ptr::null_mut()) },
-        libc::EFAULT,
-        "INFO to NULL",
-    )?;
+    expect_null_ioctl(&f, info, libc::EFAULT, "INFO to NULL")?;
     let guard = Map::anon(sys::page_size(), libc::PROT_READ).map_err(errname)?;
     expect_errno(
         // SAFETY: `guard` is a read-only mapping that holds no Rust object: the kernel
@@ -521,33 +506,35 @@ pub fn mmap_offset_and_bounds() -> TestResult {
     Ok(())
 }
 
+/// A mapping the driver refuses: its `prot` and `flags`, the errno, what it is.
+type Refused = (i32, i32, i32, &'static str);
+
+/// Expects every mapping of `refused` of the whole buffer to fail, then
+/// `mprotect` of a read-only shared mapping to `prot` to fail with `EACCES`.
+fn expect_refused(f: &File, refused: &[Refused], prot: i32, what: &str) -> TestResult {
+    for &(prot, flags, want, what) in refused {
+        expect_mmap_errno(f, SIZE, prot, flags, 0, want, what)?;
+    }
+    let map = Map::new(f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
+    expect_errno(map.mprotect(prot), libc::EACCES, what)
+}
+
 pub fn mmap_exec_refused() -> TestResult {
-    let f = open_rw()?;
-    expect_mmap_errno(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_EXEC,
-        libc::MAP_SHARED,
-        0,
-        libc::EINVAL,
-        "PROT_EXEC mapping",
-    )?;
-    expect_mmap_errno(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_EXEC,
-        libc::MAP_PRIVATE,
-        0,
-        libc::EINVAL,
-        "private PROT_EXEC mapping",
-    )?;
-    let map = Map::new(&f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
-    expect_errno(
-        map.mprotect(libc::PROT_READ | libc::PROT_EXEC),
-        libc::EACCES,
+    let exec = libc::PROT_READ | libc::PROT_EXEC;
+    expect_refused(
+        &open_rw()?,
+        &[
+            (exec, libc::MAP_SHARED, libc::EINVAL, "PROT_EXEC mapping"),
+            (
+                exec,
+                libc::MAP_PRIVATE,
+                libc::EINVAL,
+                "private PROT_EXEC mapping",
+            ),
+        ],
+        exec,
         "mprotect to exec",
-    )?;
-    Ok(())
+    )
 }
 
 pub fn mremap_grow_refused() -> TestResult {
@@ -560,23 +547,18 @@ pub fn mremap_grow_refused() -> TestResult {
 }
 
 pub fn mmap_rdonly_no_shared_write() -> TestResult {
-    let f = open_ro()?;
-    expect_mmap_errno(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::MAP_SHARED,
-        0,
-        libc::EACCES,
-        "writable shared mapping of an O_RDONLY file",
-    )?;
-    let map = Map::new(&f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
-    expect_errno(
-        map.mprotect(libc::PROT_READ | libc::PROT_WRITE),
-        libc::EACCES,
+    let write = libc::PROT_READ | libc::PROT_WRITE;
+    expect_refused(
+        &open_ro()?,
+        &[(
+            write,
+            libc::MAP_SHARED,
+            libc::EACCES,
+            "writable shared mapping of an O_RDONLY file",
+        )],
+        write,
         "mprotect to write",
-    )?;
-    Ok(())
+    )
 }
 
 /// A run of 8 or more hex digits, as a printed kernel address would be.

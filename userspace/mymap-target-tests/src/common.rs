@@ -8,6 +8,7 @@ use std::fs::{
 };
 
 use mymap_target_support::sys::{
+    self,
     errname,
     Map, //
 };
@@ -39,6 +40,16 @@ pub fn expect_errno<T: std::fmt::Debug>(res: Result<T, i32>, want: i32, what: &s
         )),
         Ok(v) => Err(format!("{what}: succeeded ({v:?}), want {}", errname(want))),
     }
+}
+
+/// Expects ioctl `request` on `file` with a null argument to fail with `want`.
+pub fn expect_null_ioctl(file: &File, request: u64, want: i32, what: &str) -> TestResult {
+    // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
+    expect_errno(
+        unsafe { sys::ioctl_ptr(file, request, std::ptr::null_mut()) },
+        want,
+        what,
+    )
 }
 
 /// Expects `mmap` of `file` with these arguments to fail with `want`.

@@ -34,7 +34,15 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_EVERY,
     MYMAP_WAKEUP_WATERMARK, //
 };
-use mymap_uapi::{ring_max_payload, ring_record_size};
+use mymap_uapi::{
+    ring_max_payload,
+    ring_record_size,
+    MYMAP_RING_IOC_INFO,
+    MYMAP_RING_IOC_INJECT,
+    MYMAP_RING_IOC_SET_WAKEUP,
+    MYMAP_RING_IOC_STATS,
+    MYMAP_RING_IOC_TIMER, //
+};
 
 use mymap_target_support::{
     module,
@@ -50,7 +58,8 @@ use mymap_target_support::{
 use crate::{
     common::{
         expect_errno,
-        expect_mmap_errno, //
+        expect_mmap_errno,
+        expect_null_ioctl, //
     },
     faults::madvise_ok,
     harness::{
@@ -156,36 +165,21 @@ pub fn info_and_geometry() -> TestResult {
     drop(ring);
     let claimed = ring::info(&ro)?.consumer_claimed;
     check!(claimed == 0, "consumer_claimed is {claimed} after close");
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe {
-            sys::ioctl_ptr(
-                &ro,
-                mymap_uapi::MYMAP_RING_IOC_INFO as u64,
-                std::ptr::null_mut(),
-            )
-        },
-        libc::EFAULT,
-        "RING_IOC_INFO to NULL",
-    )?;
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe {
-            sys::ioctl_ptr(
-                &ro,
-                mymap_uapi::MYMAP_RING_IOC_STATS as u64,
-                std::ptr::null_mut(),
-            )
-        },
-        libc::EFAULT,
-        "RING_IOC_STATS to NULL",
-    )?;
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe { sys::ioctl_ptr(&ro, 0xb77f, std::ptr::null_mut()) },
-        libc::ENOTTY,
-        "an unknown ioctl on a ring",
-    )?;
+    for (request, want, what) in [
+        (
+            MYMAP_RING_IOC_INFO as u64,
+            libc::EFAULT,
+            "RING_IOC_INFO to NULL",
+        ),
+        (
+            MYMAP_RING_IOC_STATS as u64,
+            libc::EFAULT,
+            "RING_IOC_STATS to NULL",
+        ),
+        (0xb77f, libc::ENOTTY, "an unknown ioctl on a ring"),
+    ] {
+        expect_null_ioctl(&ro, request, want, what)?;
+    }
     Ok(())
 }
 
@@ -973,15 +967,9 @@ pub fn wakeup_set_get() -> TestResult {
             get()?
         );
     }
-    expect_errno(
-        // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-        unsafe {
-            sys::ioctl_ptr(
-                f,
-                mymap_uapi::MYMAP_RING_IOC_SET_WAKEUP as u64,
-                std::ptr::null_mut(),
-            )
-        },
+    expect_null_ioctl(
+        f,
+        MYMAP_RING_IOC_SET_WAKEUP as u64,
         libc::EFAULT,
         "SET_WAKEUP from NULL",
     )?;
@@ -1327,15 +1315,9 @@ pub fn producer_arguments() -> TestResult {
                 "a refused TIMER started the timer"
             );
         }
-        expect_errno(
-            // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-            unsafe {
-                sys::ioctl_ptr(
-                    &ro,
-                    mymap_uapi::MYMAP_RING_IOC_TIMER as u64,
-                    std::ptr::null_mut(),
-                )
-            },
+        expect_null_ioctl(
+            &ro,
+            MYMAP_RING_IOC_TIMER as u64,
             libc::EFAULT,
             "TIMER from NULL",
         )?;
@@ -1346,15 +1328,9 @@ pub fn producer_arguments() -> TestResult {
                 &format!("INJECT count {count} len {len}"),
             )?;
         }
-        expect_errno(
-            // SAFETY: a null argument, which the kernel never writes (ENOTTY or EFAULT).
-            unsafe {
-                sys::ioctl_ptr(
-                    &ro,
-                    mymap_uapi::MYMAP_RING_IOC_INJECT as u64,
-                    std::ptr::null_mut(),
-                )
-            },
+        expect_null_ioctl(
+            &ro,
+            MYMAP_RING_IOC_INJECT as u64,
             libc::EFAULT,
             "INJECT from NULL",
         )?;
