@@ -304,6 +304,26 @@ fn minflt_in(stat: &str) -> Option<u64> {
     after_comm.split_whitespace().nth(7)?.parse().ok()
 }
 
+/// Times `timed` on a new mapping of each whole device against a new anonymous
+/// `MAP_POPULATE` mapping of the same size (the baseline): `timed` makes the
+/// mapping with the function it is given, and times what it chooses to.
+fn against_populate<'a>(
+    files: &'a [(&'static Device, File)],
+    reps: usize,
+    size: usize,
+    timed: impl Fn(&dyn Fn() -> io::Result<Mapping>) -> io::Result<Duration> + Copy + 'a,
+) -> io::Result<(Samples, Vec<DeviceSide>)> {
+    measure(
+        reps,
+        &device_list(files),
+        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
+        |i| {
+            let file = &files[i].1;
+            Box::new(move || timed(&|| Mapping::device(file, size)))
+        },
+    )
+}
+
 /// `mmap` of the whole device plus the first store (or load) to every page,
 /// against the same on an anonymous `MAP_POPULATE` mapping. `munmap` is not timed.
 fn touch(
@@ -328,15 +348,7 @@ fn touch(
         drop(m);
         Ok(took)
     };
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
-        |i| {
-            let file = &files[i].1;
-            Box::new(move || timed(&|| Mapping::device(file, size)))
-        },
-    )?;
+    let (baseline, devices) = against_populate(files, reps, size, timed)?;
     let verb = if write { "write" } else { "read" };
     Ok(Comparison {
         id: format!("touch-{verb}-{}", short(size)),
@@ -366,15 +378,7 @@ fn mmap_call(
         drop(m);
         Ok(took)
     };
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
-        |i| {
-            let file = &files[i].1;
-            Box::new(move || timed(&|| Mapping::device(file, size)))
-        },
-    )?;
+    let (baseline, devices) = against_populate(files, reps, size, timed)?;
     Ok(Comparison {
         id: format!("mmap-{}", short(size)),
         what: "the mmap() call alone vs MAP_POPULATE".into(),
@@ -404,15 +408,7 @@ fn munmap(
         drop(m);
         Ok(start.elapsed())
     };
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
-        |i| {
-            let file = &files[i].1;
-            Box::new(move || timed(&|| Mapping::device(file, size)))
-        },
-    )?;
+    let (baseline, devices) = against_populate(files, reps, size, timed)?;
     Ok(Comparison {
         id: format!("munmap-{}", short(size)),
         what: "munmap() after reading every page vs MAP_POPULATE".into(),

@@ -375,16 +375,21 @@ pub fn mmap_shared_coherent() -> TestResult {
     Ok(())
 }
 
-pub fn mmap_shared_across_processes() -> TestResult {
-    let f = open_rw()?;
-    let map = Map::new(
-        &f,
+/// A shared, writable mapping of the whole buffer.
+fn map_shared(f: &File) -> Result<Map, String> {
+    Map::new(
+        f,
         SIZE,
         libc::PROT_READ | libc::PROT_WRITE,
         libc::MAP_SHARED,
         0,
     )
-    .map_err(errname)?;
+    .map_err(errname)
+}
+
+pub fn mmap_shared_across_processes() -> TestResult {
+    let f = open_rw()?;
+    let map = map_shared(&f)?;
     map.set(300, 0);
     // SAFETY: the test process is single-threaded here.
     let pid = unsafe { libc::fork() };
@@ -779,14 +784,7 @@ pub fn lifetime_open_file() -> TestResult {
 
 pub fn lifetime_mapping() -> TestResult {
     let f = open_rw()?;
-    let map = Map::new(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::MAP_SHARED,
-        0,
-    )
-    .map_err(errname)?;
+    let map = map_shared(&f)?;
     drop(f);
     check!(
         module::unload().is_err(),

@@ -985,6 +985,19 @@ pub fn wakeup_set_get() -> TestResult {
     Ok(())
 }
 
+/// An edge-triggered epoll registration of the ring, with a record waiting:
+/// checks that it gives its first event.
+fn edge_triggered(ring: &Ring) -> Result<Epoll, String> {
+    let ep = Epoll::new().map_err(errname)?;
+    ep.add(&ring.file, (libc::EPOLLIN | libc::EPOLLET) as u32)
+        .map_err(errname)?;
+    check!(
+        ep.wait(0).map_err(errname)? == 1,
+        "edge-triggered epoll: no first event with a record waiting"
+    );
+    Ok(ep)
+}
+
 /// EVERY: each record wakes the waiters, even while the consumer is behind. An
 /// edge-triggered epoll registration (a waiter that stays registered) sees one
 /// event per record, and the wakeups counter grows by at least one per record.
@@ -998,13 +1011,7 @@ pub fn wakeup_every() -> TestResult {
         ring::inject(&ring.file, 1, 8)?;
         expect_woken(poller, Duration::from_secs(3), "EVERY, caught up")?;
         // The record stays unread: the consumer is behind from here on.
-        let ep = Epoll::new().map_err(errname)?;
-        ep.add(&ring.file, (libc::EPOLLIN | libc::EPOLLET) as u32)
-            .map_err(errname)?;
-        check!(
-            ep.wait(0).map_err(errname)? == 1,
-            "edge-triggered epoll: no first event with a record waiting"
-        );
+        let ep = edge_triggered(&ring)?;
         check!(
             ep.wait(0).map_err(errname)? == 0,
             "edge-triggered epoll: a second event without a wakeup"
@@ -1055,13 +1062,7 @@ pub fn wakeup_caught_up() -> TestResult {
     ring::inject(&ring.file, 1, 8)?;
     expect_woken(poller, Duration::from_secs(3), "CAUGHT_UP, first record")?;
     // Behind by one record: an edge-triggered waiter sees nothing more.
-    let ep = Epoll::new().map_err(errname)?;
-    ep.add(&ring.file, (libc::EPOLLIN | libc::EPOLLET) as u32)
-        .map_err(errname)?;
-    check!(
-        ep.wait(0).map_err(errname)? == 1,
-        "edge-triggered epoll: no first event with a record waiting"
-    );
+    let ep = edge_triggered(&ring)?;
     let before = ring::settled_stats(&ring.file)?;
     for i in 0..5 {
         ring::inject(&ring.file, 1, 8)?;
