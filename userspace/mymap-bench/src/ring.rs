@@ -60,7 +60,7 @@ use mymap_uapi::{
         MYMAP_SOURCE_INJECT,
         MYMAP_SOURCE_TIMER, //
     },
-    ring_record_size as record_size,
+    ring_record_size,
 };
 
 use crate::{
@@ -555,7 +555,8 @@ impl Check {
     fn stream(&mut self, bytes: &[u8]) -> usize {
         let mut at = 0;
         while let Some(head) = bytes.get(at..at + HEADER) {
-            let size = record_size(u32::from_ne_bytes(head[0..4].try_into().unwrap())) as usize;
+            let size =
+                ring_record_size(u32::from_ne_bytes(head[0..4].try_into().unwrap())) as usize;
             let Some(record) = bytes.get(at..at + size) else {
                 break;
             };
@@ -598,7 +599,7 @@ fn pipe_record(buf: &mut Vec<u8>, len: u32, seq: u64, timestamp_ns: u64) {
     let head = &head[..head.len().min(len as usize)];
     buf.extend_from_slice(head);
     buf.resize(HEADER + len as usize, seq as u8);
-    buf.resize(record_size(len) as usize, 0);
+    buf.resize(ring_record_size(len) as usize, 0);
 }
 
 /// What the producer thread of a round did.
@@ -781,7 +782,7 @@ fn pipe_rate(worker: &Worker, n: u32, len: u32, capacity: usize) -> io::Result<R
     let mut buf = vec![0u8; PIPE_READ];
     let (produced, end) = {
         let producer = worker.start(move || -> io::Result<(Instant, Duration)> {
-            let mut rec = Vec::with_capacity(record_size(len) as usize);
+            let mut rec = Vec::with_capacity(ring_record_size(len) as usize);
             let start = Instant::now();
             for seq in 0..u64::from(n) {
                 pipe_record(&mut rec, len, seq, monotonic_ns());
@@ -896,7 +897,7 @@ fn pipe(capacity: usize) -> io::Result<(File, File)> {
 /// How many records of `len` bytes fill the ring, and how many fills make a
 /// round of at least `records` records.
 fn fills(data_size: u32, len: u32, records: u32) -> (u32, u32) {
-    let per_fill = data_size / record_size(len);
+    let per_fill = data_size / ring_record_size(len);
     (per_fill, records.div_ceil(per_fill))
 }
 
@@ -992,7 +993,7 @@ fn drain_records(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
 fn memcpy_rate(n: u32, len: u32, data_size: usize) -> RateRound {
     let src = vec![0x5au8; data_size];
     let mut dst = vec![0u8; len as usize];
-    let (len, step) = (len as usize, record_size(len) as usize);
+    let (len, step) = (len as usize, ring_record_size(len) as usize);
     let start = Instant::now();
     let mut at = 0;
     for _ in 0..n {
@@ -1149,7 +1150,7 @@ fn pipe_latency(
     let mut buf = vec![0u8; PIPE_READ];
     let (written, read) = {
         let writer = worker.start(move || -> io::Result<()> {
-            let mut rec = Vec::with_capacity(record_size(SMALL) as usize);
+            let mut rec = Vec::with_capacity(ring_record_size(SMALL) as usize);
             let mut next = monotonic_ns() + period;
             for seq in 0..count as u64 {
                 sleep_until_ns(next);
@@ -1173,7 +1174,7 @@ fn pipe_latency(
                 have += k;
                 let mut at = 0;
                 while let Some(head) = buf[..have].get(at..at + HEADER) {
-                    let size = record_size(u32::from_ne_bytes(head[..4].try_into().unwrap()));
+                    let size = ring_record_size(u32::from_ne_bytes(head[..4].try_into().unwrap()));
                     let Some(record) = buf[..have].get(at..at + size as usize) else {
                         break;
                     };
