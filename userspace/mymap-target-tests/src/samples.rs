@@ -41,13 +41,17 @@ use mymap_uapi::bindings::{
     MYMAP_SOURCE_TIMER, //
 };
 
-use crate::{
-    check, module,
+use mymap_target_support::{
+    log, module,
     sys::{
         self,
         errname, //
     },
-    TestResult,
+};
+
+use crate::harness::{
+    check,
+    TestResult, //
 };
 
 /// The ring the tests use; the module's default `rings=1` registers it.
@@ -72,7 +76,9 @@ fn ioc<T>(dir: u64, nr: u32) -> u64 {
 
 /// Issues a ring ioctl whose argument is `arg`.
 fn ring_ioctl<T>(file: &File, dir: u64, nr: u32, arg: &mut T, what: &str) -> TestResult {
-    sys::ioctl_ptr(file, ioc::<T>(dir, nr), (arg as *mut T).cast())
+    // SAFETY: `arg` is a live `T`, and `ioc::<T>` encodes its size: the kernel reads and
+    // writes at most that much of it.
+    unsafe { sys::ioctl_ptr(file, ioc::<T>(dir, nr), (arg as *mut T).cast()) }
         .map(|_| ())
         .map_err(|e| format!("{what}: {}", errname(e)))
 }
@@ -366,7 +372,7 @@ pub fn c_consumer() -> TestResult {
 
 /// The sample's load line fields (`key=value`), the last one logged.
 fn sample_log() -> Result<HashMap<String, u64>, String> {
-    let log = module::dmesg();
+    let log = log::dmesg();
     let line = log
         .lines()
         .rev()
@@ -620,7 +626,7 @@ fn sample_discard_and_refused_inner() -> TestResult {
             "{SAMPLE} loaded with {param}"
         );
         check!(
-            module::dmesg().contains(&format!("{SAMPLE}: {logged}")),
+            log::dmesg().contains(&format!("{SAMPLE}: {logged}")),
             "no '{SAMPLE}: {logged}' in the kernel log after {param}"
         );
     }
