@@ -450,8 +450,11 @@ impl Consumer {
 
     /// libbpf's `ringbuf_process_ring`, per the contract in `mymap.h`: one pass from the
     /// consumer position to the producer position loaded at the start, stopping at a
-    /// busy record, skipping wraps and discarded records; one release at the end, or
-    /// when `f` breaks (the record it broke on counts as consumed).
+    /// busy record, skipping wraps and discarded records. Each record's space is released
+    /// as soon as `f` returns from it, as libbpf does, so that producers reuse it while
+    /// the batch goes on (a batch can be the whole ring: released once at its end, a
+    /// full ring stays full, and drops, for all of it); what was skipped after the last
+    /// record is released at the end. The record `f` breaks on counts as consumed.
     fn consume<F>(&mut self, mut f: F) -> Result<usize>
     where
         F: FnMut(&Record<'_>) -> ControlFlow<()>,
@@ -486,6 +489,10 @@ impl Consumer {
                 payload: record.payload,
                 dropped_before: std::mem::take(&mut self.gap),
             });
+            // The payload lent to `f` is no longer borrowed: give its space back now.
+            if let Err(fault) = self.map.release(pos) {
+                break Err(fault);
+            }
             if flow.is_break() {
                 break Ok(());
             }
@@ -621,8 +628,8 @@ impl Ring {
     }
 
     /// Calls `f` on every committed record from the consumer position to the producer
-    /// position as it is now, in order, then releases their space to the producers
-    /// (once, for the whole batch). Returns how many records `f` saw.
+    /// position as it is now, in order, releasing each record's space to the producers
+    /// as soon as `f` returns from it. Returns how many records `f` saw.
     ///
     /// Stops early at a record still being written, or after the record on which `f`
     /// returns `ControlFlow::Break` (which counts as consumed). The payloads are the
