@@ -29,6 +29,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod device;
 mod error;
@@ -45,6 +46,11 @@ pub use ring::{
     record_size, ring_path, source, Injected, Record, Ring, RingControl, RingInfo, RingStats,
     SeqGaps, Wakeup, DEFAULT_RING_PATH, MAX_RINGS,
 };
+
+/// The kernel's side of a simulated ring ([`Ring::simulated`]), with the `simulator`
+/// feature.
+#[cfg(feature = "simulator")]
+pub use mymap_uapi::{SimProducer, SimReservation};
 
 /// The device node of the first device.
 pub const DEFAULT_PATH: &str = "/dev/mymap";
