@@ -14,6 +14,10 @@
 //! in place; a [`RingControl`] reads its statistics and drives its built-in
 //! producers.
 //!
+//! With the `simulator` feature, `Device::simulated` and `Ring::simulated` are a
+//! device and a ring in this process's memory, with no driver: the examples of
+//! [`Device::map`] and [`Ring::consume`] run on them.
+//!
 //! ```no_run
 //! use mymap::Device;
 //!
