@@ -119,6 +119,7 @@ pub fn all() -> Vec<Test> {
         "ring-params-refused" => ring_stress::params_refused, 120;
         "ring-params-rings-and-size" => ring_stress::params_rings_and_size, 180;
         "ring-c-consumer" => samples::c_consumer, 120;
+        "ring-rust-example" => samples::rust_example, 120;
         "ring-sample-producer" => samples::sample_producer, 120;
         "ring-sample-discard-and-refused" => samples::sample_discard_and_refused, 120;
         "ring-sample-with-c-consumer" => samples::sample_with_c_consumer, 120;
