@@ -20,6 +20,8 @@
 //! - `ring.rs`: a ring: reserve, commit, wakeups, `read()`;
 //! - `ring_file.rs`: a ring device and the file operations of an open one;
 //! - `producers.rs`: the timer producer and the injector;
+//! - `tx.rs`: a tx ring, from userspace to the kernel: the drain, the echo;
+//! - `tx_file.rs`: a tx ring device and the file operations of an open one;
 //! - `gpio.rs` (with `gpio_glue.c` and `gpio_glue.h`): the GPIO-interrupt producer;
 //! - `of.rs`: the same, bound to device-tree nodes by a platform driver;
 //! - `exports.rs` (with `exports.c`): the producer API for other modules;
@@ -45,6 +47,8 @@ mod producers;
 mod ratelimit;
 mod ring;
 mod ring_file;
+mod tx;
+mod tx_file;
 mod uapi;
 mod vmem;
 
@@ -52,6 +56,8 @@ use buffer::Buffer;
 use file::MymapDevice;
 use ring::Ring;
 use ring_file::RingDevice;
+use tx::TxRing;
+use tx_file::TxDevice;
 
 module! {
     type: MymapModule,
@@ -75,6 +81,8 @@ struct MymapModule {
 struct Devices {
     /// GPIO producers of `gpio=`: their interrupts are freed first (fields drop in order).
     _gpios: KVec<Pin<KBox<gpio::GpioProducer>>>,
+    /// Registered tx devices.
+    _txs: KVec<Pin<KBox<TxDevice>>>,
     /// Registered ring devices. Dropped before the buffers.
     rings: KVec<Pin<KBox<RingDevice>>>,
     /// Registered devices, index 0 first. Dropping one deregisters it.
@@ -112,6 +120,12 @@ impl Devices {
                 GFP_KERNEL,
             )?;
         }
+        let mut txs = KVec::with_capacity(params.tx_rings as usize, GFP_KERNEL)?;
+        for index in 0..params.tx_rings {
+            let echo = shared.get(index as usize).cloned();
+            let tx = TxRing::new(index, params.tx_rings, params.tx_size, echo)?;
+            txs.push(KBox::pin_init(TxDevice::new(tx), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
         let mut gpios = KVec::with_capacity(params.gpio.len(), GFP_KERNEL)?;
         for spec in &params.gpio {
             let dev = &rings[spec.ring as usize];
@@ -129,15 +143,18 @@ impl Devices {
         }
         exports::publish(&shared);
         pr_info!(
-            "{} device(s) of {} bytes: /dev/mymap{}; {} ring(s) of {} bytes\n",
+            "{} device(s) of {} bytes: /dev/mymap{}; {} ring(s) of {} bytes; {} tx ring(s) of {} bytes\n",
             params.devices,
             params.size,
             if params.devices > 1 { "..." } else { "" },
             params.rings,
-            params.ring_size
+            params.ring_size,
+            params.tx_rings,
+            params.tx_size
         );
         Ok(Self {
             _gpios: gpios,
+            _txs: txs,
             rings,
             _buffers: devices,
         })

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module parameters (`size`, `devices`, `rings`, `ring_size`, `gpio`), readable in sysfs.
+//! The module parameters (`size`, `devices`, `rings`, `ring_size`, `tx_rings`, `tx_size`,
+//! `gpio`), readable in sysfs.
 //!
 //! The `module!` macro of kernel 7.3 registers Rust parameters with permission
 //! 0, so they never appear under `/sys/module/<name>/parameters`; they are
@@ -48,6 +49,20 @@ read_only_param!(
     b"parm=ring_size:Data bytes per ring, a power of two of at least one page (default 262144, at most 67108864)\0",
 );
 read_only_param!(
+    TX_RINGS: c_uint = 1,
+    param_ops_uint,
+    c"tx_rings",
+    b"parmtype=tx_rings:uint\0",
+    b"parm=tx_rings:Number of tx rings: /dev/mymap-tx0, ... (default 1, 0 to 8)\0",
+);
+read_only_param!(
+    TX_SIZE: c_uint = uapi::MYMAP_RING_DEFAULT_SIZE,
+    param_ops_uint,
+    c"tx_size",
+    b"parmtype=tx_size:uint\0",
+    b"parm=tx_size:Data bytes per tx ring, a power of two of at least one page (default 262144, at most 67108864)\0",
+);
+read_only_param!(
     GPIO: *mut c_char = core::ptr::null_mut(),
     param_ops_charp,
     c"gpio",
@@ -69,6 +84,8 @@ pub(crate) struct Params {
     pub(crate) devices: u32,
     pub(crate) rings: u32,
     pub(crate) ring_size: u32,
+    pub(crate) tx_rings: u32,
+    pub(crate) tx_size: u32,
     pub(crate) gpio: KVec<GpioSpec>,
 }
 
@@ -112,6 +129,28 @@ impl Params {
             );
             return Err(EINVAL);
         }
+        let tx_rings = TX_RINGS.get();
+        if tx_rings > uapi::MYMAP_MAX_RINGS {
+            pr_err!(
+                "tx_rings={} refused: it must be 0 to {}\n",
+                tx_rings,
+                uapi::MYMAP_MAX_RINGS
+            );
+            return Err(EINVAL);
+        }
+        let tx_size = TX_SIZE.get();
+        if !tx_size.is_power_of_two()
+            || (tx_size as usize) < PAGE_SIZE
+            || tx_size > uapi::MYMAP_RING_MAX_SIZE
+        {
+            pr_err!(
+                "tx_size={} refused: it must be a power of two from {} to {}\n",
+                tx_size,
+                PAGE_SIZE,
+                uapi::MYMAP_RING_MAX_SIZE
+            );
+            return Err(EINVAL);
+        }
         // Cannot overflow: `size` is at most MYMAP_MAX_SIZE, far below `usize::MAX`.
         let size = size.next_multiple_of(PAGE_SIZE);
         let gpio = Self::gpio(rings)?;
@@ -120,6 +159,8 @@ impl Params {
             devices,
             rings,
             ring_size,
+            tx_rings,
+            tx_size,
             gpio,
         })
     }

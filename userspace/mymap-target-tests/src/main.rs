@@ -24,6 +24,7 @@ mod stress;
 mod sys;
 mod tests;
 mod trinity;
+mod tx;
 
 use std::{
     io::{

@@ -48,6 +48,7 @@ use mymap_uapi::bindings::{
     MYMAP_RING_WRAP,
     MYMAP_SOURCE_INJECT,
     MYMAP_SOURCE_TIMER,
+    MYMAP_SOURCE_TX,
     MYMAP_WAKEUP_CAUGHT_UP, //
 };
 
@@ -248,6 +249,8 @@ pub struct Record {
     pub source: u16,
     pub seq: u64,
     pub timestamp_ns: u64,
+    /// The payload's first 8 bytes, little-endian (0-padded): the id of a tx test record.
+    pub head: u64,
     /// Where the payload of a built-in producer's record broke the pattern, if it did.
     pub payload_error: Option<String>,
 }
@@ -282,6 +285,7 @@ impl Record {
             source: u16_at(4),
             seq: u64_at(8),
             timestamp_ns: u64_at(16),
+            head: head_of(&bytes[HEADER..]),
             payload_error: None,
         };
         if has_pattern(record.source) {
@@ -289,6 +293,14 @@ impl Record {
         }
         Ok(record)
     }
+}
+
+/// The first 8 bytes of `payload` as a little-endian number, 0-padded.
+fn head_of(payload: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = payload.len().min(8);
+    b[..n].copy_from_slice(&payload[..n]);
+    u64::from_le_bytes(b)
 }
 
 /// The first byte of `payload` that breaks the pattern of record `seq`, described.
@@ -469,10 +481,18 @@ impl Ring {
                 source: self.data.read_u16(off + 4),
                 seq: self.data.read_u64(off + 8),
                 timestamp_ns: self.data.read_u64(off + 16),
+                head: 0,
                 payload_error: None,
             };
+            if !record.discarded && len > 0 {
+                record.head = head_of(&self.data.copy_out(off + HEADER, (len as usize).min(8)));
+            }
             if !record.discarded && has_pattern(record.source) {
                 record.payload_error = self.payload_mismatch(off + HEADER, len, record.seq);
+            }
+            if !record.discarded && record.source as u32 == MYMAP_SOURCE_TX {
+                // The tx tests' records carry the built-in pattern of their id.
+                record.payload_error = self.payload_mismatch(off + HEADER, len, record.head);
             }
             out.push(record);
             n += 1;

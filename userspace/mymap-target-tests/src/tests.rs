@@ -150,6 +150,12 @@ pub fn all() -> Vec<Test> {
         "ring-sample-producer" => crate::samples::sample_producer, 120;
         "ring-sample-discard-and-refused" => crate::samples::sample_discard_and_refused, 120;
         "ring-sample-with-c-consumer" => crate::samples::sample_with_c_consumer, 120;
+        "tx-info-and-rules" => crate::tx::info_and_rules, 30;
+        "tx-echo-order-many-laps" => crate::tx::echo_order_many_laps, 120;
+        "tx-poll-writable" => crate::tx::poll_writable, 60;
+        "tx-hostile-producer" => crate::tx::hostile_producer, 180;
+        "tx-torn-records" => crate::tx::torn_records, 120;
+        "tx-params" => crate::tx::params, 120;
         "lifetime-open-file-pins-module" => lifetime_open_file, 60;
         "lifetime-mapping-pins-module-and-pages" => lifetime_mapping, 60;
         "params-refused" => params_refused, 120;
