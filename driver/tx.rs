@@ -39,7 +39,7 @@
 //! only moves forward.
 
 use kernel::{
-    new_poll_condvar, new_spinlock_irq,
+    new_mutex, new_poll_condvar, new_spinlock_irq,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
@@ -54,6 +54,7 @@ use kernel::{
         },
         poll::PollCondVar,
         Arc,
+        Mutex,
         SpinLockIrq, //
     },
 };
@@ -124,6 +125,23 @@ struct Drain {
     payload: [u64; MAX_PAYLOAD / 8],
 }
 
+/// A kernel consumer that replaces the echo of a tx ring (the GPIO player, `player.rs`).
+///
+/// The ring knows it by this trait only, so that this file does not depend on its consumers.
+/// The ring holds it (a reference cycle, as the timer producer's) until
+/// [`TxRing::take_consumer`] at unload.
+pub(crate) trait TxConsumer: Send + Sync {
+    /// `MYMAP_TX_IOC_KICK`: look at the ring now; the records taken. Process context.
+    fn kick(&self) -> u32;
+
+    /// `MYMAP_TX_IOC_PLAY` with operation `op`. Process context.
+    fn control(&self, op: u32) -> Result<u32>;
+
+    /// Stops for good: no timer or work of the consumer runs after this returns. Process
+    /// context.
+    fn shut_down(&self);
+}
+
 /// Counters since load, `struct mymap_tx_stats`.
 struct Counters {
     consumed: Atomic<u64>,
@@ -170,6 +188,9 @@ pub(crate) struct TxRing {
     claimed: Atomic<u32>,
     /// The ring the built-in consumer echoes into, if the module has one of this index.
     echo: Option<Arc<Ring>>,
+    /// The consumer that replaces the echo, if any.
+    #[pin]
+    consumer: Mutex<Option<Arc<dyn TxConsumer>>>,
 }
 
 /// What waits in a tx ring for its producer: the verdict of `poll()`.
@@ -227,6 +248,7 @@ impl TxRing {
                 },
                 claimed: Atomic::new(0),
                 echo,
+                consumer <- new_mutex!(None, "mymap::TxRing::consumer"),
             }),
             GFP_KERNEL,
         )?;
@@ -260,8 +282,11 @@ impl TxRing {
         self.max_payload
     }
 
-    /// The index of the echo's ring, `!0` if none.
+    /// The index of the echo's ring, `!0` if none (or a consumer replaces the echo).
     pub(crate) fn echo_index(&self) -> u32 {
+        if self.consumer.lock().is_some() {
+            return !0;
+        }
         self.echo.as_ref().map_or(!0, |r| r.index())
     }
 
@@ -427,11 +452,55 @@ impl TxRing {
         taken
     }
 
-    /// `MYMAP_TX_IOC_KICK`: the built-in consumer, the echo, takes what waits, in batches so
-    /// that interrupts are not kept off for a whole ring. Returns the records taken.
+    /// Installs the consumer that replaces the echo; `EBUSY` if there is one.
+    pub(crate) fn set_consumer(&self, consumer: Arc<dyn TxConsumer>) -> Result {
+        let mut slot = self.consumer.lock();
+        if slot.is_some() {
+            return Err(EBUSY);
+        }
+        *slot = Some(consumer);
+        Ok(())
+    }
+
+    /// Takes the consumer out (at unload), which ends the reference cycle.
+    pub(crate) fn take_consumer(&self) -> Option<Arc<dyn TxConsumer>> {
+        self.consumer.lock().take()
+    }
+
+    /// Takes the consumer out if it is the one at `consumer` (a C consumer's detach). Waits
+    /// for a running kick: kicks run under the slot's lock.
+    pub(crate) fn take_consumer_if(&self, consumer: *const u8) -> Option<Arc<dyn TxConsumer>> {
+        let mut slot = self.consumer.lock();
+        let ours = slot
+            .as_ref()
+            .is_some_and(|c| core::ptr::eq(Arc::as_ptr(c).cast::<u8>(), consumer));
+        if ours {
+            slot.take()
+        } else {
+            None
+        }
+    }
+
+    /// The consumer that replaces the echo, if any.
+    pub(crate) fn consumer(&self) -> Option<Arc<dyn TxConsumer>> {
+        self.consumer.lock().clone()
+    }
+
+    /// `MYMAP_TX_IOC_KICK`: the consumer takes what waits; returns the records taken.
     pub(crate) fn kick(&self) -> u32 {
-        const BATCH: u32 = 64;
         self.counters.kicks.add(1, Relaxed);
+        // Under the slot's lock, so that a consumer that detaches waits for its kick.
+        let slot = self.consumer.lock();
+        match &*slot {
+            Some(consumer) => consumer.kick(),
+            None => self.echo_all(),
+        }
+    }
+
+    /// The built-in consumer, the echo: takes what waits, in batches so that interrupts are
+    /// not kept off for a whole ring.
+    fn echo_all(&self) -> u32 {
+        const BATCH: u32 = 64;
         let mut total = 0;
         loop {
             let n = self.drain(BATCH, |r| self.echo_one(r));

@@ -55,6 +55,7 @@ use crate::{
 const INFO: u32 = _IOR::<mymap_tx_info>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_TX_INFO);
 const STATS: u32 = _IOR::<mymap_tx_stats>(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_TX_STATS);
 const KICK: u32 = _IO(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_TX_KICK);
+const PLAY: u32 = _IO(uapi::MYMAP_IOC_MAGIC, uapi::MYMAP_IOC_NR_TX_PLAY);
 
 /// Tx node names, by index.
 const TX_NAMES: [&CStr; uapi::MYMAP_MAX_RINGS as usize] = [
@@ -89,6 +90,14 @@ impl TxDevice {
             reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name }),
             ring,
         })
+    }
+
+    /// The `struct device` the misc core made for this node: the GPIO player's lines are
+    /// requested for it.
+    pub(crate) fn device(&self) -> *mut bindings::device {
+        // SAFETY: the registration is alive as long as `self`, and with it its misc device and
+        // the device the misc core created.
+        unsafe { (*self.reg.as_raw()).this_device }
     }
 
     /// Returns the device that owns `reg`.
@@ -169,6 +178,18 @@ impl MiscDevice for TxFile {
                     return Err(EBADF);
                 }
                 return Ok(ring.kick() as isize);
+            }
+            PLAY => {
+                if !is_producer(file) {
+                    pr_debug!("tx {}: play refused: not the producer\n", ring.index());
+                    return Err(EBADF);
+                }
+                let Some(consumer) = ring.consumer() else {
+                    pr_debug!("tx {}: play refused: no player\n", ring.index());
+                    return Err(ENODEV);
+                };
+                let op = u32::try_from(arg).map_err(|_| EINVAL)?;
+                return Ok(consumer.control(op)? as isize);
             }
             _ => {
                 pr_debug!("tx ioctl {:#x} refused: unknown command\n", cmd);

@@ -34,3 +34,5 @@ unsafe impl kernel::transmute::FromBytes for mymap_ring_inject {}
 unsafe impl kernel::transmute::AsBytes for mymap_tx_info {}
 // SAFETY: as above.
 unsafe impl kernel::transmute::AsBytes for mymap_tx_stats {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::AsBytes for mymap_played {}

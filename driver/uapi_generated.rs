@@ -41,6 +41,13 @@ pub const MYMAP_SOURCE_TX: u32 = 4;
 pub const MYMAP_IOC_NR_TX_INFO: u32 = 32;
 pub const MYMAP_IOC_NR_TX_STATS: u32 = 33;
 pub const MYMAP_IOC_NR_TX_KICK: u32 = 34;
+pub const MYMAP_PLAY_MAX_LINES: u32 = 32;
+pub const MYMAP_SOURCE_PLAYED: u32 = 5;
+pub const MYMAP_PLAY_LATE: u32 = 1;
+pub const MYMAP_IOC_NR_TX_PLAY: u32 = 35;
+pub const MYMAP_PLAY_START: u32 = 1;
+pub const MYMAP_PLAY_STOP: u32 = 2;
+pub const MYMAP_PLAY_FLUSH: u32 = 3;
 pub type __u8 = ::core::ffi::c_uchar;
 pub type __u16 = ::core::ffi::c_ushort;
 pub type __u32 = ::core::ffi::c_uint;
@@ -381,4 +388,42 @@ const _: () = {
         [::core::mem::offset_of!(mymap_tx_stats, consumer_pos) - 64usize];
     ["Offset of field: mymap_tx_stats::reserved"]
         [::core::mem::offset_of!(mymap_tx_stats, reserved) - 68usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_play {
+    pub time_ns: __u64,
+    pub mask: __u32,
+    pub values: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_play"][::core::mem::size_of::<mymap_play>() - 16usize];
+    ["Alignment of mymap_play"][::core::mem::align_of::<mymap_play>() - 8usize];
+    ["Offset of field: mymap_play::time_ns"][::core::mem::offset_of!(mymap_play, time_ns) - 0usize];
+    ["Offset of field: mymap_play::mask"][::core::mem::offset_of!(mymap_play, mask) - 8usize];
+    ["Offset of field: mymap_play::values"][::core::mem::offset_of!(mymap_play, values) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_played {
+    pub seq: __u64,
+    pub requested_ns: __u64,
+    pub actual_ns: __u64,
+    pub values: __u32,
+    pub flags: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_played"][::core::mem::size_of::<mymap_played>() - 32usize];
+    ["Alignment of mymap_played"][::core::mem::align_of::<mymap_played>() - 8usize];
+    ["Offset of field: mymap_played::seq"][::core::mem::offset_of!(mymap_played, seq) - 0usize];
+    ["Offset of field: mymap_played::requested_ns"]
+        [::core::mem::offset_of!(mymap_played, requested_ns) - 8usize];
+    ["Offset of field: mymap_played::actual_ns"]
+        [::core::mem::offset_of!(mymap_played, actual_ns) - 16usize];
+    ["Offset of field: mymap_played::values"]
+        [::core::mem::offset_of!(mymap_played, values) - 24usize];
+    ["Offset of field: mymap_played::flags"]
+        [::core::mem::offset_of!(mymap_played, flags) - 28usize];
 };

@@ -86,20 +86,20 @@ const DT_DRIVER: &str = "/sys/bus/platform/drivers/mymap";
 const DT_DEVICE: &str = "mymap-gpio";
 
 /// A gpio-sim chip made through configfs for one test, removed on drop.
-struct SimChip {
+pub(crate) struct SimChip {
     /// Its configfs directory.
     dir: PathBuf,
     /// Its label, which `gpio=` names.
     label: String,
     /// Its character device, /dev/gpiochipN.
-    chardev: PathBuf,
+    pub(crate) chardev: PathBuf,
     /// The sysfs directory of its `sim_gpioN/pull` attributes.
-    sysfs: PathBuf,
+    pub(crate) sysfs: PathBuf,
 }
 
 impl SimChip {
     /// Makes a live chip labelled `label` with `lines` lines, all pulled down.
-    fn new(label: &str, lines: u32) -> Result<SimChip, String> {
+    pub(crate) fn new(label: &str, lines: u32) -> Result<SimChip, String> {
         if !Path::new(CONFIGFS).join("gpio-sim").is_dir() {
             module::run("mount", &["-t", "configfs", "none", CONFIGFS])?;
         }
@@ -406,7 +406,7 @@ fn settled_sim_interrupts(ring: u32) -> Result<u64, String> {
 }
 
 /// Reloads mymap with `params` and waits for /dev/mymap and /dev/mymap-ring0.
-fn reload(params: &[&str]) -> TestResult {
+pub(crate) fn reload(params: &[&str]) -> TestResult {
     if module::loaded() {
         module::unload_when_unused()?;
     }
@@ -416,7 +416,11 @@ fn reload(params: &[&str]) -> TestResult {
 
 /// Runs `body` with a fresh gpio-sim chip; then loads mymap with default
 /// parameters (releasing the line) and removes the chip.
-fn with_chip(label: &str, lines: u32, body: impl FnOnce(&SimChip) -> TestResult) -> TestResult {
+pub(crate) fn with_chip(
+    label: &str,
+    lines: u32,
+    body: impl FnOnce(&SimChip) -> TestResult,
+) -> TestResult {
     let chip = SimChip::new(label, lines)?;
     let result = body(&chip);
     let restored = module::restore_default();
@@ -1051,7 +1055,7 @@ fn write_file(path: &Path, text: &str) -> TestResult {
 }
 
 /// A file's text without the trailing newline.
-fn read_trimmed(path: &Path) -> Result<String, String> {
+pub(crate) fn read_trimmed(path: &Path) -> Result<String, String> {
     fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .map_err(|e| format!("{}: {e}", path.display()))

@@ -14,6 +14,7 @@ mod direct_io;
 mod faults;
 mod gpio;
 mod module;
+mod player;
 mod ring;
 mod ring_holder;
 mod ring_hunt;

@@ -47,6 +47,7 @@ use mymap_uapi::bindings::{
     MYMAP_RING_PGOFF_PRODUCER,
     MYMAP_RING_WRAP,
     MYMAP_SOURCE_INJECT,
+    MYMAP_SOURCE_PLAYED,
     MYMAP_SOURCE_TIMER,
     MYMAP_SOURCE_TX,
     MYMAP_WAKEUP_CAUGHT_UP, //
@@ -251,6 +252,8 @@ pub struct Record {
     pub timestamp_ns: u64,
     /// The payload's first 8 bytes, little-endian (0-padded): the id of a tx test record.
     pub head: u64,
+    /// The whole payload of a GPIO player's completion (empty for other records).
+    pub payload: Vec<u8>,
     /// Where the payload of a built-in producer's record broke the pattern, if it did.
     pub payload_error: Option<String>,
 }
@@ -286,6 +289,7 @@ impl Record {
             seq: u64_at(8),
             timestamp_ns: u64_at(16),
             head: head_of(&bytes[HEADER..]),
+            payload: bytes[HEADER..].to_vec(),
             payload_error: None,
         };
         if has_pattern(record.source) {
@@ -482,10 +486,14 @@ impl Ring {
                 seq: self.data.read_u64(off + 8),
                 timestamp_ns: self.data.read_u64(off + 16),
                 head: 0,
+                payload: Vec::new(),
                 payload_error: None,
             };
             if !record.discarded && len > 0 {
                 record.head = head_of(&self.data.copy_out(off + HEADER, (len as usize).min(8)));
+            }
+            if !record.discarded && record.source as u32 == MYMAP_SOURCE_PLAYED {
+                record.payload = self.data.copy_out(off + HEADER, len as usize);
             }
             if !record.discarded && has_pattern(record.source) {
                 record.payload_error = self.payload_mismatch(off + HEADER, len, record.seq);

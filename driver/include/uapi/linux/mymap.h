@@ -473,4 +473,73 @@ struct mymap_tx_stats {
  */
 #define MYMAP_TX_IOC_KICK _IO(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_KICK)
 
+/*
+ * The GPIO player: a kernel consumer of a tx ring that sets GPIO output
+ * lines at the times its records name.
+ *
+ * The module parameter player= gives tx ring N a set of output lines, by
+ * chip label and offsets (LABEL:OFFSET[+OFFSET...] for tx ring 0, then
+ * ;-separated for tx rings 1, 2, ...); line i of the set is bit i of the
+ * masks below (at most MYMAP_PLAY_MAX_LINES lines). The lines are requested
+ * as outputs, driven low, at load. A tx ring with a player has no echo: the
+ * player puts one completion record per played record into /dev/mymap-ringN
+ * (the module must have that ring).
+ *
+ * Each tx record's payload is a struct mymap_play; the tx header's seq is
+ * the producer's sequence number, copied into the completion; its source,
+ * flags and timestamp_ns are ignored. A record whose length is not
+ * sizeof(struct mymap_play), or whose mask is 0 or names a line beyond the
+ * set, is refused (counted in rejected, see struct mymap_tx_stats).
+ *
+ * While started, the player takes the next record from the ring when it has
+ * none (on MYMAP_TX_IOC_KICK, and after each record it played), and sets
+ * its lines when CLOCK_MONOTONIC reaches time_ns, from an hrtimer in hard
+ * interrupt context, or, when a line's chip sleeps (an I2C or SPI expander,
+ * gpio-sim), from a work item on the high-priority workqueue that the timer
+ * queues (the load line says which). A record is never played before its
+ * time; one whose time had already passed when the player took it is
+ * played at once and its completion has MYMAP_PLAY_LATE. Records are played
+ * one at a time, in ring order, none skipped and none twice; a completion
+ * that does not fit in the ring is dropped there (counted, a sequence gap),
+ * the record is still played.
+ */
+#define MYMAP_PLAY_MAX_LINES 32
+#define MYMAP_SOURCE_PLAYED 5	/* a completion of the GPIO player */
+#define MYMAP_PLAY_LATE 0x1	/* completion flag: the time had passed */
+
+/* Payload of a tx record for the player: 16 bytes. */
+struct mymap_play {
+	__u64 time_ns;		/* CLOCK_MONOTONIC, absolute. */
+	__u32 mask;		/* Lines to set: bit i is line i of the set. */
+	__u32 values;		/* Their values: bit i for line i. */
+};
+
+/*
+ * Payload of a completion (source MYMAP_SOURCE_PLAYED, the header's flags
+ * and timestamp_ns are those below): 32 bytes.
+ */
+struct mymap_played {
+	__u64 seq;		/* The tx record's seq. */
+	__u64 requested_ns;	/* Its time_ns. */
+	__u64 actual_ns;	/* CLOCK_MONOTONIC right after the lines were set. */
+	__u32 values;		/* The values set (bits of mask only). */
+	__u32 flags;		/* MYMAP_PLAY_LATE */
+};
+
+#define MYMAP_IOC_NR_TX_PLAY 0x23
+
+/* Operations of MYMAP_TX_IOC_PLAY. */
+#define MYMAP_PLAY_START 1	/* play records as they come (kicks) */
+#define MYMAP_PLAY_STOP 2	/* stop after the record being set; the
+				 * next one stays for a later start */
+#define MYMAP_PLAY_FLUSH 3	/* stop, and throw away every record not
+				 * yet played; answers how many */
+
+/*
+ * Control the player: the argument is an operation, not a pointer. On the
+ * producer's file only (EBADF otherwise); ENODEV on a tx ring without a
+ * player, EINVAL for an unknown operation.
+ */
+#define MYMAP_TX_IOC_PLAY _IO(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_PLAY)
+
 #endif /* _UAPI_LINUX_MYMAP_H */
