@@ -6,7 +6,8 @@
 //! The record format, the completion and the control operations are the header's ("The GPIO
 //! player"). One record is held at a time: taken from the tx ring (copied and checked there,
 //! `tx.rs`), then played when its time comes by [`Player::advance`], which an `hrtimer` (hard
-//! interrupt context), a kick or the player's work item runs. Lines of a chip that cannot
+//! interrupt context; softirq on PREEMPT_RT, the timer not being HARD since its callback takes
+//! `spinlock_t`s), a kick or the player's work item runs. Lines of a chip that cannot
 //! sleep are set from the timer itself. Lines of a chip that sleeps (an I2C or SPI expander,
 //! gpio-sim) cannot be set there: the timer queues the work item on the high-priority
 //! workqueue, which sets them in process context, later by the workqueue's latency.
@@ -44,7 +45,7 @@ use kernel::{
             HrTimerCallback,
             HrTimerCallbackContext,
             HrTimerRestart,
-            RelativeHardMode, //
+            RelativeMode, //
         },
         Delta,
         Monotonic, //
@@ -143,7 +144,9 @@ pub(crate) struct Player {
     lines: Lines,
     #[pin]
     state: SpinLockIrq<PlayState>,
-    /// Fires at the held record's time; hard interrupt context.
+    /// Fires at the held record's time: in hard interrupt context, but not marked HARD,
+    /// because its callback takes `spinlock_t`s (its state, the tx ring's, the ring's), so
+    /// that on PREEMPT_RT it runs in softirq context where those may sleep.
     #[pin]
     timer: HrTimer<Player>,
     /// Plays the held record in process context, for lines whose chip sleeps.
@@ -155,7 +158,7 @@ pub(crate) struct Player {
 
 impl_has_hr_timer! {
     impl HasHrTimer<Self> for Player {
-        mode: RelativeHardMode<Monotonic>, field: self.timer
+        mode: RelativeMode<Monotonic>, field: self.timer
     }
 }
 

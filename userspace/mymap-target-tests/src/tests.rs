@@ -73,6 +73,10 @@ pub const COMPAT: &[&str] = &[
     "ring-wakeup-caught-up",
     "ring-timer",
     "ring-producer-arguments",
+    "tx-info-and-rules",
+    "tx-echo-order-many-laps",
+    "tx-poll-writable",
+    "tx-hostile-producer",
 ];
 
 pub fn all() -> Vec<Test> {

@@ -493,8 +493,8 @@ struct mymap_tx_stats {
  *
  * While started, the player takes the next record from the ring when it has
  * none (on MYMAP_TX_IOC_KICK, and after each record it played), and sets
- * its lines when CLOCK_MONOTONIC reaches time_ns, from an hrtimer in hard
- * interrupt context, or, when a line's chip sleeps (an I2C or SPI expander,
+ * its lines when CLOCK_MONOTONIC reaches time_ns, from an hrtimer (hard
+ * interrupt context; softirq on PREEMPT_RT), or, when a line's chip sleeps (an I2C or SPI expander,
  * gpio-sim), from a work item on the high-priority workqueue that the timer
  * queues (the load line says which). A record is never played before its
  * time; one whose time had already passed when the player took it is
