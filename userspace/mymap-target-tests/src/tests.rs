@@ -161,6 +161,7 @@ pub fn all() -> Vec<Test> {
         "tx-torn-records" => crate::tx::torn_records, 120;
         "tx-params" => crate::tx::params, 120;
         "tx-sample-consumer" => crate::tx::sample_consumer, 120;
+        "tx-c-producer" => crate::tx::c_producer, 60;
         "player-plays-in-order" => crate::player::plays_in_order, 240;
         "player-late-stop-start-flush" => crate::player::late_stop_start_flush, 120;
         "player-unload-while-playing" => crate::player::unload_while_playing, 120;
