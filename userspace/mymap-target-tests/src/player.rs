@@ -138,12 +138,12 @@ fn load_player(tx_size: u32) -> TestResult {
 }
 
 /// 12,000 records over several laps of a 64 KiB tx ring, each setting one of four lines at
-/// its time, 50 µs apart: exactly 12,000 completions, in order, each with its record's seq,
+/// its time, 250 µs apart: exactly 12,000 completions, in order, each with its record's seq,
 /// time and values, none early; every line ends as the last record for it says. Prints the
 /// median and p99 of actual - requested.
 pub fn plays_in_order() -> TestResult {
     const N: u64 = 12_000;
-    const STEP_NS: u64 = 50_000;
+    const STEP_NS: u64 = 250_000;
     with_chip(LABEL, LINES, |chip| {
         load_player(65536)?;
         let mut done_ring = ring::quiet(0)?;
@@ -238,7 +238,7 @@ pub fn plays_in_order() -> TestResult {
                 .unwrap_or(0)
         };
         println!(
-            "player: {N} sets 50 us apart on gpio-sim (workqueue path): actual - requested \
+            "player: {N} sets 250 us apart on gpio-sim (workqueue path): actual - requested \
              median {} ns, p99 {} ns; {late} late",
             pick(0.5),
             pick(0.99)
