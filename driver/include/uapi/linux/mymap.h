@@ -468,7 +468,9 @@ struct mymap_tx_stats {
 	_IOR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_STATS, struct mymap_tx_stats)
 /*
  * Have the kernel consumer look at the ring now; no argument. Answers the
- * number of records it took (0 or more). EBADF on a file without the
+ * number of records it took: every complete one for the echo, those it
+ * played or holds for the GPIO player, 0 for another driver's consumer
+ * (which drains when it is called back). EBADF on a file without the
  * producer claim.
  */
 #define MYMAP_TX_IOC_KICK _IO(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_KICK)
@@ -533,7 +535,8 @@ struct mymap_played {
 #define MYMAP_PLAY_STOP 2	/* stop after the record being set; the
 				 * next one stays for a later start */
 #define MYMAP_PLAY_FLUSH 3	/* stop, and throw away every record not
-				 * yet played; answers how many */
+				 * yet played (counted in consumed);
+				 * answers how many */
 
 /*
  * Control the player: the argument is an operation, not a pointer. On the
