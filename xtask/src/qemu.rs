@@ -223,35 +223,10 @@ fn kernel_stamp(line: &str) -> Option<usize> {
     })
 }
 
-/// Kernel log lines that fail a test boot: warnings, bugs, oopses, sanitizer
-/// and lockdep reports, memory leaks.
+/// Kernel log lines that fail a test boot: the one list, which the target tests
+/// also match (mymap-target-support's `log::SPLATS`).
 pub fn splats(console: &str) -> Vec<String> {
-    const PATTERNS: &[&str] = &[
-        "------------[ cut here ]------------",
-        "WARNING: CPU:",
-        "WARNING: possible",
-        "WARNING: suspicious RCU",
-        "BUG:",
-        "Oops",
-        "Unable to handle kernel",
-        "Kernel panic",
-        "KASAN:",
-        "UBSAN:",
-        "INFO: possible",
-        "possible circular locking dependency",
-        "inconsistent lock state",
-        "suspected memory leaks",
-        "general protection fault",
-        "Internal error:",
-        // The hung-task detector (CONFIG_DETECT_HUNG_TASK, debug kernel).
-        "blocked for more than",
-        "blocked in I/O wait for more than",
-    ];
-    console
-        .lines()
-        .filter(|l| PATTERNS.iter().any(|p| l.contains(p)))
-        .map(str::to_string)
-        .collect()
+    mymap_target_support::log::splats_in(console)
 }
 
 #[cfg(test)]

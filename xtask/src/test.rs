@@ -141,11 +141,14 @@ impl flags::Test {
 /// Host checks: the workspace's tests, generated code, shell scripts. Each counts
 /// as one test in the summary; cargo prints its own per-test lines above.
 fn host(sh: &Shell) -> Outcome {
-    let checks: [(&str, &dyn Fn() -> Result<()>); 7] = [
+    let checks: [(&str, &dyn Fn() -> Result<()>); 9] = [
         ("cargo test --workspace --all-features", &|| {
             Ok(cmd!(sh, "cargo test --workspace --all-features").run()?)
         }),
         ("cargo xtask codegen --check", &|| crate::codegen::check(sh)),
+        // The two library crates stay ready to publish, and documented.
+        ("cargo package -p mymap-uapi -p mymap", &|| package(sh)),
+        ("cargo doc -p mymap-uapi -p mymap", &|| doc(sh)),
         // The committed charts and bench/README.md's tables are what their JSON records give.
         ("cargo xtask bench --render --check", &|| {
             let boards: Vec<String> = crate::board::ALL.iter().map(|b| b.to_string()).collect();
@@ -184,6 +187,46 @@ fn host(sh: &Shell) -> Outcome {
         },
         failures,
     }
+}
+
+/// The crates a product team depends on: `cargo package` packages them together (mymap's
+/// dependency on mymap-uapi through a temporary local registry) and builds the packages,
+/// and fails on any warning, which cargo itself only prints. Uncommitted files are
+/// allowed: this checks the manifests and sources, it is not a release.
+fn package(sh: &Shell) -> Result<()> {
+    let out = cmd!(sh, "cargo package --allow-dirty -p mymap-uapi -p mymap")
+        .ignore_status()
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    if !out.status.success() {
+        bail!("cargo package failed (see above)");
+    }
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.trim_start().starts_with("warning"))
+        .collect();
+    if !warnings.is_empty() {
+        bail!(
+            "cargo package warned: {}: fix the manifests of userspace/mymap-uapi and userspace/mymap",
+            warnings.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// The crates' documentation, with and without the `simulator` feature (docs.rs builds it
+/// with every feature), warnings as errors: broken links, missing docs, bad examples.
+fn doc(sh: &Shell) -> Result<()> {
+    for features in [None, Some("--all-features")] {
+        cmd!(
+            sh,
+            "cargo doc --no-deps -p mymap-uapi -p mymap {features...}"
+        )
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
+    }
+    Ok(())
 }
 
 /// Every shell script of the project: init scripts, board scripts, target tests.

@@ -1,5 +1,5 @@
-//! `cargo xtask userspace`: cross-build the tools, the target tests and the C
-//! examples for a board.
+//! `cargo xtask userspace`: cross-build the tools, the target tests and the
+//! examples (C, and the Rust `ring-csv`) for a board.
 
 use std::{
     path::PathBuf,
@@ -28,6 +28,9 @@ pub const BINARIES: &[(&str, &str)] = &[
     ("mymapctl", "usr/bin"),
     ("mymap-bench", "usr/bin"),
     ("mymap-target-tests", "usr/libexec/mymap"),
+    // The Rust example application (userspace/examples/ring-csv), which the target
+    // suite runs.
+    ("ring-csv", "usr/libexec/mymap"),
 ];
 
 /// The C examples, `userspace/examples/<name>.c`, each built into one static

@@ -626,10 +626,12 @@ impl Consumer {
         }
     }
 
-    /// One batch: every committed record up to the producer position or the first BUSY
-    /// one, then one release of the position if it moved. Returns the records seen.
+    /// One batch, as `mymap::Ring::consume` does it: every committed record up to the
+    /// producer position or the first BUSY one, each one that is not discarded released
+    /// as soon as it is used; what was skipped after the last such release (a wrap, a
+    /// discarded record) released at the end. Returns the records seen.
     pub fn consume(&mut self, ring: &Ring) -> usize {
-        let start = self.pos;
+        let mut released = self.pos;
         let before = self.seen.len();
         let p = ring.load_producer();
         while self.pos != p {
@@ -639,10 +641,14 @@ impl Consumer {
                 Entry::Record { seen, next } => {
                     self.take(seen);
                     self.pos = next;
+                    if !seen.discarded {
+                        ring.release(self.pos);
+                        released = self.pos;
+                    }
                 }
             }
         }
-        if self.pos != start {
+        if self.pos != released {
             ring.release(self.pos);
         }
         self.seen.len() - before

@@ -23,17 +23,8 @@
 //! before it runs: the interrupts, not the writes, are what a producer can see.
 
 use std::{
-    fs::{
-        self,
-        File,
-        OpenOptions, //
-    },
-    io,
-    os::unix::fs::FileExt,
-    path::{
-        Path,
-        PathBuf, //
-    },
+    fs, io,
+    ops::ControlFlow,
     sync::{
         atomic::{
             AtomicBool,
@@ -53,21 +44,22 @@ use gpiocdev::line::{
     EdgeDetection,
     EventClock, //
 };
-use mymap_uapi::bindings::MYMAP_SOURCE_GPIO;
-
-use crate::{
-    module,
-    ring_report::Summary,
-    ring_sys::{
+use mymap::Ring;
+use mymap_target_support::{
+    gpio_sim::{
+        Pull,
+        SimChip, //
+    },
+    sys::{
         monotonic_ns,
         pin_to_cpu,
         sleep_until_ns,
-        Consumer,
-        Epoll,
-        RingDev, //
+        Epoll, //
     },
-    stats::Bound,
 };
+use mymap_uapi::bindings::MYMAP_SOURCE_GPIO;
+
+use crate::{module, ring_report::Summary, stats::Bound};
 
 /// The gpio-sim chip's label, which `gpio=` names.
 const LABEL: &str = "mymap-bench-sim";
@@ -80,8 +72,6 @@ const RING_NODE: &str = "/dev/mymap-ring0";
 /// request's consumer label for the character device.
 const RING_ACTION: &str = "mymap-ring0";
 const CDEV_CONSUMER: &str = "mymap-bench-cdev";
-/// Where configfs is mounted (gpio-sim chips are made there).
-const CONFIGFS: &str = "/sys/kernel/config";
 /// Consumers on CPU 0, the injector on CPU 1, as for the ring's measurements.
 const CONSUMER_CPU: usize = 0;
 const INJECT_CPU: usize = 1;
@@ -93,6 +83,7 @@ const EDGE_WAIT: Duration = Duration::from_secs(2);
 const RATE_ROUND: Duration = Duration::from_secs(1);
 /// The consumers' epoll timeout, so they see the stop flag.
 const POLL_MS: i32 = 50;
+const POLL: Duration = Duration::from_millis(POLL_MS as u64);
 
 /// The ring's consumer p99 no worse than the character device's (issue 12).
 const WAKE_TARGET: Bound = Bound::AtMost(1.0);
@@ -214,101 +205,6 @@ pub struct GpioReport {
     ring_data_size: u32,
 }
 
-/// A gpio-sim chip made through configfs for the run, removed on drop.
-struct SimChip {
-    dir: PathBuf,
-    chardev: PathBuf,
-    sysfs: PathBuf,
-}
-
-impl SimChip {
-    /// Makes a live chip labelled [`LABEL`] with two lines, pulled down.
-    fn new() -> io::Result<SimChip> {
-        if !Path::new(CONFIGFS).join("gpio-sim").is_dir() {
-            let status = std::process::Command::new("mount")
-                .args(["-t", "configfs", "none", CONFIGFS])
-                .status()?;
-            if !status.success() {
-                return Err(io::Error::other(format!(
-                    "mount configfs on {CONFIGFS} failed"
-                )));
-            }
-        }
-        let dir = Path::new(CONFIGFS).join("gpio-sim").join(LABEL);
-        remove_sim(&dir);
-        let bank = dir.join("bank0");
-        let write = |path: &Path, text: &str| {
-            fs::write(path, text)
-                .map_err(|e| io::Error::new(e.kind(), format!("write {}: {e}", path.display())))
-        };
-        let mkdir = |path: &Path| {
-            fs::create_dir(path)
-                .map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", path.display())))
-        };
-        mkdir(&dir)?;
-        let mut chip = SimChip {
-            dir,
-            chardev: PathBuf::new(),
-            sysfs: PathBuf::new(),
-        };
-        mkdir(&bank)?;
-        write(&bank.join("num_lines"), "2")?;
-        write(&bank.join("label"), LABEL)?;
-        write(&chip.dir.join("live"), "1")?;
-        let read = |path: &Path| {
-            fs::read_to_string(path)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| io::Error::new(e.kind(), format!("read {}: {e}", path.display())))
-        };
-        let name = read(&bank.join("chip_name"))?;
-        let device = read(&chip.dir.join("dev_name"))?;
-        chip.chardev = Path::new("/dev").join(&name);
-        chip.sysfs = Path::new("/sys/devices/platform").join(device).join(name);
-        Ok(chip)
-    }
-
-    /// The `pull` attribute of `line`, open for writing.
-    fn pull(&self, line: u32) -> io::Result<Pull> {
-        let path = self.sysfs.join(format!("sim_gpio{line}")).join("pull");
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("open {}: {e}", path.display())))?;
-        Ok(Pull { file, high: false })
-    }
-}
-
-impl Drop for SimChip {
-    fn drop(&mut self) {
-        remove_sim(&self.dir);
-    }
-}
-
-/// Takes a gpio-sim chip down and removes its configfs directories, if there.
-fn remove_sim(dir: &Path) {
-    if !dir.exists() {
-        return;
-    }
-    let _ = fs::write(dir.join("live"), "0");
-    let _ = fs::remove_dir(dir.join("bank0"));
-    let _ = fs::remove_dir(dir);
-}
-
-/// A simulated line's pull, toggled to make edges; it starts pulled down.
-struct Pull {
-    file: File,
-    high: bool,
-}
-
-impl Pull {
-    /// Flips the pull: one edge.
-    fn toggle(&mut self) -> io::Result<()> {
-        self.high = !self.high;
-        let text: &[u8] = if self.high { b"pull-up" } else { b"pull-down" };
-        self.file.write_at(text, 0).map(|_| ())
-    }
-}
-
 fn progress(what: &str) {
     eprintln!("mymap-bench: gpio: {what}");
 }
@@ -317,7 +213,7 @@ fn progress(what: &str) {
 /// chip made for the run, and leaves it loaded with its default parameters and
 /// the chip removed.
 pub fn run(cfg: &GpioConfig) -> io::Result<GpioReport> {
-    let chip = SimChip::new()?;
+    let chip = SimChip::new(LABEL, 2).map_err(io::Error::other)?;
     let param = format!("gpio={LABEL}:{RING_LINE},both");
     let result = module::reload(&module::MYMAP, &[&param])
         .and_then(|_| module::settle())
@@ -349,20 +245,14 @@ fn consume(
     }
     match side {
         Side::Ring => {
-            let setup = || -> io::Result<(RingDev, Consumer, Epoll)> {
-                let dev = RingDev::open(RING_NODE)?;
-                let consumer = Consumer::map(&dev)?;
-                let epoll = Epoll::watching(dev.file())?;
-                Ok((dev, consumer, epoll))
+            let mut ring = match Ring::open(RING_NODE) {
+                Ok(ring) => ring,
+                Err(e) => return fail(io::Error::other(e), &ready),
             };
-            let (dev, mut consumer, epoll) = match setup() {
-                Ok(s) => s,
-                Err(e) => return fail(e, &ready),
-            };
-            let _ = ready.send(Ok(dev.info().data_size));
+            let _ = ready.send(Ok(ring.geometry().data_size));
             let mut last_seq = None;
             while !stop.load(Relaxed) {
-                match epoll.wait(POLL_MS) {
+                match ring.wait(Some(POLL)).map_err(io::Error::other) {
                     Ok(false) => continue,
                     Ok(true) => {}
                     Err(e) => {
@@ -372,37 +262,41 @@ fn consume(
                 }
                 let wake_ns = monotonic_ns();
                 let mut bad = None;
-                let drained = consumer.drain(|r| {
-                    let word = r.first_word().unwrap_or(u64::MAX);
-                    if r.source() != MYMAP_SOURCE_GPIO as u16 || word as u32 != RING_LINE {
+                let drained = ring.consume(|r| {
+                    let word = r
+                        .payload
+                        .get(..8)
+                        .map_or(u64::MAX, |w| u64::from_ne_bytes(w.try_into().unwrap()));
+                    if r.source != MYMAP_SOURCE_GPIO as u16 || word as u32 != RING_LINE {
                         bad = Some(format!(
                             "record seq {} has source {} and offset {}, want a GPIO record of line {RING_LINE}",
-                            r.seq(),
-                            r.source(),
+                            r.seq,
+                            r.source,
                             word as u32
                         ));
                     }
                     if let Some(prev) = last_seq {
-                        let gap = r.seq().wrapping_sub(prev);
+                        let gap = r.seq.wrapping_sub(prev);
                         if gap == 0 || gap > 1 << 32 {
-                            bad = Some(format!("record seq {} after {prev}", r.seq()));
+                            bad = Some(format!("record seq {} after {prev}", r.seq));
                         }
                     }
-                    last_seq = Some(r.seq());
+                    last_seq = Some(r.seq);
                     let _ = tx.send(Ok(Seen {
-                        stamp_ns: r.timestamp_ns(),
+                        stamp_ns: r.timestamp_ns,
                         wake_ns,
                     }));
+                    ControlFlow::Continue(())
                 });
                 if let Err(e) = drained {
-                    let _ = tx.send(Err(e));
+                    let _ = tx.send(Err(io::Error::other(e)));
                     return;
                 }
                 if let Some(bad) = bad {
                     let _ = tx.send(Err(io::Error::other(bad)));
                     return;
                 }
-                if let Ok(stats) = dev.stats() {
+                if let Ok(stats) = ring.stats() {
                     dropped.store(stats.dropped, Relaxed);
                 }
             }
@@ -410,14 +304,14 @@ fn consume(
         Side::Cdev => {
             let setup = || -> io::Result<(gpiocdev::Request, Epoll)> {
                 let req = gpiocdev::Request::builder()
-                    .on_chip(&chip.chardev)
+                    .on_chip(chip.chardev())
                     .with_consumer(CDEV_CONSUMER)
                     .with_line(CDEV_LINE)
                     .as_input()
                     .with_edge_detection(EdgeDetection::BothEdges)
                     .with_event_clock(EventClock::Monotonic)
                     .request()
-                    .map_err(|e| io::Error::other(format!("{}: {e}", chip.chardev.display())))?;
+                    .map_err(|e| io::Error::other(format!("{}: {e}", chip.chardev().display())))?;
                 let epoll = Epoll::watching(&req)?;
                 Ok((req, epoll))
             };
@@ -429,7 +323,7 @@ fn consume(
             let _ = ready.send(Ok(16));
             let mut last_seq: Option<u32> = None;
             while !stop.load(Relaxed) {
-                match epoll.wait(POLL_MS) {
+                match epoll.wait_ready(POLL_MS) {
                     Ok(false) => continue,
                     Ok(true) => {}
                     Err(e) => {
@@ -475,7 +369,8 @@ fn consume(
 /// Both consumers running, the latency rounds, then the rate rounds.
 fn measure(cfg: &GpioConfig, chip: &SimChip) -> io::Result<GpioReport> {
     pin_to_cpu(INJECT_CPU)?;
-    let mut pulls = [chip.pull(RING_LINE)?, chip.pull(CDEV_LINE)?];
+    let pull = |line| chip.pull(line).map_err(io::Error::other);
+    let mut pulls = [pull(RING_LINE)?, pull(CDEV_LINE)?];
     let stop = AtomicBool::new(false);
     let dropped = [AtomicU64::new(0), AtomicU64::new(0)];
     thread::scope(|s| {
@@ -541,7 +436,7 @@ fn latency_and_rates(
             let i = (k + round) % 2;
             sleep_until_ns(monotonic_ns() + GAP_NS);
             let t0 = monotonic_ns();
-            pulls[i].toggle()?;
+            pulls[i].toggle().map_err(io::Error::other)?;
             let t1 = monotonic_ns();
             let seen = rxs[i].recv_timeout(EDGE_WAIT).map_err(|_| {
                 io::Error::other(format!(
@@ -587,7 +482,7 @@ fn latency_and_rates(
         RATE_ROUND.as_secs_f64()
     ));
     for round in 0..cfg.rounds {
-        for i in crate::measure::rotation(round, 2) {
+        for i in crate::stats::rotation(round, 2) {
             let r = rate_round(Side::BOTH[i], &mut pulls[i], &rxs[i], &dropped[i])?;
             rates[i].rounds.push(r);
         }
@@ -608,7 +503,7 @@ fn rate_round(
     let start = Instant::now();
     let mut writes = 0;
     while start.elapsed() < RATE_ROUND {
-        pull.toggle()?;
+        pull.toggle().map_err(io::Error::other)?;
         writes += 1;
     }
     let elapsed_s = start.elapsed().as_secs_f64();
@@ -629,7 +524,7 @@ fn rate_round(
     }
     // An even number of writes leaves the line where it was: pulled down.
     if writes % 2 == 1 {
-        pull.toggle()?;
+        pull.toggle().map_err(io::Error::other)?;
         writes += 1;
         rx.recv_timeout(EDGE_WAIT)
             .map_err(|_| io::Error::other(format!("{}: no last edge", side.id())))??;

@@ -12,7 +12,6 @@ mod module;
 mod report;
 mod ring;
 mod ring_report;
-mod ring_sys;
 mod stats;
 
 use std::{fs, os::unix::fs::MetadataExt, process::ExitCode};

@@ -43,6 +43,7 @@ use crate::{
     },
     ring::RingConfig,
     stats::{
+        rotation,
         Against,
         Bound,
         Kind,
@@ -178,15 +179,12 @@ pub fn run(cfg: &Config, devices: &[&'static Device]) -> io::Result<Report> {
     report
         .comparisons
         .push(mapped_read(cfg.reps, &maps, &anon)?);
-    for &chunk in cfg.chunks.iter().filter(|&&c| c <= size) {
-        report
-            .comparisons
-            .push(read_chunks(&files, cfg.reps, &anon, chunk)?);
-    }
-    for &chunk in cfg.chunks.iter().filter(|&&c| c <= size) {
-        report
-            .comparisons
-            .push(write_chunks(&files, cfg.reps, size, chunk)?);
+    for case in [&READ, &WRITE] {
+        for &chunk in cfg.chunks.iter().filter(|&&c| c <= size) {
+            report
+                .comparisons
+                .push(chunks(case, &files, cfg.reps, &anon, chunk)?);
+        }
     }
     Ok(report)
 }
@@ -241,12 +239,6 @@ fn open(dev: &Device, size: usize) -> io::Result<File> {
         )));
     }
     Ok(file)
-}
-
-/// The order of the sides in repetition `rep`: `n` sides starting at `rep mod n`,
-/// so that each goes first as often as the others and drift favours none.
-pub(crate) fn rotation(rep: usize, n: usize) -> impl Iterator<Item = usize> {
-    (0..n).map(move |i| (rep + i) % n)
 }
 
 /// One side of a comparison: runs once, returns the time of its timed part.
@@ -312,6 +304,26 @@ fn minflt_in(stat: &str) -> Option<u64> {
     after_comm.split_whitespace().nth(7)?.parse().ok()
 }
 
+/// Times `timed` on a new mapping of each whole device against a new anonymous
+/// `MAP_POPULATE` mapping of the same size (the baseline): `timed` makes the
+/// mapping with the function it is given, and times what it chooses to.
+fn against_populate<'a>(
+    files: &'a [(&'static Device, File)],
+    reps: usize,
+    size: usize,
+    timed: impl Fn(&dyn Fn() -> io::Result<Mapping>) -> io::Result<Duration> + Copy + 'a,
+) -> io::Result<(Samples, Vec<DeviceSide>)> {
+    measure(
+        reps,
+        &device_list(files),
+        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
+        |i| {
+            let file = &files[i].1;
+            Box::new(move || timed(&|| Mapping::device(file, size)))
+        },
+    )
+}
+
 /// `mmap` of the whole device plus the first store (or load) to every page,
 /// against the same on an anonymous `MAP_POPULATE` mapping. `munmap` is not timed.
 fn touch(
@@ -336,15 +348,7 @@ fn touch(
         drop(m);
         Ok(took)
     };
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
-        |i| {
-            let file = &files[i].1;
-            Box::new(move || timed(&|| Mapping::device(file, size)))
-        },
-    )?;
+    let (baseline, devices) = against_populate(files, reps, size, timed)?;
     let verb = if write { "write" } else { "read" };
     Ok(Comparison {
         id: format!("touch-{verb}-{}", short(size)),
@@ -374,15 +378,7 @@ fn mmap_call(
         drop(m);
         Ok(took)
     };
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
-        |i| {
-            let file = &files[i].1;
-            Box::new(move || timed(&|| Mapping::device(file, size)))
-        },
-    )?;
+    let (baseline, devices) = against_populate(files, reps, size, timed)?;
     Ok(Comparison {
         id: format!("mmap-{}", short(size)),
         what: "the mmap() call alone vs MAP_POPULATE".into(),
@@ -412,15 +408,7 @@ fn munmap(
         drop(m);
         Ok(start.elapsed())
     };
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || timed(&|| Mapping::anonymous(size, true))),
-        |i| {
-            let file = &files[i].1;
-            Box::new(move || timed(&|| Mapping::device(file, size)))
-        },
-    )?;
+    let (baseline, devices) = against_populate(files, reps, size, timed)?;
     Ok(Comparison {
         id: format!("munmap-{}", short(size)),
         what: "munmap() after reading every page vs MAP_POPULATE".into(),
@@ -466,26 +454,70 @@ fn mapped_read(
     })
 }
 
-/// `read()` of each whole device in `chunk`-byte calls into one chunk-sized
-/// buffer, against `memcpy` of the same number of bytes from anonymous memory
-/// of the device's size into the same buffer, in the same chunks.
-fn read_chunks(
+/// A chunked comparison: `read()` or `write()` of each whole device in
+/// `chunk`-byte calls with one chunk-sized buffer, against `memcpy` of the
+/// same chunks between that buffer and anonymous memory of the device's size.
+struct Chunked {
+    /// `read` or `write`, the call and the start of the id.
+    call: &'static str,
+    /// Whether the device (or the anonymous memory) is the source.
+    from_device: bool,
+    /// What the chunk buffer holds before the first round.
+    fill: u8,
+    side: &'static str,
+    base: &'static str,
+}
+
+const READ: Chunked = Chunked {
+    call: "read",
+    from_device: true,
+    fill: 0,
+    side: "read() of the whole device into one chunk-sized buffer",
+    base: "memcpy from anonymous memory into the same buffer, in the same chunks",
+};
+
+const WRITE: Chunked = Chunked {
+    call: "write",
+    from_device: false,
+    fill: 0xa5,
+    side: "write() of the whole device from one chunk-sized buffer",
+    base: "memcpy from the same buffer into anonymous memory, in the same chunks",
+};
+
+/// One [`Chunked`] comparison. `read()` copies from `anon` (the devices hold
+/// what it holds); `write()` copies into anonymous memory of its own, zeroed,
+/// so that `anon` stays as it is.
+fn chunks(
+    case: &Chunked,
     files: &[(&'static Device, File)],
     reps: usize,
     anon: &Mapping,
     chunk: usize,
 ) -> io::Result<Comparison> {
     let size = anon.len();
-    let dst = Mapping::anonymous(chunk, true)?;
-    dst.fill(0);
-    let dst = &dst;
+    let buf = Mapping::anonymous(chunk, true)?;
+    buf.fill(case.fill);
+    let own;
+    let mem = if case.from_device {
+        anon
+    } else {
+        own = Mapping::anonymous(size, true)?;
+        own.fill(0);
+        &own
+    };
+    let (buf, from_device) = (&buf, case.from_device);
     let (baseline, devices) = measure(
         reps,
         &device_list(files),
         Box::new(move || {
             let start = Instant::now();
             for offset in (0..size).step_by(chunk) {
-                anon.copy_to(offset, dst, 0, chunk.min(size - offset));
+                let len = chunk.min(size - offset);
+                if from_device {
+                    mem.copy_to(offset, buf, 0, len);
+                } else {
+                    buf.copy_to(0, mem, offset, len);
+                }
             }
             Ok(start.elapsed())
         }),
@@ -494,64 +526,24 @@ fn read_chunks(
             Box::new(move || {
                 let start = Instant::now();
                 file.seek(SeekFrom::Start(0))?;
-                whole(size, "read()", || dst.read_from(file, chunk))?;
+                if from_device {
+                    whole(size, "read()", || buf.read_from(file, chunk))?;
+                } else {
+                    whole(size, "write()", || buf.write_into(file, chunk))?;
+                }
                 Ok(start.elapsed())
             })
         },
     )?;
     Ok(Comparison {
-        id: format!("read-{}", short(chunk)),
-        what: format!("read() in {} chunks vs memcpy", size_text(chunk as u64)),
-        side: "read() of the whole device into one chunk-sized buffer",
-        base: "memcpy from anonymous memory into the same buffer, in the same chunks",
-        kind: Kind::Time,
-        size: size as u64,
-        bytes: size as u64,
-        baseline,
-        devices,
-        target: PEER_TARGET_CHUNKS.contains(&chunk).then_some(PEER_TARGET),
-    })
-}
-
-/// `write()` of each whole device in `chunk`-byte calls from one chunk-sized
-/// buffer, against `memcpy` of the same chunks from that buffer into anonymous
-/// memory of the device's size.
-fn write_chunks(
-    files: &[(&'static Device, File)],
-    reps: usize,
-    size: usize,
-    chunk: usize,
-) -> io::Result<Comparison> {
-    let src = Mapping::anonymous(chunk, true)?;
-    src.fill(0xa5);
-    let dst = Mapping::anonymous(size, true)?;
-    dst.fill(0);
-    let (src, dst) = (&src, &dst);
-    let (baseline, devices) = measure(
-        reps,
-        &device_list(files),
-        Box::new(move || {
-            let start = Instant::now();
-            for offset in (0..size).step_by(chunk) {
-                src.copy_to(0, dst, offset, chunk.min(size - offset));
-            }
-            Ok(start.elapsed())
-        }),
-        |i| {
-            let mut file = &files[i].1;
-            Box::new(move || {
-                let start = Instant::now();
-                file.seek(SeekFrom::Start(0))?;
-                whole(size, "write()", || src.write_into(file, chunk))?;
-                Ok(start.elapsed())
-            })
-        },
-    )?;
-    Ok(Comparison {
-        id: format!("write-{}", short(chunk)),
-        what: format!("write() in {} chunks vs memcpy", size_text(chunk as u64)),
-        side: "write() of the whole device from one chunk-sized buffer",
-        base: "memcpy from the same buffer into anonymous memory, in the same chunks",
+        id: format!("{}-{}", case.call, short(chunk)),
+        what: format!(
+            "{}() in {} chunks vs memcpy",
+            case.call,
+            size_text(chunk as u64)
+        ),
+        side: case.side,
+        base: case.base,
         kind: Kind::Time,
         size: size as u64,
         bytes: size as u64,

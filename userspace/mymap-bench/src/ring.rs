@@ -6,6 +6,10 @@
 //! the rates the timer producer reaches. Every comparison is a ratio of sides
 //! run in turn in this process, in rotating order, after an untimed round.
 //!
+//! The mapped consumer measured is the `mymap` library's `Ring`, the one users
+//! ship; the ioctls go through its `RingControl`, on a read-only file that the
+//! producers' thread shares.
+//!
 //! Every stream ends with a marker: a record of [`MARKER_LEN`] bytes that the
 //! producer puts in after its last one (retrying while the ring is full), so
 //! the consumer knows it has everything without a second channel. Consumers
@@ -14,12 +18,17 @@
 //! error, not a figure.
 
 use std::{
+    fs::{
+        File,
+        OpenOptions, //
+    },
     hint::black_box,
     io::{
         self,
         Read,
         Write, //
     },
+    ops::ControlFlow,
     sync::{
         atomic::{
             AtomicBool,
@@ -34,18 +43,27 @@ use std::{
     },
 };
 
-use mymap_uapi::bindings::{
-    mymap_ring_wakeup,
-    MYMAP_RING_HEADER_SIZE,
-    MYMAP_SOURCE_INJECT,
-    MYMAP_SOURCE_TIMER,
-    MYMAP_WAKEUP_CAUGHT_UP,
-    MYMAP_WAKEUP_EVERY,
-    MYMAP_WAKEUP_WATERMARK, //
+use mymap::{
+    Record,
+    RingControl,
+    Wakeup, //
+};
+use mymap_target_support::sys::{
+    self,
+    monotonic_ns,
+    pin_to_cpu,
+    sleep_until_ns, //
+};
+use mymap_uapi::{
+    bindings::{
+        MYMAP_RING_HEADER_SIZE,
+        MYMAP_SOURCE_INJECT,
+        MYMAP_SOURCE_TIMER, //
+    },
+    ring::record_size,
 };
 
 use crate::{
-    measure::rotation,
     ring_report::{
         Latency,
         LatencyRound,
@@ -62,18 +80,7 @@ use crate::{
         WakeupRound,
         Wakeups, //
     },
-    ring_sys::{
-        monotonic_ns,
-        pin_to_cpu,
-        pipe,
-        record_size,
-        sleep_until_ns,
-        Consumer,
-        Epoll,
-        Record,
-        RingDev, //
-    },
-    stats::Bound,
+    stats::{rotation, Bound},
 };
 
 /// The ring measured: the first one the module registers.
@@ -119,7 +126,7 @@ const BURST_RECORDS: u32 = 256;
 const BURST_PAUSE: Duration = Duration::from_millis(2);
 /// WATERMARK as the issue suggests: 4 KiB waiting, or 1 ms after the first record.
 const WATERMARK_BYTES: u32 = 4096;
-const WATERMARK_LATENCY_NS: u64 = 1_000_000;
+const WATERMARK_LATENCY: Duration = Duration::from_millis(1);
 
 /// What to measure.
 #[derive(Debug, PartialEq)]
@@ -147,34 +154,25 @@ impl Default for RingConfig {
 struct Policy {
     id: &'static str,
     text: &'static str,
-    wakeup: mymap_ring_wakeup,
+    wakeup: Wakeup,
 }
 
 const EVERY: Policy = Policy {
     id: "every",
     text: "EVERY",
-    wakeup: mymap_ring_wakeup {
-        policy: MYMAP_WAKEUP_EVERY,
-        watermark: 0,
-        max_latency_ns: 0,
-    },
+    wakeup: Wakeup::Every,
 };
 const CAUGHT_UP: Policy = Policy {
     id: "caught-up",
     text: "CAUGHT_UP",
-    wakeup: mymap_ring_wakeup {
-        policy: MYMAP_WAKEUP_CAUGHT_UP,
-        watermark: 0,
-        max_latency_ns: 0,
-    },
+    wakeup: Wakeup::CaughtUp,
 };
 const WATERMARK: Policy = Policy {
     id: "watermark",
     text: "WATERMARK 4 KiB, 1 ms",
-    wakeup: mymap_ring_wakeup {
-        policy: MYMAP_WAKEUP_WATERMARK,
-        watermark: WATERMARK_BYTES,
-        max_latency_ns: WATERMARK_LATENCY_NS,
+    wakeup: Wakeup::Watermark {
+        bytes: WATERMARK_BYTES,
+        max_latency: Some(WATERMARK_LATENCY),
     },
 };
 
@@ -184,12 +182,16 @@ fn quiet(data_size: u32) -> Policy {
     Policy {
         id: "quiet",
         text: "WATERMARK half the ring, no max latency",
-        wakeup: mymap_ring_wakeup {
-            policy: MYMAP_WAKEUP_WATERMARK,
-            watermark: data_size / 2,
-            max_latency_ns: 0,
+        wakeup: Wakeup::Watermark {
+            bytes: data_size / 2,
+            max_latency: None,
         },
     }
+}
+
+/// A library error as the bench's.
+fn lib(e: mymap::Error) -> io::Error {
+    io::Error::other(e)
 }
 
 fn progress(what: &str) {
@@ -200,21 +202,19 @@ fn progress(what: &str) {
 /// policy CAUGHT_UP (the default).
 pub fn run(cfg: &RingConfig) -> io::Result<RingReport> {
     pin_to_cpu(CONSUMER_CPU)?;
-    let dev = RingDev::open(NODE)?;
-    let mut cons = Consumer::map(&dev)?;
-    let ep = Epoll::watching(dev.file())?;
+    let ctl = RingControl::open(NODE).map_err(lib)?;
+    let mut claim = Claim::Mapped(mymap::Ring::open(NODE).map_err(lib)?);
     let result = with_worker(|worker| {
         let mut ring = Ring {
-            dev: &dev,
-            cons: &mut cons,
-            ep: &ep,
+            ctl: &ctl,
+            claim: &mut claim,
             worker,
         };
         measure_all(&mut ring, cfg)
     })
     .and_then(|r| r);
-    let stopped = dev.timer(0, 0);
-    let reset = dev.set_wakeup(&CAUGHT_UP.wakeup);
+    let stopped = ctl.stop_timer().map_err(lib);
+    let reset = ctl.set_wakeup(CAUGHT_UP.wakeup).map_err(lib);
     let report = result?;
     stopped?;
     reset?;
@@ -222,7 +222,7 @@ pub fn run(cfg: &RingConfig) -> io::Result<RingReport> {
 }
 
 fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
-    let info = *ring.dev.info();
+    let info = *ring.ctl.geometry();
     let mut report = RingReport {
         node: NODE,
         data_size: info.data_size,
@@ -344,26 +344,101 @@ fn with_worker<'env, T>(body: impl FnOnce(&Worker<'env>) -> T) -> io::Result<T> 
     })
 }
 
-/// The ring, its mapped consumer, an epoll instance watching it, and the
-/// producers' thread.
+/// The ring's consumer claim, which one file holds at a time: the library's
+/// `Ring` (the mapped consumer measured), or a plain file for the sides that
+/// `read()` one record per call, which the library does not offer (`mymap.h`:
+/// do not mix `read()` and a mapped consumer).
+enum Claim {
+    Mapped(mymap::Ring),
+    Read(File),
+    /// Between the two: the old file closed, the new not yet open.
+    Free,
+}
+
+/// The ring's control file (ioctls, from any thread), its consumer claim, and
+/// the producers' thread.
 struct Ring<'r, 'env> {
-    dev: &'env RingDev,
-    cons: &'r mut Consumer,
-    ep: &'r Epoll,
+    ctl: &'env RingControl,
+    claim: &'r mut Claim,
     worker: &'r Worker<'env>,
 }
 
 impl Ring<'_, '_> {
-    /// Sets the policy and checks that no record waits: each round starts empty.
-    fn start(&mut self, policy: &Policy) -> io::Result<()> {
-        self.dev.set_wakeup(&policy.wakeup)?;
-        self.cons.resync();
-        if !self.cons.empty() {
+    /// Sets the policy, takes the claim as `how` consumes, and checks that no
+    /// record waits: each round starts empty.
+    fn start(&mut self, policy: &Policy, how: Consume) -> io::Result<()> {
+        self.ctl.set_wakeup(policy.wakeup).map_err(lib)?;
+        let empty = if how == Consume::Read {
+            sys::poll_in(self.read_file()?, 0).map_err(io::Error::from_raw_os_error)? == 0
+        } else {
+            self.mapped()?.pending().map_err(lib)? == 0
+        };
+        if !empty {
             return Err(io::Error::other(
                 "the ring is not empty at the start of a round",
             ));
         }
         Ok(())
+    }
+
+    /// The library's consumer, opened (untimed) if the claim was a plain file's.
+    /// A new mapping's pages are inserted as they are first touched: one fill
+    /// and drain of small records touches them all, outside every timed part,
+    /// as the first untimed round did when the mapping was made once.
+    fn mapped(&mut self) -> io::Result<&mut mymap::Ring> {
+        if !matches!(self.claim, Claim::Mapped(_)) {
+            // The file goes first: the claim is free once it is closed.
+            *self.claim = Claim::Free;
+            let mut ring = mymap::Ring::open(NODE).map_err(lib)?;
+            let (per_fill, _) = fills(ring.geometry().data_size, SMALL, 1);
+            self.ctl.inject(per_fill + 1, SMALL).map_err(lib)?;
+            ring.consume(|_| ControlFlow::Continue(())).map_err(lib)?;
+            *self.claim = Claim::Mapped(ring);
+        }
+        match self.claim {
+            Claim::Mapped(ring) => Ok(ring),
+            _ => unreachable!("the claim was just made a mapped one"),
+        }
+    }
+
+    /// A file holding the claim, for `read()`; the library's consumer is closed.
+    fn read_file(&mut self) -> io::Result<&File> {
+        if !matches!(self.claim, Claim::Read(_)) {
+            *self.claim = Claim::Free;
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(NODE)
+                .map_err(|e| io::Error::new(e.kind(), format!("open {NODE}: {e}")))?;
+            *self.claim = Claim::Read(file);
+        }
+        match self.claim {
+            Claim::Read(file) => Ok(file),
+            _ => unreachable!("the claim was just made a file's"),
+        }
+    }
+
+    /// Consumes what waits with the library's consumer, `each` on every record.
+    fn drain(&mut self, mut each: impl FnMut(&Record<'_>)) -> io::Result<usize> {
+        self.mapped()?
+            .consume(|r| {
+                each(r);
+                ControlFlow::Continue(())
+            })
+            .map_err(lib)
+    }
+
+    /// Waits up to `timeout` for a record; whether one waits.
+    fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
+        self.mapped()?.wait(Some(timeout)).map_err(lib)
+    }
+
+    fn data_size(&self) -> u32 {
+        self.ctl.geometry().data_size
+    }
+
+    fn stats(&self) -> io::Result<mymap::RingStats> {
+        self.ctl.stats().map_err(lib)
     }
 }
 
@@ -440,25 +515,24 @@ impl Check {
     }
 
     fn ring(&mut self, r: &Record<'_>) {
-        self.record(r.len(), r.source(), r.seq(), r.first_word());
+        self.record(len(r), r.source, r.seq, first_word(r.payload));
     }
 
     /// Copies the record's payload into `copy` (as long as the payloads), then
     /// checks the copy: its first word and its last byte.
     fn ring_copy(&mut self, r: &Record<'_>, copy: &mut [u8]) {
-        if r.len() != self.len {
+        if len(r) != self.len {
             self.ring(r);
             return;
         }
-        let n = r.copy_payload(copy);
-        let first = copy
-            .get(..8)
-            .map(|w| u64::from_ne_bytes(w.try_into().unwrap()));
-        if n > 8 && copy[n - 1] != r.seq() as u8 {
+        let n = copy.len().min(r.payload.len());
+        copy[..n].copy_from_slice(&r.payload[..n]);
+        let first = first_word(copy);
+        if n > 8 && copy[n - 1] != r.seq as u8 {
             self.error
-                .get_or_insert(format!("record {}: wrong last payload byte", r.seq()));
+                .get_or_insert(format!("record {}: wrong last payload byte", r.seq));
         }
-        self.record(r.len(), r.source(), r.seq(), first);
+        self.record(len(r), r.source, r.seq, first);
         black_box(&copy);
     }
 
@@ -497,6 +571,18 @@ impl Check {
             None => Ok(()),
         }
     }
+}
+
+/// A record's payload length.
+fn len(r: &Record<'_>) -> u32 {
+    r.payload.len() as u32
+}
+
+/// The first 8 bytes of a payload as a native-endian `u64`, if there are 8.
+fn first_word(payload: &[u8]) -> Option<u64> {
+    payload
+        .get(..8)
+        .map(|w| u64::from_ne_bytes(w.try_into().unwrap()))
 }
 
 /// A record as the built-in producers make it, header and payload, padded to
@@ -547,13 +633,13 @@ impl Flags {
 }
 
 /// Injects `n` records of `len` bytes once the consumer is ready, then the marker.
-fn inject(dev: &RingDev, n: u32, len: u32, flags: &Flags) -> io::Result<Produced> {
+fn inject(ctl: &RingControl, n: u32, len: u32, flags: &Flags) -> io::Result<Produced> {
     let run = || {
         flags.wait_ready()?;
         let start = Instant::now();
-        let (produced, dropped) = dev.inject(n, len)?;
+        let mymap::Injected { produced, dropped } = ctl.inject(n, len).map_err(lib)?;
         let took = start.elapsed();
-        mark(dev)?;
+        mark(ctl)?;
         Ok(Produced {
             start,
             took,
@@ -571,17 +657,18 @@ fn inject(dev: &RingDev, n: u32, len: u32, flags: &Flags) -> io::Result<Produced
 /// Starts the timer producer at `hz` records of [`SMALL`] bytes per second from
 /// the producers' CPU, where its `hrtimer` then fires, as the other producers run.
 fn start_timer(ring: &Ring, hz: u32) -> io::Result<()> {
-    let dev = ring.dev;
+    let ctl = ring.ctl;
+    let period = Duration::from_nanos(1_000_000_000 / u64::from(hz));
     ring.worker
-        .start(move || dev.timer(1_000_000_000 / u64::from(hz), SMALL))
+        .start(move || ctl.start_timer(period, SMALL).map_err(lib))
         .wait()?
 }
 
 /// Puts the end marker in, retrying while the ring is full.
-fn mark(dev: &RingDev) -> io::Result<()> {
+fn mark(ctl: &RingControl) -> io::Result<()> {
     let deadline = Instant::now() + STALL;
     loop {
-        if dev.inject(1, MARKER_LEN)?.0 == 1 {
+        if ctl.inject(1, MARKER_LEN).map_err(lib)?.produced == 1 {
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -615,17 +702,17 @@ fn ring_rate(
     len: u32,
     how: Consume,
 ) -> io::Result<RateRound> {
-    ring.start(policy)?;
-    let before = ring.dev.stats()?;
+    ring.start(policy, how)?;
+    let before = ring.stats()?;
     let flags = Arc::new(Flags::default());
     let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
     let mut waits = 0u64;
     let mut copy = vec![0u8; len as usize];
     let mut buf = vec![0u8; HEADER + len as usize];
-    let dev = ring.dev;
+    let ctl = ring.ctl;
     let producer = ring.worker.start({
         let flags = flags.clone();
-        move || inject(dev, n, len, &flags)
+        move || inject(ctl, n, len, &flags)
     });
     let (produced, end) = {
         let consumed = (|| -> io::Result<Instant> {
@@ -636,19 +723,19 @@ fn ring_rate(
                     return Err(io::Error::other("the injector failed"));
                 }
                 let got = match how {
-                    Consume::Spin => ring.cons.drain(|r| check.ring(r))?,
-                    Consume::SpinCopy => ring.cons.drain(|r| check.ring_copy(r, &mut copy))?,
+                    Consume::Spin => ring.drain(|r| check.ring(r))?,
+                    Consume::SpinCopy => ring.drain(|r| check.ring_copy(r, &mut copy))?,
                     Consume::Epoll => {
-                        let got = ring.cons.drain(|r| check.ring(r))?;
+                        let got = ring.drain(|r| check.ring(r))?;
                         if got == 0 && !check.done {
                             waits += 1;
-                            ring.ep.wait(100)?;
+                            ring.wait(Duration::from_millis(100))?;
                         }
                         got
                     }
                     Consume::Read => {
                         waits += 1;
-                        let k = dev.file().read(&mut buf)?;
+                        let k = ring.read_file()?.read(&mut buf)?;
                         if check.bytes(&buf[..k]).is_none() {
                             return Err(io::Error::other(format!("read() gave {k} bytes")));
                         }
@@ -666,7 +753,7 @@ fn ring_rate(
     };
     let (produced, end) = (produced?, end?);
     check.result()?;
-    let after = ring.dev.stats()?;
+    let after = ring.stats()?;
     if check.delivered != produced.produced {
         return Err(io::Error::other(format!(
             "the injector committed {} records, the consumer received {}",
@@ -746,8 +833,8 @@ fn pipe_rate(worker: &Worker, n: u32, len: u32, capacity: usize) -> io::Result<R
 /// a pipe, and `read()` per record on the ring's file.
 fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
     let n = cfg.records;
-    let capacity = ring.dev.info().data_size as usize;
-    let quiet = quiet(ring.dev.info().data_size);
+    let capacity = ring.data_size() as usize;
+    let quiet = quiet(ring.data_size());
     let mut results = rotate(cfg.rounds, 5, |i| match i {
         0 => ring_rate(ring, &quiet, n, SMALL, Consume::Spin),
         1 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Spin),
@@ -798,6 +885,14 @@ fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
     })
 }
 
+/// A pipe's two ends, holding `capacity` bytes.
+fn pipe(capacity: usize) -> io::Result<(File, File)> {
+    let (r, w) = sys::pipe()?;
+    let (r, w) = (File::from(r), File::from(w));
+    sys::set_pipe_size(&w, capacity)?;
+    Ok((r, w))
+}
+
 /// How many records of `len` bytes fill the ring, and how many fills make a
 /// round of at least `records` records.
 fn fills(data_size: u32, len: u32, records: u32) -> (u32, u32) {
@@ -815,34 +910,36 @@ fn drain_rate(
     cycles: u32,
     how: Consume,
 ) -> io::Result<RateRound> {
-    let quiet = quiet(ring.dev.info().data_size);
-    ring.start(&quiet)?;
+    let quiet = quiet(ring.data_size());
+    ring.start(&quiet, how)?;
     let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
     let mut copy = vec![0u8; len as usize];
     let mut buf = vec![0u8; HEADER + len as usize];
     let mut took = Duration::ZERO;
     for _ in 0..cycles {
-        let (produced, _) = ring.dev.inject(per_fill + 1, len)?;
+        let produced = ring.ctl.inject(per_fill + 1, len).map_err(lib)?.produced;
         let start = Instant::now();
-        match how {
+        let left = match how {
             Consume::Read => {
+                let file = ring.read_file()?;
                 for _ in 0..produced {
-                    let k = ring.dev.file().read(&mut buf)?;
+                    let k = sys::read(file, &mut buf).map_err(io::Error::from_raw_os_error)?;
                     check.bytes(&buf[..k]);
                 }
-            }
-            Consume::SpinCopy => {
-                ring.cons.drain(|r| check.ring_copy(r, &mut copy))?;
+                took += start.elapsed();
+                sys::poll_in(file, 0).map_err(io::Error::from_raw_os_error)? != 0
             }
             _ => {
-                ring.cons.drain(|r| check.ring(r))?;
+                if how == Consume::SpinCopy {
+                    ring.drain(|r| check.ring_copy(r, &mut copy))?;
+                } else {
+                    ring.drain(|r| check.ring(r))?;
+                }
+                took += start.elapsed();
+                ring.mapped()?.pending().map_err(lib)? != 0
             }
-        }
-        took += start.elapsed();
-        if how == Consume::Read {
-            ring.cons.resync();
-        }
-        if !ring.cons.empty() {
+        };
+        if left {
             return Err(io::Error::other("records left after a drain"));
         }
     }
@@ -860,7 +957,7 @@ fn drain_rate(
 /// The consumer alone, 64-byte records: draining a full ring through the
 /// mapping, and with one `read()` per record.
 fn drain_records(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
-    let (per_fill, cycles) = fills(ring.dev.info().data_size, SMALL, cfg.records);
+    let (per_fill, cycles) = fills(ring.data_size(), SMALL, cfg.records);
     let mut results = rotate(cfg.rounds, 2, |i| {
         let how = if i == 0 { Consume::Spin } else { Consume::Read };
         drain_rate(ring, SMALL, per_fill, cycles, how)
@@ -921,7 +1018,7 @@ fn memcpy_rate(n: u32, len: u32, data_size: usize) -> RateRound {
 /// full ring with the same copies.
 fn bytes_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
     let n = cfg.large_records;
-    let data_size = ring.dev.info().data_size;
+    let data_size = ring.data_size();
     let quiet = quiet(data_size);
     let (per_fill, cycles) = fills(data_size, LARGE, n);
     let mut results = rotate(cfg.rounds, 3, |i| match i {
@@ -1000,34 +1097,34 @@ fn ring_latency(
     count: usize,
     how: Consume,
 ) -> io::Result<LatencyRound> {
-    ring.start(policy)?;
-    let before = ring.dev.stats()?;
+    ring.start(policy, how)?;
+    let before = ring.stats()?;
     let mut check = Check::new(SMALL, MYMAP_SOURCE_TIMER);
     let mut lat = Vec::with_capacity(count);
     start_timer(ring, rate_hz)?;
     let stalled = Instant::now() + STALL;
     let result = (|| {
         while lat.len() < count {
-            let ready = how == Consume::Spin || ring.ep.wait(100)?;
+            let ready = how == Consume::Spin || ring.wait(Duration::from_millis(100))?;
             if !ready && Instant::now() > stalled {
                 return Err(io::Error::other("the timer producer stalled"));
             }
-            ring.cons.drain(|r| {
+            ring.drain(|r| {
                 let now = monotonic_ns();
                 if lat.len() < count {
-                    lat.push(now.saturating_sub(r.timestamp_ns()));
+                    lat.push(now.saturating_sub(r.timestamp_ns));
                     check.ring(r);
                 }
             })?;
         }
         Ok(())
     })();
-    ring.dev.timer(0, 0)?;
+    ring.ctl.stop_timer().map_err(lib)?;
     result?;
     // The timer is cancelled, its last callback finished: nothing is still BUSY.
-    ring.cons.drain(|_| {})?;
+    ring.drain(|_| {})?;
     check.result()?;
-    let after = ring.dev.stats()?;
+    let after = ring.stats()?;
     Ok(LatencyRound {
         summary: Summary::of(&lat),
         dropped: Some(after.dropped - before.dropped),
@@ -1111,8 +1208,8 @@ fn pipe_latency(
 /// spinning consumer, which no wakeup delays: the difference is the wakeup's.
 fn latency(ring: &mut Ring, cfg: &RingConfig, rate_hz: u32) -> io::Result<Latency> {
     let count = (u128::from(rate_hz) * LATENCY_ROUND.as_millis() / 1000) as usize;
-    let capacity = ring.dev.info().data_size as usize;
-    let quiet = quiet(ring.dev.info().data_size);
+    let capacity = ring.data_size() as usize;
+    let quiet = quiet(ring.data_size());
     let rounds = rotate(cfg.rounds, 4, |i| match i {
         0 => ring_latency(ring, &CAUGHT_UP, rate_hz, count, Consume::Epoll),
         1 => ring_latency(ring, &EVERY, rate_hz, count, Consume::Epoll),
@@ -1179,6 +1276,12 @@ fn latency_ratio(l: &Latency, side: &'static str, against: &'static str) -> io::
     })
 }
 
+/// What is left of a round, in whole milliseconds and one more, as the epoll
+/// timeout of the consumer's wait was.
+fn epoll_ms(left: Duration) -> Duration {
+    Duration::from_millis(left.as_millis() as u64 + 1)
+}
+
 /// The loads of the wakeup count.
 #[derive(Clone, Copy)]
 enum Load {
@@ -1189,8 +1292,8 @@ enum Load {
 /// One round of the wakeup count: `load` into the ring under `policy`, an
 /// epoll consumer here.
 fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<WakeupRound> {
-    ring.start(policy)?;
-    let before = ring.dev.stats()?;
+    ring.start(policy, Consume::Epoll)?;
+    let before = ring.stats()?;
     let mut waits = 0u64;
     match load {
         Load::Timer => {
@@ -1199,19 +1302,19 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
             let result = (|| {
                 while let Some(left) = end.checked_duration_since(Instant::now()) {
                     waits += 1;
-                    if ring.ep.wait(left.as_millis() as i32 + 1)? {
-                        ring.cons.drain(|_| {})?;
+                    if ring.wait(epoll_ms(left))? {
+                        ring.drain(|_| {})?;
                     }
                 }
                 Ok::<_, io::Error>(())
             })();
-            ring.dev.timer(0, 0)?;
+            ring.ctl.stop_timer().map_err(lib)?;
             result?;
-            ring.cons.drain(|_| {})?;
+            ring.drain(|_| {})?;
         }
         Load::Bursts => {
             let flags = Arc::new(Flags::default());
-            let dev = ring.dev;
+            let ctl = ring.ctl;
             let mut check = Check::new(SMALL, MYMAP_SOURCE_INJECT);
             let producer = ring.worker.start({
                 let flags = flags.clone();
@@ -1219,10 +1322,10 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
                     let run = || {
                         flags.wait_ready()?;
                         for _ in 0..BURSTS {
-                            dev.inject(BURST_RECORDS, SMALL)?;
+                            ctl.inject(BURST_RECORDS, SMALL).map_err(lib)?;
                             thread::sleep(BURST_PAUSE);
                         }
-                        mark(dev)
+                        mark(ctl)
                     };
                     let result = run();
                     if result.is_err() {
@@ -1240,8 +1343,8 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
                             return Err(io::Error::other("the burst injector failed or stalled"));
                         }
                         waits += 1;
-                        if ring.ep.wait(100)? {
-                            ring.cons.drain(|r| check.ring(r))?;
+                        if ring.wait(Duration::from_millis(100))? {
+                            ring.drain(|r| check.ring(r))?;
                         }
                     }
                     Ok(())
@@ -1253,7 +1356,7 @@ fn wakeup_round(ring: &mut Ring, policy: &Policy, load: Load) -> io::Result<Wake
             check.result()?;
         }
     }
-    let after = ring.dev.stats()?;
+    let after = ring.stats()?;
     Ok(WakeupRound {
         records: after.produced - before.produced,
         dropped: after.dropped - before.dropped,
@@ -1301,28 +1404,28 @@ fn wakeups(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Vec<Wakeups>> {
 /// with epoll (CAUGHT_UP) or spinning (no wakeups).
 fn timer_round(ring: &mut Ring, hz: u32, how: Consume) -> io::Result<TimerRound> {
     let policy = match how {
-        Consume::Spin => quiet(ring.dev.info().data_size),
+        Consume::Spin => quiet(ring.data_size()),
         _ => CAUGHT_UP,
     };
-    ring.start(&policy)?;
-    let before = ring.dev.stats()?;
+    ring.start(&policy, how)?;
+    let before = ring.stats()?;
     let mut delivered = 0u64;
     let start = Instant::now();
     start_timer(ring, hz)?;
     let end = start + TIMER_ROUND;
     let result = (|| {
         while let Some(left) = end.checked_duration_since(Instant::now()) {
-            if how == Consume::Spin || ring.ep.wait(left.as_millis() as i32 + 1)? {
-                delivered += ring.cons.drain(|_| {})? as u64;
+            if how == Consume::Spin || ring.wait(epoll_ms(left))? {
+                delivered += ring.drain(|_| {})? as u64;
             }
         }
         Ok::<_, io::Error>(())
     })();
-    ring.dev.timer(0, 0)?;
+    ring.ctl.stop_timer().map_err(lib)?;
     let elapsed_s = start.elapsed().as_secs_f64();
     result?;
-    delivered += ring.cons.drain(|_| {})? as u64;
-    let after = ring.dev.stats()?;
+    delivered += ring.drain(|_| {})? as u64;
+    let after = ring.stats()?;
     let dropped = after.dropped - before.dropped;
     Ok(TimerRound {
         elapsed_s,

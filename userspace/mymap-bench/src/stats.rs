@@ -120,6 +120,12 @@ pub fn mib_per_s(bytes: u64, seconds: f64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / seconds
 }
 
+/// The order of the sides in repetition `rep`: `n` sides starting at `rep mod n`,
+/// so that each goes first as often as the others and drift favours none.
+pub fn rotation(rep: usize, n: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |i| (rep + i) % n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,18 +24,21 @@ use std::{
     },
 };
 
+use mymap_target_support::sys::{
+    self,
+    errname,
+    Map, //
+};
+
 use crate::{
-    check,
-    sys::{
-        self,
-        errname,
-        Map, //
-    },
-    tests::{
+    common::{
         open_rw,
         DEV, //
     },
-    TestResult,
+    harness::{
+        check,
+        TestResult, //
+    },
 };
 
 /// The RAM block device of `CONFIG_BLK_DEV_RAM` (boards/common/linux.fragment).

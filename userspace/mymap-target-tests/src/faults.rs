@@ -31,18 +31,21 @@ use std::{
     },
 };
 
+use mymap_target_support::sys::{
+    self,
+    errname,
+    Map, //
+};
+
 use crate::{
-    check,
-    sys::{
-        self,
-        errname,
-        Map, //
-    },
-    tests::{
+    common::{
         open_rw,
         SIZE, //
     },
-    TestResult,
+    harness::{
+        check,
+        TestResult, //
+    },
 };
 
 const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;

@@ -15,7 +15,6 @@
 //! kernel counted, not with the writes.
 
 use std::{
-    ffi::CString,
     fs::{
         self,
         File,
@@ -23,7 +22,7 @@ use std::{
     },
     io::Write,
     os::{
-        fd::AsRawFd,
+        fd::AsFd,
         unix::fs::OpenOptionsExt, //
     },
     path::{
@@ -37,34 +36,37 @@ use std::{
 };
 
 use gpiocdev::line::Direction;
-use mymap_uapi::{
-    bindings::{
-        mymap_ring_gpio_event,
-        mymap_ring_stats,
-        MYMAP_GPIO_EDGE_FALLING,
-        MYMAP_GPIO_EDGE_RISING,
-        MYMAP_GPIO_INFERRED,
-        MYMAP_IOC_NR_RING_STATS,
-        MYMAP_RING_HEADER_SIZE,
-        MYMAP_SOURCE_GPIO, //
+use mymap_target_support::{
+    gpio_sim::{
+        read_trimmed,
+        write_file,
+        Pull,
+        SimChip, //
     },
-    MYMAP_IOC_MAGIC,
-};
-
-use crate::{
-    check, module,
+    log, module,
     sys::{
         self,
-        errname, //
+        errname,
+        monotonic_ns, //
     },
-    TestResult,
+};
+use mymap_uapi::bindings::{
+    mymap_ring_gpio_event,
+    mymap_ring_stats,
+    MYMAP_GPIO_EDGE_FALLING,
+    MYMAP_GPIO_EDGE_RISING,
+    MYMAP_GPIO_INFERRED,
+    MYMAP_RING_HEADER_SIZE,
+    MYMAP_SOURCE_GPIO, //
+};
+
+use crate::harness::{
+    check,
+    TestResult, //
 };
 
 /// The ring every test produces into.
 const RING0: &str = "/dev/mymap-ring0";
-
-/// Where configfs is mounted (gpio-sim chips are made there).
-const CONFIGFS: &str = "/sys/kernel/config";
 
 /// Bytes read() returns for one GPIO record: the header and the payload.
 const RECORD_BYTES: usize =
@@ -84,100 +86,6 @@ const DT_DRIVER: &str = "/sys/bus/platform/drivers/mymap";
 
 /// The platform device the overlay's node becomes.
 const DT_DEVICE: &str = "mymap-gpio";
-
-/// A gpio-sim chip made through configfs for one test, removed on drop.
-pub(crate) struct SimChip {
-    /// Its configfs directory.
-    dir: PathBuf,
-    /// Its label, which `gpio=` names.
-    label: String,
-    /// Its character device, /dev/gpiochipN.
-    pub(crate) chardev: PathBuf,
-    /// The sysfs directory of its `sim_gpioN/pull` attributes.
-    pub(crate) sysfs: PathBuf,
-}
-
-impl SimChip {
-    /// Makes a live chip labelled `label` with `lines` lines, all pulled down.
-    pub(crate) fn new(label: &str, lines: u32) -> Result<SimChip, String> {
-        if !Path::new(CONFIGFS).join("gpio-sim").is_dir() {
-            module::run("mount", &["-t", "configfs", "none", CONFIGFS])?;
-        }
-        let dir = Path::new(CONFIGFS).join("gpio-sim").join(label);
-        // A chip left by a test that was killed.
-        remove_sim(&dir);
-        fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let mut chip = SimChip {
-            dir,
-            label: label.to_string(),
-            chardev: PathBuf::new(),
-            sysfs: PathBuf::new(),
-        };
-        let bank = chip.dir.join("bank0");
-        fs::create_dir(&bank).map_err(|e| format!("mkdir {}: {e}", bank.display()))?;
-        write_file(&bank.join("num_lines"), &lines.to_string())?;
-        write_file(&bank.join("label"), label)?;
-        write_file(&chip.dir.join("live"), "1")?;
-        let name = read_trimmed(&bank.join("chip_name"))?;
-        let device = read_trimmed(&chip.dir.join("dev_name"))?;
-        chip.chardev = Path::new("/dev").join(&name);
-        chip.sysfs = Path::new("/sys/devices/platform").join(device).join(name);
-        Ok(chip)
-    }
-
-    /// The `pull` attribute of `line`, open for writing.
-    fn pull(&self, line: u32) -> Result<Pull, String> {
-        let path = self.sysfs.join(format!("sim_gpio{line}")).join("pull");
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("open {}: {e}", path.display()))?;
-        Ok(Pull { file, path })
-    }
-
-    /// The chip, through its character device.
-    fn cdev(&self) -> Result<gpiocdev::Chip, String> {
-        gpiocdev::Chip::from_path(&self.chardev)
-            .map_err(|e| format!("{}: {e}", self.chardev.display()))
-    }
-}
-
-impl Drop for SimChip {
-    fn drop(&mut self) {
-        remove_sim(&self.dir);
-    }
-}
-
-/// Takes a gpio-sim chip down and removes its configfs directories, if there.
-fn remove_sim(dir: &Path) {
-    if !dir.exists() {
-        return;
-    }
-    let _ = fs::write(dir.join("live"), "0");
-    if let Ok(lines) = fs::read_dir(dir.join("bank0")) {
-        for line in lines.flatten().filter(|e| e.path().is_dir()) {
-            let _ = fs::remove_dir(line.path());
-        }
-    }
-    let _ = fs::remove_dir(dir.join("bank0"));
-    let _ = fs::remove_dir(dir);
-}
-
-/// A simulated line's pull: pulling it up or down makes the edges.
-struct Pull {
-    file: File,
-    path: PathBuf,
-}
-
-impl Pull {
-    /// Pulls the line up (`high`) or down.
-    fn set(&self, high: bool) -> Result<(), String> {
-        let text: &[u8] = if high { b"pull-up" } else { b"pull-down" };
-        sys::pwrite(&self.file, text, 0)
-            .map(|_| ())
-            .map_err(|e| format!("write {}: {}", self.path.display(), errname(e)))
-    }
-}
 
 /// One record of a GPIO producer, as read() returns it.
 #[derive(Debug)]
@@ -282,14 +190,8 @@ impl Consumer {
 
     /// The next record, waiting up to `wait` for one; `None` if none came.
     fn next(&self, wait: Duration) -> Result<Option<Record>, String> {
-        let mut pfd = libc::pollfd {
-            fd: self.file.as_raw_fd(),
-            events: libc::POLLIN | libc::POLLRDNORM,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is one valid pollfd for the duration of the call.
-        let r = unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as libc::c_int) };
-        check!(r >= 0, "poll {RING0}: {}", errname(sys::errno()));
+        let r = sys::poll_in(&self.file, wait.as_millis() as libc::c_int)
+            .map_err(|e| format!("poll {RING0}: {}", errname(e)))?;
         if r == 0 {
             return Ok(None);
         }
@@ -318,26 +220,13 @@ impl Consumer {
 
 /// `MYMAP_RING_IOC_STATS` of an open ring.
 fn stats(ring: &File) -> Result<mymap_ring_stats, String> {
-    let mut stats = mymap_ring_stats::default();
-    // _IOR: direction 2 in the generic encoding arm and arm64 use.
-    let request = (2u64 << 30)
-        | ((std::mem::size_of::<mymap_ring_stats>() as u64) << 16)
-        | ((MYMAP_IOC_MAGIC as u64) << 8)
-        | MYMAP_IOC_NR_RING_STATS as u64;
-    sys::ioctl_ptr(ring, request, (&mut stats as *mut mymap_ring_stats).cast())
-        .map_err(|e| format!("MYMAP_RING_IOC_STATS: {}", errname(e)))?;
-    Ok(stats)
+    mymap_uapi::ring_stats(ring.as_fd()).map_err(|e| format!("MYMAP_RING_IOC_STATS: {e}"))
 }
 
-/// CLOCK_MONOTONIC in nanoseconds, the clock of the records' timestamps.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+/// The chip, through its character device.
+fn cdev(chip: &SimChip) -> Result<gpiocdev::Chip, String> {
+    gpiocdev::Chip::from_path(chip.chardev())
+        .map_err(|e| format!("{}: {e}", chip.chardev().display()))
 }
 
 /// The /proc/interrupts lines whose action is a mymap ring's (`mymap-ringN`).
@@ -532,7 +421,7 @@ fn pulses(edges: Edges) -> TestResult {
     let label = format!("mymap-pulses-{}", edges.word());
     with_chip(&label, 4, |chip| {
         let line = 2;
-        reload(&[&format!("gpio={}:{line},{}", chip.label, edges.word())])?;
+        reload(&[&format!("gpio={}:{line},{}", chip.label(), edges.word())])?;
         let interrupts_before = settled_sim_interrupts(0)?;
         let ring = Consumer::open()?;
         let pull = chip.pull(line)?;
@@ -612,7 +501,7 @@ const TIMED_EDGES: usize = 100;
 /// the sysfs write that made the edge and one just after the write returned.
 pub fn timestamp_within_write() -> TestResult {
     with_chip("mymap-timestamps", 1, |chip| {
-        reload(&[&format!("gpio={}:0,both", chip.label)])?;
+        reload(&[&format!("gpio={}:0,both", chip.label())])?;
         let ring = Consumer::open()?;
         let pull = chip.pull(0)?;
         // (before the write, the record's timestamp, after the write)
@@ -662,16 +551,16 @@ pub fn timestamp_within_write() -> TestResult {
 /// `rmmod` releases it.
 pub fn line_requested_by_mymap() -> TestResult {
     with_chip("mymap-owner", 4, |chip| {
-        reload(&[&format!("gpio={}:3,rising", chip.label)])?;
-        let cdev = chip.cdev()?;
+        reload(&[&format!("gpio={}:3,rising", chip.label())])?;
+        let cdev = cdev(chip)?;
         check_owner(&cdev, 3, true, "loaded")?;
         for other in 0..3 {
             check_owner(&cdev, other, false, "loaded")?;
         }
-        expect_request_busy(&chip.chardev, 3, "loaded")?;
+        expect_request_busy(chip.chardev(), 3, "loaded")?;
         module::unload_when_unused()?;
         check_owner(&cdev, 3, false, "after rmmod")?;
-        let request = request_input(&chip.chardev, 3, "mymap-test")
+        let request = request_input(chip.chardev(), 3, "mymap-test")
             .map_err(|e| format!("after rmmod, a gpiocdev request of line 3: {e}"))?;
         drop(request);
         Ok(())
@@ -680,7 +569,7 @@ pub fn line_requested_by_mymap() -> TestResult {
 
 /// The kernel log after the last `marker` line.
 fn log_after(marker: &str) -> String {
-    let log = module::dmesg();
+    let log = log::dmesg();
     match log.rfind(marker) {
         Some(at) => log[at + marker.len()..].to_string(),
         None => String::new(),
@@ -697,47 +586,12 @@ fn mark_log(text: &str) -> TestResult {
         .map_err(|e| format!("write /dev/kmsg: {e}"))
 }
 
-/// The installed mymap.ko, from modules.dep.
-fn module_path() -> Result<PathBuf, String> {
-    let release = read_trimmed(Path::new("/proc/sys/kernel/osrelease"))?;
-    let dir = Path::new("/lib/modules").join(release);
-    let dep = fs::read_to_string(dir.join("modules.dep"))
-        .map_err(|e| format!("{}/modules.dep: {e}", dir.display()))?;
-    let path = dep
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(path, _)| path)
-        .find(|path| path.rsplit('/').next() == Some("mymap.ko"))
-        .ok_or("mymap.ko is not in modules.dep")?;
-    Ok(dir.join(path))
-}
-
 /// Loads mymap.ko with `params` through finit_module(2): `Ok(Err(errno))` when the
 /// kernel refuses it.
 fn finit_module(params: &str) -> Result<Result<(), i32>, String> {
-    let path = module_path()?;
-    let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let params = CString::new(params).map_err(|_| "a NUL in the parameters")?;
-    // SAFETY: the descriptor is open for the call and `params` a NUL-terminated string
-    // alive for it; the kernel only reads both.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_finit_module,
-            file.as_raw_fd(),
-            params.as_ptr(),
-            0 as libc::c_int,
-        )
-    };
-    Ok(if r == 0 { Ok(()) } else { Err(sys::errno()) })
-}
-
-/// A name for the errnos of these tests.
-fn errno_name(e: i32) -> String {
-    match e {
-        libc::ENODEV => "ENODEV".into(),
-        libc::EEXIST => "EEXIST".into(),
-        _ => errname(e),
-    }
+    let path = module::module_file(module::MYMAP).ok_or("mymap.ko is not under /lib/modules")?;
+    let path = path.to_str().ok_or("the path of mymap.ko is not UTF-8")?;
+    Ok(sys::finit_module(path, params))
 }
 
 /// Loads refused with the right errno, each with a kernel message naming the cause:
@@ -745,7 +599,7 @@ fn errno_name(e: i32) -> String {
 pub fn load_errors() -> TestResult {
     with_chip("mymap-errors", 4, |chip| {
         module::unload_when_unused()?;
-        let _holder = request_input(&chip.chardev, 1, "mymap-test-holder")
+        let _holder = request_input(chip.chardev(), 1, "mymap-test-holder")
             .map_err(|e| format!("gpiocdev request of line 1: {e}"))?;
         let cases = [
             (
@@ -785,14 +639,14 @@ pub fn load_errors() -> TestResult {
                 Err(e) => {
                     return Err(format!(
                         "loading with {params}: {}, want {}",
-                        errno_name(e),
-                        errno_name(want)
+                        errname(e),
+                        errname(want)
                     ))
                 }
                 Ok(()) => {
                     return Err(format!(
                         "loading with {params} succeeded, want {}",
-                        errno_name(want)
+                        errname(want)
                     ))
                 }
             }
@@ -805,7 +659,7 @@ pub fn load_errors() -> TestResult {
             );
         }
         // The refused loads left the line alone.
-        check_owner(&chip.cdev()?, 0, false, "after the refused loads")?;
+        check_owner(&cdev(chip)?, 0, false, "after the refused loads")?;
         Ok(())
     })
 }
@@ -818,7 +672,7 @@ const STORM_EDGES: usize = 4000;
 /// consumer then sees a sequence gap of exactly the drops.
 pub fn storm_drops_counted() -> TestResult {
     with_chip("mymap-storm", 1, |chip| {
-        reload(&["ring_size=4096", &format!("gpio={}:0,both", chip.label)])?;
+        reload(&["ring_size=4096", &format!("gpio={}:0,both", chip.label())])?;
         let before = settled_sim_interrupts(0)?;
         let pull = chip.pull(0)?;
         let start = Instant::now();
@@ -927,9 +781,9 @@ const UNLOAD_CYCLES: usize = 20;
 /// scans the kernel log for splats.
 pub fn unload_while_pulsing() -> TestResult {
     with_chip("mymap-unload", 1, |chip| {
-        let params = format!("gpio={}:0,both", chip.label);
+        let params = format!("gpio={}:0,both", chip.label());
         reload(&[&params])?;
-        let cdev = chip.cdev()?;
+        let cdev = cdev(chip)?;
         let toggler = Toggler::start(&chip.pull(0)?)?;
         for cycle in 0..UNLOAD_CYCLES {
             let first = current_sim_interrupts(0)?;
@@ -1047,18 +901,6 @@ pub fn device_tree_producer() -> TestResult {
     // Binds the node again whatever happened above.
     module::restore_default()?;
     result
-}
-
-/// Writes `text` to a sysfs or configfs attribute.
-fn write_file(path: &Path, text: &str) -> TestResult {
-    fs::write(path, text).map_err(|e| format!("write {text:?} to {}: {e}", path.display()))
-}
-
-/// A file's text without the trailing newline.
-pub(crate) fn read_trimmed(path: &Path) -> Result<String, String> {
-    fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The test-only chip with nested-threaded interrupts, as an I2C or SPI

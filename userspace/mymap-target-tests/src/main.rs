@@ -10,11 +10,14 @@
 // casts that are no-ops on one target are needed on another.
 #![allow(clippy::unnecessary_cast)]
 
+mod buffer;
+mod common;
 mod direct_io;
 mod faults;
 mod gpio;
-mod module;
+mod harness;
 mod player;
+mod registry;
 mod ring;
 mod ring_holder;
 mod ring_hunt;
@@ -22,8 +25,6 @@ mod ring_stress;
 mod ring_tests;
 mod samples;
 mod stress;
-mod sys;
-mod tests;
 mod trinity;
 mod tx;
 
@@ -39,31 +40,16 @@ use std::{
     },
 };
 
-/// A test's verdict: `Err` holds the reason.
-pub type TestResult = Result<(), String>;
+use mymap_target_support::sys;
 
-/// Fails the test with a formatted reason unless `cond` holds.
-#[macro_export]
-macro_rules! check {
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err(format!($($fmt)+));
-        }
-    };
-}
-
-pub struct Test {
-    pub name: &'static str,
-    pub run: fn() -> TestResult,
-    /// Seconds before the test counts as hung.
-    pub timeout: u64,
-    /// Runs only where this holds (e.g. the kernel has kmemleak); else reported as skipped.
-    pub when: Option<fn() -> bool>,
-}
+use crate::harness::{
+    Test,
+    TestResult, //
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let all = tests::all();
+    let all = registry::all();
     if args.iter().any(|a| a == "--list") {
         for t in &all {
             println!("{}", t.name);
@@ -75,7 +61,7 @@ fn main() {
     let args: Vec<String> = args.into_iter().filter(|a| a != "--compat").collect();
     let chosen: Vec<&Test> = if compat {
         all.iter()
-            .filter(|t| tests::COMPAT.contains(&t.name))
+            .filter(|t| registry::COMPAT.contains(&t.name))
             .collect()
     } else if args.is_empty() {
         all.iter().collect()

@@ -21,30 +21,33 @@ use mymap_uapi::bindings::{
     MYMAP_SOURCE_PLAYED, //
 };
 
-use crate::{
-    check,
-    gpio::{
-        read_trimmed,
-        reload,
-        with_chip,
-        SimChip, //
-    },
+use mymap_target_support::{
     module,
-    ring::{
-        self,
-        Record, //
-    },
     sys::{
         self,
         errname,
         monotonic_ns, //
     },
-    tests::expect_errno,
+};
+
+use crate::{
+    common::expect_errno,
+    gpio::{
+        reload,
+        with_chip, //
+    },
+    harness::{
+        check,
+        TestResult, //
+    },
+    ring::{
+        self,
+        Record, //
+    },
     tx::{
         self,
         Producer, //
     },
-    TestResult,
 };
 
 /// The label of the tests' gpio-sim chip, and the lines the player gets.
@@ -103,13 +106,6 @@ fn send(p: &mut Producer, seq: u64, time_ns: u64, mask: u32, values: u32) -> Res
 /// `MYMAP_TX_IOC_PLAY` that must succeed.
 fn control(p: &Producer, op: u32) -> Result<i32, String> {
     tx::play(&p.file, op).map_err(|e| format!("TX_IOC_PLAY {op}: {}", errname(e)))
-}
-
-/// The value of gpio-sim line `line`, as its sysfs `value` shows it.
-fn line_value(chip: &SimChip, line: u32) -> Result<u32, String> {
-    let v = read_trimmed(&chip.sysfs.join(format!("sim_gpio{line}")).join("value"))?;
-    v.parse()
-        .map_err(|e| format!("sim_gpio{line}/value {v:?}: {e}"))
 }
 
 /// Consumes completions until `n` more have come or `timeout` passed.
@@ -222,7 +218,7 @@ pub fn plays_in_order() -> TestResult {
                 .find(|&i| i % LINES as u64 == line as u64)
                 .unwrap();
             let want_value = ((last / LINES as u64) % 2) as u32;
-            let v = line_value(chip, line)?;
+            let v = chip.value(line)?;
             check!(
                 v == want_value,
                 "line {line} is {v}, the last record (seq {last}) set {want_value}"
@@ -338,7 +334,7 @@ pub fn unload_while_playing() -> TestResult {
         }
         module::unload_when_unused()?;
         let request = gpiocdev::Request::builder()
-            .on_chip(&chip.chardev)
+            .on_chip(chip.chardev())
             .with_consumer("mymap-test")
             .with_lines(&[0, 1, 2, 3])
             .as_output(gpiocdev::line::Value::Inactive)
@@ -361,7 +357,7 @@ pub fn load_errors() -> TestResult {
         let path = module::module_file("mymap").ok_or("no mymap.ko")?;
         let path = path.to_string_lossy().into_owned();
         let held = gpiocdev::Request::builder()
-            .on_chip(&chip.chardev)
+            .on_chip(chip.chardev())
             .with_consumer("mymap-test")
             .with_line(3)
             .as_output(gpiocdev::line::Value::Inactive)

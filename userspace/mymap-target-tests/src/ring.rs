@@ -18,7 +18,11 @@ use std::{
         File,
         OpenOptions, //
     },
-    os::unix::fs::OpenOptionsExt,
+    io,
+    os::{
+        fd::AsFd,
+        unix::fs::OpenOptionsExt, //
+    },
     time::{
         Duration,
         Instant, //
@@ -31,13 +35,6 @@ use mymap_uapi::bindings::{
     mymap_ring_stats,
     mymap_ring_timer,
     mymap_ring_wakeup,
-    MYMAP_IOC_MAGIC,
-    MYMAP_IOC_NR_RING_GET_WAKEUP,
-    MYMAP_IOC_NR_RING_INFO,
-    MYMAP_IOC_NR_RING_INJECT,
-    MYMAP_IOC_NR_RING_SET_WAKEUP,
-    MYMAP_IOC_NR_RING_STATS,
-    MYMAP_IOC_NR_RING_TIMER,
     MYMAP_RING_BUSY,
     MYMAP_RING_DISCARD,
     MYMAP_RING_HEADER_SIZE,
@@ -53,68 +50,18 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_CAUGHT_UP, //
 };
 
-use crate::{
-    check,
-    sys::{
-        self,
-        errname,
-        Map, //
-    },
+use mymap_uapi::ring::record_size;
+
+use mymap_target_support::sys::{
+    self,
+    errname,
+    Map, //
 };
 
-/// `_IOC_WRITE` and `_IOC_READ` of the generic ioctl encoding (arm, arm64, x86).
-const IOC_WRITE: u64 = 1;
-const IOC_READ: u64 = 2;
-
-/// `_IOC(dir, MYMAP_IOC_MAGIC, nr, size)`, as the header's `_IOR`/`_IOW`/`_IOWR` expand.
-const fn ioc(dir: u64, nr: u32, size: usize) -> u64 {
-    (dir << 30) | ((size as u64) << 16) | ((MYMAP_IOC_MAGIC as u64) << 8) | nr as u64
-}
-
-/// `MYMAP_RING_IOC_INFO`.
-pub const IOC_INFO: u64 = ioc(
-    IOC_READ,
-    MYMAP_IOC_NR_RING_INFO,
-    size_of::<mymap_ring_info>(),
-);
-/// `MYMAP_RING_IOC_STATS`.
-pub const IOC_STATS: u64 = ioc(
-    IOC_READ,
-    MYMAP_IOC_NR_RING_STATS,
-    size_of::<mymap_ring_stats>(),
-);
-/// `MYMAP_RING_IOC_SET_WAKEUP`.
-pub const IOC_SET_WAKEUP: u64 = ioc(
-    IOC_WRITE,
-    MYMAP_IOC_NR_RING_SET_WAKEUP,
-    size_of::<mymap_ring_wakeup>(),
-);
-/// `MYMAP_RING_IOC_GET_WAKEUP`.
-pub const IOC_GET_WAKEUP: u64 = ioc(
-    IOC_READ,
-    MYMAP_IOC_NR_RING_GET_WAKEUP,
-    size_of::<mymap_ring_wakeup>(),
-);
-/// `MYMAP_RING_IOC_TIMER`.
-pub const IOC_TIMER: u64 = ioc(
-    IOC_WRITE,
-    MYMAP_IOC_NR_RING_TIMER,
-    size_of::<mymap_ring_timer>(),
-);
-/// `MYMAP_RING_IOC_INJECT`.
-pub const IOC_INJECT: u64 = ioc(
-    IOC_READ | IOC_WRITE,
-    MYMAP_IOC_NR_RING_INJECT,
-    size_of::<mymap_ring_inject>(),
-);
+use crate::harness::check;
 
 /// The header's record header size, as a `usize` for offsets.
 pub const HEADER: usize = MYMAP_RING_HEADER_SIZE as usize;
-
-/// `MYMAP_RING_RECORD_SIZE(len)`: bytes a record with `len` payload bytes occupies.
-pub const fn record_size(len: u32) -> u32 {
-    (MYMAP_RING_HEADER_SIZE + (len & MYMAP_RING_LEN_MASK) + 7) & !7
-}
 
 /// The node of ring `index`.
 pub fn node(index: u32) -> String {
@@ -142,26 +89,26 @@ pub fn open_rw(index: u32) -> Result<File, String> {
     open_with(index, true, true, 0).map_err(|e| format!("open {}: {}", node(index), errname(e)))
 }
 
-/// Fills a `T` through the `_IOR` request `request`.
-fn ioctl_read<T: Default>(file: &File, request: u64) -> Result<T, i32> {
-    let mut value = T::default();
-    sys::ioctl_ptr(file, request, (&raw mut value).cast())?;
-    Ok(value)
+/// The errno of a failed `mymap-uapi` call.
+fn errno(e: io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
 }
 
 /// `MYMAP_RING_IOC_INFO`.
 pub fn info(file: &File) -> Result<mymap_ring_info, String> {
-    ioctl_read(file, IOC_INFO).map_err(|e| format!("RING_IOC_INFO: {}", errname(e)))
+    mymap_uapi::ring_info(file.as_fd()).map_err(|e| format!("RING_IOC_INFO: {}", errname(errno(e))))
 }
 
 /// `MYMAP_RING_IOC_STATS`.
 pub fn stats(file: &File) -> Result<mymap_ring_stats, String> {
-    ioctl_read(file, IOC_STATS).map_err(|e| format!("RING_IOC_STATS: {}", errname(e)))
+    mymap_uapi::ring_stats(file.as_fd())
+        .map_err(|e| format!("RING_IOC_STATS: {}", errname(errno(e))))
 }
 
 /// `MYMAP_RING_IOC_GET_WAKEUP`.
 pub fn get_wakeup(file: &File) -> Result<mymap_ring_wakeup, String> {
-    ioctl_read(file, IOC_GET_WAKEUP).map_err(|e| format!("RING_IOC_GET_WAKEUP: {}", errname(e)))
+    mymap_uapi::ring_get_wakeup(file.as_fd())
+        .map_err(|e| format!("RING_IOC_GET_WAKEUP: {}", errname(errno(e))))
 }
 
 /// `MYMAP_RING_IOC_SET_WAKEUP`: the errno on failure.
@@ -171,22 +118,22 @@ pub fn set_wakeup(
     watermark: u32,
     max_latency_ns: u64,
 ) -> Result<(), i32> {
-    let mut arg = mymap_ring_wakeup {
+    let arg = mymap_ring_wakeup {
         policy,
         watermark,
         max_latency_ns,
     };
-    sys::ioctl_ptr(file, IOC_SET_WAKEUP, (&raw mut arg).cast()).map(|_| ())
+    mymap_uapi::ring_set_wakeup(file.as_fd(), &arg).map_err(errno)
 }
 
 /// `MYMAP_RING_IOC_TIMER` with `reserved` as given: the errno on failure.
 pub fn timer_raw(file: &File, period_ns: u64, len: u32, reserved: u32) -> Result<(), i32> {
-    let mut arg = mymap_ring_timer {
+    let arg = mymap_ring_timer {
         period_ns,
         len,
         reserved,
     };
-    sys::ioctl_ptr(file, IOC_TIMER, (&raw mut arg).cast()).map(|_| ())
+    mymap_uapi::ring_timer(file.as_fd(), &arg).map_err(errno)
 }
 
 /// Starts (or, with `period_ns` 0, stops) the timer producer.
@@ -201,14 +148,13 @@ pub fn timer(file: &File, period_ns: u64, len: u32) -> Result<(), String> {
 
 /// `MYMAP_RING_IOC_INJECT`: the filled answer, or the errno.
 pub fn inject_raw(file: &File, count: u32, len: u32) -> Result<mymap_ring_inject, i32> {
-    let mut arg = mymap_ring_inject {
+    let arg = mymap_ring_inject {
         count,
         len,
         produced: 0,
         dropped: 0,
     };
-    sys::ioctl_ptr(file, IOC_INJECT, (&raw mut arg).cast())?;
-    Ok(arg)
+    mymap_uapi::ring_inject(file.as_fd(), arg).map_err(errno)
 }
 
 /// Injects `count` records of `len` bytes; checks that every attempt is accounted for.
@@ -803,15 +749,24 @@ pub fn wait_sleeping(tid: i64) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    /// The request codes against the header's macros expanded by hand.
+    /// The request codes `mymap-uapi` calls with, against the header's macros expanded
+    /// by hand.
     #[test]
     fn request_codes() {
-        assert_eq!(IOC_INFO, 0x8020_b710);
-        assert_eq!(IOC_STATS, 0x8038_b711);
-        assert_eq!(IOC_SET_WAKEUP, 0x4010_b712);
-        assert_eq!(IOC_GET_WAKEUP, 0x8010_b713);
-        assert_eq!(IOC_TIMER, 0x4010_b714);
-        assert_eq!(IOC_INJECT, 0xc010_b715);
+        use mymap_uapi::{
+            MYMAP_RING_IOC_GET_WAKEUP,
+            MYMAP_RING_IOC_INFO,
+            MYMAP_RING_IOC_INJECT,
+            MYMAP_RING_IOC_SET_WAKEUP,
+            MYMAP_RING_IOC_STATS,
+            MYMAP_RING_IOC_TIMER, //
+        };
+        assert_eq!(MYMAP_RING_IOC_INFO as u64, 0x8020_b710);
+        assert_eq!(MYMAP_RING_IOC_STATS as u64, 0x8038_b711);
+        assert_eq!(MYMAP_RING_IOC_SET_WAKEUP as u64, 0x4010_b712);
+        assert_eq!(MYMAP_RING_IOC_GET_WAKEUP as u64, 0x8010_b713);
+        assert_eq!(MYMAP_RING_IOC_TIMER as u64, 0x4010_b714);
+        assert_eq!(MYMAP_RING_IOC_INJECT as u64, 0xc010_b715);
     }
 
     #[test]

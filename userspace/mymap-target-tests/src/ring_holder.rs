@@ -29,18 +29,24 @@ use mymap_uapi::bindings::{
     MYMAP_SOURCE_INJECT, //
 };
 
+use mymap_target_support::{
+    log,
+    module,
+    sys::errname, //
+};
+
 use crate::{
-    check, module,
+    harness::{
+        check,
+        TestResult, //
+    },
     ring::{
         self,
-        record_size,
         Checker,
-        Ring,
-        HEADER, //
+        Ring, //
+        HEADER,
     },
-    ring_stress,
-    sys::errname,
-    TestResult,
+    ring_stress, //
 };
 
 /// The ring the holder produces into (its default `ring=0`).
@@ -81,7 +87,7 @@ fn commit() -> TestResult {
 }
 
 /// The driver's messages (and the holder's): kernel log records naming mymap.
-fn mymap_messages(kmsg: &mut module::Kmsg) -> Result<Vec<String>, String> {
+fn mymap_messages(kmsg: &mut log::Kmsg) -> Result<Vec<String>, String> {
     Ok(kmsg
         .new_messages()?
         .into_iter()
@@ -179,7 +185,7 @@ fn attack(ring: &mut Ring) -> TestResult {
     let before = ring::stats(&ro)?;
     let x = ring.producer_pos();
     hold(HELD_LEN)?;
-    let s = record_size(HELD_LEN);
+    let s = mymap_uapi::ring::record_size(HELD_LEN);
     check!(
         ring.producer_pos() == x.wrapping_add(s),
         "holding a record of {HELD_LEN} bytes moved the producer from {x} to {}, want {}",
@@ -208,19 +214,19 @@ fn attack(ring: &mut Ring) -> TestResult {
         ring.set_pos(pos);
         let len = rng.u32(0..=max / 8);
         // Enough records to fill the whole ring from any position.
-        let count = size / record_size(len) + 1;
+        let count = size / mymap_uapi::ring::record_size(len) + 1;
         let done = ring::inject(&ro, count, len)?;
         (attempts, produced, dropped) = (
             attempts + count as u64,
             produced + done.produced as u64,
             dropped + done.dropped as u64,
         );
-        bytes += count as u64 * record_size(len) as u64;
+        bytes += count as u64 * mymap_uapi::ring::record_size(len) as u64;
         rounds += 1;
     }
     // A sane position again, at the held record; then its producer commits it.
     ring.set_pos(x);
-    let mut kmsg = module::Kmsg::from_now()?;
+    let mut kmsg = log::Kmsg::from_now()?;
     commit()?;
     let logged = mymap_messages(&mut kmsg)?;
     if let Some(line) = logged.first() {
@@ -317,7 +323,7 @@ fn provocations(ring: &mut Ring) -> TestResult {
     let len = s - HEADER as u32;
     let ro = ring::open_ro(RING)?;
     ring::rewind(ring)?;
-    let mut kmsg = module::Kmsg::from_now()?;
+    let mut kmsg = log::Kmsg::from_now()?;
     let start = Instant::now();
     let mut lines = Vec::new();
     let mut done = 0;

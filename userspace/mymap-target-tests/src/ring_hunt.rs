@@ -61,21 +61,24 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_EVERY, //
 };
 
+use mymap_target_support::sys::{
+    self,
+    errname,
+    monotonic_ns,
+    Epoll,
+    Map, //
+};
+
 use crate::{
-    check,
+    harness::{
+        check,
+        TestResult, //
+    },
     ring::{
         self,
         Checker,
         Ring, //
     },
-    sys::{
-        self,
-        errname,
-        monotonic_ns,
-        Epoll,
-        Map, //
-    },
-    TestResult,
 };
 
 /// The ring the hunt uses.
@@ -264,7 +267,7 @@ fn hunt(ring: Ring, ro: &File, s0: u64) -> TestResult {
 
 /// The consumer: consume everything, release, sleep without a timeout; again.
 fn consume(mut ring: Ring, shared: &Shared, seed: u64, s0: u64) -> Result<Consumed, String> {
-    sys::pin_to_cpu(0);
+    let _ = sys::pin_to_cpu(0);
     shared.tid.store(sys::gettid(), Ordering::Release);
     let ep = Epoll::new().map_err(|e| format!("epoll_create1: {}", errname(e)))?;
     ep.add(&ring.file, libc::EPOLLIN as u32)
@@ -335,7 +338,7 @@ fn spawn_lockstep(
 ) -> Result<JoinHandle<Result<u64, String>>, String> {
     let f = ring::open_ro(RING)?;
     Ok(std::thread::spawn(move || {
-        sys::pin_to_cpu(1 % sys::cpus());
+        let _ = sys::pin_to_cpu(1 % sys::cpus());
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut seen = shared.announced.load(Ordering::Acquire);
         let mut produced = 0;
@@ -382,7 +385,7 @@ fn spawn_lockstep(
 /// CPU ran (and so had run any interrupt work queued on it before).
 fn spawn_heartbeat(shared: Arc<Shared>, cpu: usize) -> JoinHandle<()> {
     std::thread::spawn(move || {
-        if !sys::pin_to_cpu(cpu) {
+        if sys::pin_to_cpu(cpu).is_err() {
             return;
         }
         while !shared.stop.load(Ordering::Acquire) {

@@ -44,59 +44,38 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_WATERMARK, //
 };
 
-use crate::{
-    check,
-    faults::madvise_ok,
-    module,
-    ring::{
-        self,
-        Checker,
-        Record,
-        Ring,
-        HEADER, //
-    },
+use mymap_target_support::{
+    log, module,
     sys::{
         self,
         errname,
         Map, //
     },
-    tests::expect_errno,
-    trinity, TestResult,
+};
+
+use crate::{
+    common::expect_errno,
+    faults::madvise_ok,
+    harness::{
+        check,
+        TestResult, //
+    },
+    ring::{
+        self,
+        Checker,
+        Record,
+        Ring, //
+        HEADER,
+    },
+    trinity, //
 };
 
 /// The ring every test here uses (of the default module).
 const RING: u32 = 0;
 
-/// Kernel log lines that fail a test boot, as `cargo xtask test` matches them
-/// (xtask/src/qemu.rs): counted before and after a test to name the test that
-/// caused one.
-const SPLATS: &[&str] = &[
-    "------------[ cut here ]------------",
-    "WARNING: CPU:",
-    "WARNING: possible",
-    "WARNING: suspicious RCU",
-    "BUG:",
-    "Oops",
-    "Unable to handle kernel",
-    "Kernel panic",
-    "KASAN:",
-    "UBSAN:",
-    "INFO: possible",
-    "possible circular locking dependency",
-    "inconsistent lock state",
-    "general protection fault",
-    "Internal error:",
-    "blocked for more than",
-    "blocked in I/O wait for more than",
-];
-
-/// The kernel log's splat lines.
+/// The kernel log's splat lines (the patterns `cargo xtask test` fails a boot on).
 pub(crate) fn splats() -> Vec<String> {
-    module::dmesg()
-        .lines()
-        .filter(|l| SPLATS.iter().any(|p| l.contains(p)))
-        .map(String::from)
-        .collect()
+    log::splats_in(&log::dmesg())
 }
 
 /// Fails if the kernel logged a splat since `before` was taken.

@@ -34,19 +34,20 @@ use mymap_uapi::bindings::{
     MYMAP_WAKEUP_EVERY,
     MYMAP_WAKEUP_WATERMARK, //
 };
-
-use crate::{
-    check,
-    faults::madvise_ok,
-    module,
+use mymap_uapi::{
     ring::{
-        self,
-        record_size,
-        Checker,
-        Record,
-        Ring,
-        HEADER, //
+        max_payload,
+        record_size, //
     },
+    MYMAP_RING_IOC_INFO,
+    MYMAP_RING_IOC_INJECT,
+    MYMAP_RING_IOC_SET_WAKEUP,
+    MYMAP_RING_IOC_STATS,
+    MYMAP_RING_IOC_TIMER, //
+};
+
+use mymap_target_support::{
+    module,
     sys::{
         self,
         errname,
@@ -54,11 +55,26 @@ use crate::{
         Epoll,
         Map, //
     },
-    tests::{
+};
+
+use crate::{
+    common::{
         expect_errno,
-        expect_mmap_errno, //
+        expect_mmap_errno,
+        expect_null_ioctl, //
     },
-    TestResult,
+    faults::madvise_ok,
+    harness::{
+        check,
+        TestResult, //
+    },
+    ring::{
+        self,
+        Checker,
+        Record,
+        Ring, //
+        HEADER,
+    },
 };
 
 /// The ring every test here uses.
@@ -105,7 +121,7 @@ pub fn info_and_geometry() -> TestResult {
         0,
         1,
         size,
-        size / 4 - MYMAP_RING_HEADER_SIZE,
+        max_payload(size),
         MYMAP_RING_HEADER_SIZE,
         0,
     );
@@ -151,21 +167,21 @@ pub fn info_and_geometry() -> TestResult {
     drop(ring);
     let claimed = ring::info(&ro)?.consumer_claimed;
     check!(claimed == 0, "consumer_claimed is {claimed} after close");
-    expect_errno(
-        sys::ioctl_ptr(&ro, ring::IOC_INFO, std::ptr::null_mut()),
-        libc::EFAULT,
-        "RING_IOC_INFO to NULL",
-    )?;
-    expect_errno(
-        sys::ioctl_ptr(&ro, ring::IOC_STATS, std::ptr::null_mut()),
-        libc::EFAULT,
-        "RING_IOC_STATS to NULL",
-    )?;
-    expect_errno(
-        sys::ioctl_ptr(&ro, 0xb77f, std::ptr::null_mut()),
-        libc::ENOTTY,
-        "an unknown ioctl on a ring",
-    )?;
+    for (request, want, what) in [
+        (
+            MYMAP_RING_IOC_INFO as u64,
+            libc::EFAULT,
+            "RING_IOC_INFO to NULL",
+        ),
+        (
+            MYMAP_RING_IOC_STATS as u64,
+            libc::EFAULT,
+            "RING_IOC_STATS to NULL",
+        ),
+        (0xb77f, libc::ENOTTY, "an unknown ioctl on a ring"),
+    ] {
+        expect_null_ioctl(&ro, request, want, what)?;
+    }
     Ok(())
 }
 
@@ -953,8 +969,9 @@ pub fn wakeup_set_get() -> TestResult {
             get()?
         );
     }
-    expect_errno(
-        sys::ioctl_ptr(f, ring::IOC_SET_WAKEUP, std::ptr::null_mut()),
+    expect_null_ioctl(
+        f,
+        MYMAP_RING_IOC_SET_WAKEUP as u64,
         libc::EFAULT,
         "SET_WAKEUP from NULL",
     )?;
@@ -970,6 +987,19 @@ pub fn wakeup_set_get() -> TestResult {
     Ok(())
 }
 
+/// An edge-triggered epoll registration of the ring, with a record waiting:
+/// checks that it gives its first event.
+fn edge_triggered(ring: &Ring) -> Result<Epoll, String> {
+    let ep = Epoll::new().map_err(errname)?;
+    ep.add(&ring.file, (libc::EPOLLIN | libc::EPOLLET) as u32)
+        .map_err(errname)?;
+    check!(
+        ep.wait(0).map_err(errname)? == 1,
+        "edge-triggered epoll: no first event with a record waiting"
+    );
+    Ok(ep)
+}
+
 /// EVERY: each record wakes the waiters, even while the consumer is behind. An
 /// edge-triggered epoll registration (a waiter that stays registered) sees one
 /// event per record, and the wakeups counter grows by at least one per record.
@@ -983,13 +1013,7 @@ pub fn wakeup_every() -> TestResult {
         ring::inject(&ring.file, 1, 8)?;
         expect_woken(poller, Duration::from_secs(3), "EVERY, caught up")?;
         // The record stays unread: the consumer is behind from here on.
-        let ep = Epoll::new().map_err(errname)?;
-        ep.add(&ring.file, (libc::EPOLLIN | libc::EPOLLET) as u32)
-            .map_err(errname)?;
-        check!(
-            ep.wait(0).map_err(errname)? == 1,
-            "edge-triggered epoll: no first event with a record waiting"
-        );
+        let ep = edge_triggered(&ring)?;
         check!(
             ep.wait(0).map_err(errname)? == 0,
             "edge-triggered epoll: a second event without a wakeup"
@@ -1040,13 +1064,7 @@ pub fn wakeup_caught_up() -> TestResult {
     ring::inject(&ring.file, 1, 8)?;
     expect_woken(poller, Duration::from_secs(3), "CAUGHT_UP, first record")?;
     // Behind by one record: an edge-triggered waiter sees nothing more.
-    let ep = Epoll::new().map_err(errname)?;
-    ep.add(&ring.file, (libc::EPOLLIN | libc::EPOLLET) as u32)
-        .map_err(errname)?;
-    check!(
-        ep.wait(0).map_err(errname)? == 1,
-        "edge-triggered epoll: no first event with a record waiting"
-    );
+    let ep = edge_triggered(&ring)?;
     let before = ring::settled_stats(&ring.file)?;
     for i in 0..5 {
         ring::inject(&ring.file, 1, 8)?;
@@ -1300,8 +1318,9 @@ pub fn producer_arguments() -> TestResult {
                 "a refused TIMER started the timer"
             );
         }
-        expect_errno(
-            sys::ioctl_ptr(&ro, ring::IOC_TIMER, std::ptr::null_mut()),
+        expect_null_ioctl(
+            &ro,
+            MYMAP_RING_IOC_TIMER as u64,
             libc::EFAULT,
             "TIMER from NULL",
         )?;
@@ -1312,8 +1331,9 @@ pub fn producer_arguments() -> TestResult {
                 &format!("INJECT count {count} len {len}"),
             )?;
         }
-        expect_errno(
-            sys::ioctl_ptr(&ro, ring::IOC_INJECT, std::ptr::null_mut()),
+        expect_null_ioctl(
+            &ro,
+            MYMAP_RING_IOC_INJECT as u64,
             libc::EFAULT,
             "INJECT from NULL",
         )?;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! The ring's C interfaces, as a product team uses them: the C consumer
+//! The ring's interfaces as a product team uses them: the C consumer
 //! `userspace/examples/ring-consumer.c` (installed as
 //! `/usr/libexec/mymap/ring-consumer`, and `-compat`, its 32-bit build, on
-//! 64-bit boards) and the sample producer module
-//! `driver/samples/mymap_sample_producer.c` (in `/lib/modules/<release>/extra/`).
+//! 64-bit boards), the Rust example application `userspace/examples/ring-csv`
+//! (`/usr/libexec/mymap/ring-csv`, on the `mymap` crate), and the sample
+//! producer module `driver/samples/mymap_sample_producer.c` (in
+//! `/lib/modules/<release>/extra/`).
 
 use std::{
     collections::HashMap,
@@ -41,13 +43,17 @@ use mymap_uapi::bindings::{
     MYMAP_SOURCE_TIMER, //
 };
 
-use crate::{
-    check, module,
+use mymap_target_support::{
+    log, module,
     sys::{
         self,
         errname, //
     },
-    TestResult,
+};
+
+use crate::harness::{
+    check,
+    TestResult, //
 };
 
 /// The ring the tests use; the module's default `rings=1` registers it.
@@ -55,6 +61,8 @@ const RING: &str = "/dev/mymap-ring0";
 /// The C consumer and its 32-bit build.
 const CONSUMER: &str = "/usr/libexec/mymap/ring-consumer";
 const CONSUMER_COMPAT: &str = "/usr/libexec/mymap/ring-consumer-compat";
+/// The Rust example application.
+const RING_CSV: &str = "/usr/libexec/mymap/ring-csv";
 /// The sample producer module, as modprobe knows it.
 const SAMPLE: &str = "mymap_sample_producer";
 /// The sample's record flags, by context (see the top of its source).
@@ -72,7 +80,9 @@ fn ioc<T>(dir: u64, nr: u32) -> u64 {
 
 /// Issues a ring ioctl whose argument is `arg`.
 fn ring_ioctl<T>(file: &File, dir: u64, nr: u32, arg: &mut T, what: &str) -> TestResult {
-    sys::ioctl_ptr(file, ioc::<T>(dir, nr), (arg as *mut T).cast())
+    // SAFETY: `arg` is a live `T`, and `ioc::<T>` encodes its size: the kernel reads and
+    // writes at most that much of it.
+    unsafe { sys::ioctl_ptr(file, ioc::<T>(dir, nr), (arg as *mut T).cast()) }
         .map(|_| ())
         .map_err(|e| format!("{what}: {}", errname(e)))
 }
@@ -364,9 +374,123 @@ pub fn c_consumer() -> TestResult {
     Ok(())
 }
 
+/// The Rust example application, `ring-csv`, against the timer: 200 records at
+/// 1 kHz, each row checked (the header's columns, the timer's source and length,
+/// its payload pattern for the row's sequence number, sequence numbers that
+/// step by one plus the drops the row reports, timestamps that never go back);
+/// then, the timer stopped, `--timeout` running out is status 3 with the header
+/// alone.
+pub fn rust_example() -> TestResult {
+    const COUNT: usize = 200;
+    const LEN: usize = 16;
+    quiet_ring()?;
+    let control = open_ring_ro()?;
+    let mut child = spawn_consumer(
+        RING_CSV,
+        &["--count", &COUNT.to_string(), "--timeout", "30000"],
+    )?;
+    let claimed = wait_for_claim(&mut child);
+    let started = claimed.and_then(|()| timer(&control, 1_000_000, LEN as u32));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("wait for {RING_CSV}: {e}"));
+    timer(&control, 0, 0)?;
+    started?;
+    let out = out?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    check!(
+        out.status.code() == Some(0),
+        "{RING_CSV} exited {}, want 0: {}",
+        out.status,
+        stderr.trim()
+    );
+    let mut lines = stdout.lines();
+    let header = lines.next().unwrap_or("");
+    check!(
+        header == "seq,timestamp_ns,source,flags,len,dropped_before,payload",
+        "the first line is '{header}', not the column names"
+    );
+    let rows: Vec<&str> = lines.collect();
+    check!(rows.len() == COUNT, "{} rows, want {COUNT}", rows.len());
+    let mut previous: Option<(u64, u64)> = None;
+    for row in &rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        check!(
+            fields.len() == 7,
+            "row '{row}' has {} fields, want 7",
+            fields.len()
+        );
+        let number = |i: usize| {
+            fields[i]
+                .parse::<u64>()
+                .map_err(|_| format!("row '{row}': field {i} is not a number"))
+        };
+        let (seq, timestamp, source, len, dropped) =
+            (number(0)?, number(1)?, number(2)?, number(4)?, number(5)?);
+        check!(
+            source == u64::from(MYMAP_SOURCE_TIMER) && len == LEN as u64,
+            "row '{row}': source {source} and len {len}, want the timer's {MYMAP_SOURCE_TIMER} and {LEN}"
+        );
+        // The header's pattern of the built-in producers: the sequence number's
+        // little-endian bytes, then its low byte.
+        let want: String = (0..LEN)
+            .map(|i| {
+                format!(
+                    "{:02x}",
+                    if i < 8 {
+                        (seq >> (8 * i)) as u8
+                    } else {
+                        seq as u8
+                    }
+                )
+            })
+            .collect();
+        check!(
+            fields[6] == want,
+            "row '{row}': payload {}, want {want}",
+            fields[6]
+        );
+        if let Some((prev_seq, prev_timestamp)) = previous {
+            check!(
+                seq == prev_seq + 1 + dropped,
+                "row '{row}': seq {seq} after {prev_seq} with {dropped} dropped before it"
+            );
+            check!(
+                timestamp >= prev_timestamp,
+                "row '{row}': timestamp {timestamp} before the previous {prev_timestamp}"
+            );
+        } else {
+            check!(dropped == 0, "row '{row}': the first row reports drops");
+        }
+        previous = Some((seq, timestamp));
+    }
+    println!(
+        "MYMAP-NOTE: ring-rust-example: {COUNT} rows, seq {} to {}",
+        rows[0].split(',').next().unwrap_or(""),
+        previous.map_or(0, |(seq, _)| seq)
+    );
+
+    // Nothing produces now (the records the timer made after the 200th are drained):
+    // the deadline ends the run.
+    quiet_ring()?;
+    let out = Command::new(RING_CSV)
+        .args(["--timeout", "300"])
+        .output()
+        .map_err(|e| format!("{RING_CSV}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    check!(
+        out.status.code() == Some(3) && stdout.lines().count() == 1,
+        "{RING_CSV} --timeout 300 on a quiet ring: {}, {} lines, want status 3 and the header alone",
+        out.status,
+        stdout.lines().count()
+    );
+    Ok(())
+}
+
 /// The sample's load line fields (`key=value`), the last one logged.
 fn sample_log() -> Result<HashMap<String, u64>, String> {
-    let log = module::dmesg();
+    let log = log::dmesg();
     let line = log
         .lines()
         .rev()
@@ -620,7 +744,7 @@ fn sample_discard_and_refused_inner() -> TestResult {
             "{SAMPLE} loaded with {param}"
         );
         check!(
-            module::dmesg().contains(&format!("{SAMPLE}: {logged}")),
+            log::dmesg().contains(&format!("{SAMPLE}: {logged}")),
             "no '{SAMPLE}: {logged}' in the kernel log after {param}"
         );
     }

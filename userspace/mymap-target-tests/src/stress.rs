@@ -32,14 +32,18 @@ use mymap_uapi::{
     MYMAP_IOC_MAGIC, //
 };
 
-use crate::{
-    check, module,
+use mymap_target_support::{
+    module,
     sys::{
         self,
         errname,
         Map, //
     },
-    TestResult,
+};
+
+use crate::harness::{
+    check,
+    TestResult, //
 };
 
 const DEVICES: u32 = 3;
@@ -325,7 +329,10 @@ pub fn fuzz_arguments() -> TestResult {
                     }
                     _ => [MYMAP_IOC_INFO as u32, MYMAP_IOC_CLEAR as u32][rng.usize(..2)],
                 };
-                let r = sys::ioctl_ptr(&f, cmd as u64, ptr as *mut libc::c_void);
+                // SAFETY: the pointers are 0, 1, the top of the address space, or inside
+                // `scratch`, a mapping that holds no Rust object: the kernel answers EFAULT,
+                // or the driver writes a `mymap_info` there, or it answers ENOTTY.
+                let r = unsafe { sys::ioctl_ptr(&f, cmd as u64, ptr as *mut libc::c_void) };
                 check!(
                     matches!(r, Ok(0) | Err(libc::ENOTTY | libc::EFAULT)),
                     "seed {seed}: ioctl({cmd:#x}, {ptr:#x}) = {r:?}"

@@ -64,9 +64,10 @@ use std::{
     },
 };
 
-use crate::{
+use mymap_target_support::module;
+
+use crate::harness::{
     check,
-    module,
     TestResult, //
 };
 

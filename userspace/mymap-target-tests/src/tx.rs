@@ -51,25 +51,32 @@ use mymap_uapi::bindings::{
     MYMAP_TX_MAX_PAYLOAD, //
 };
 
-use crate::{
-    check, module,
-    ring::{
-        self,
-        pattern_byte,
-        record_size,
-        Record,
-        HEADER, //
-    },
+use mymap_target_support::{
+    module,
     sys::{
         self,
         errname,
         Map, //
     },
-    tests::{
+};
+use mymap_uapi::ring::record_size;
+
+use crate::{
+    common::{
         expect_errno,
-        expect_mmap_errno, //
+        expect_mmap_errno,
+        expect_null_ioctl, //
     },
-    TestResult,
+    harness::{
+        check,
+        TestResult, //
+    },
+    ring::{
+        self,
+        pattern_byte,
+        Record,
+        HEADER, //
+    },
 };
 
 /// The tx ring every test here uses, and the ring its echo produces into.
@@ -103,25 +110,30 @@ pub(crate) fn open_with(index: u32, write: bool) -> Result<File, i32> {
 
 fn info(file: &File) -> Result<mymap_tx_info, String> {
     let mut v = mymap_tx_info::default();
-    sys::ioctl_ptr(file, IOC_INFO, (&raw mut v).cast())
+    // SAFETY: `v` is a live `mymap_tx_info`, the size `IOC_INFO` encodes.
+    unsafe { sys::ioctl_ptr(file, IOC_INFO, (&raw mut v).cast()) }
         .map_err(|e| format!("TX_IOC_INFO: {}", errname(e)))?;
     Ok(v)
 }
 
 pub(crate) fn stats(file: &File) -> Result<mymap_tx_stats, String> {
     let mut v = mymap_tx_stats::default();
-    sys::ioctl_ptr(file, IOC_STATS, (&raw mut v).cast())
+    // SAFETY: `v` is a live `mymap_tx_stats`, the size `IOC_STATS` encodes.
+    unsafe { sys::ioctl_ptr(file, IOC_STATS, (&raw mut v).cast()) }
         .map_err(|e| format!("TX_IOC_STATS: {}", errname(e)))?;
     Ok(v)
 }
 
 fn kick_raw(file: &File) -> Result<i32, i32> {
-    sys::ioctl_ptr(file, IOC_KICK, std::ptr::null_mut())
+    // SAFETY: `MYMAP_TX_IOC_KICK` takes no argument: the kernel dereferences nothing.
+    unsafe { sys::ioctl_ptr(file, IOC_KICK, std::ptr::null_mut()) }
 }
 
 /// `MYMAP_TX_IOC_PLAY` with operation `op`: its answer, or the errno.
 pub(crate) fn play(file: &File, op: u32) -> Result<i32, i32> {
-    sys::ioctl_ptr(file, IOC_PLAY, op as usize as *mut libc::c_void)
+    // SAFETY: `MYMAP_TX_IOC_PLAY` takes its operation by value, not as a pointer: the
+    // kernel dereferences nothing.
+    unsafe { sys::ioctl_ptr(file, IOC_PLAY, op as usize as *mut libc::c_void) }
 }
 
 /// The test record with id `id` and `len` payload bytes: the id, then its pattern.
@@ -337,11 +349,7 @@ pub fn info_and_rules() -> TestResult {
         libc::ENODEV,
         "TX_IOC_PLAY without a player",
     )?;
-    expect_errno(
-        sys::ioctl_ptr(&ro, ioc(0, 0x2f, 0), std::ptr::null_mut()),
-        libc::ENOTTY,
-        "an unknown tx ioctl",
-    )?;
+    expect_null_ioctl(&ro, ioc(0, 0x2f, 0), libc::ENOTTY, "an unknown tx ioctl")?;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
     let shared = libc::MAP_SHARED;
     let pg = |n: usize| (n * page) as i64;

@@ -30,8 +30,8 @@
 //! The header's record arithmetic is here too, once for every Rust crate:
 //! [`record_size`] (`MYMAP_RING_RECORD_SIZE`) and [`max_payload`].
 //!
-//! With the `simulator` feature, [`RingMap::simulated`] builds the same view
-//! over anonymous memory written by a [`SimProducer`] that obeys the kernel's
+//! With the `simulator` feature, `RingMap::simulated` builds the same view
+//! over anonymous memory written by a `SimProducer` that obeys the kernel's
 //! side of the contract, so that the consumer loop can be tested on any host.
 
 use std::cell::Cell;
@@ -676,7 +676,7 @@ fn checked_geometry(
 }
 
 #[cfg(feature = "simulator")]
-pub use sim::{SimProducer, SimReservation};
+pub use sim::{SimProducer, SimReservation, SIM_PAGE_SIZE};
 
 #[cfg(any(test, feature = "simulator"))]
 mod sim {
@@ -685,7 +685,10 @@ mod sim {
     use super::*;
 
     /// The page size of a simulated ring.
-    const SIM_PAGE: usize = 4096;
+    pub const SIM_PAGE_SIZE: u32 = 4096;
+
+    /// [`SIM_PAGE_SIZE`] for offsets.
+    const SIM_PAGE: usize = SIM_PAGE_SIZE as usize;
 
     impl RingMap {
         /// A ring of `data_size` bytes (a power of two, at least 4096) in anonymous memory,

@@ -29,7 +29,8 @@ use crate::ioctl;
 /// mappings that reach past the buffer, forbids growing them with `mremap`, and its
 /// pages live as long as any mapping holds them; the buffer size is fixed at load. So
 /// every byte of `[raw.as_ptr(), raw.as_ptr() + raw.len())` can be read without
-/// trapping until `raw` is dropped, which unmaps it.
+/// trapping until `raw` is dropped, which unmaps it. (With the `simulator` feature, `raw`
+/// may instead map a `SimBuffer`'s memfd, inside its size, which seals fix.)
 #[derive(Debug)]
 pub struct SharedMap {
     raw: MmapRaw,
@@ -139,24 +140,179 @@ impl SharedMapMut {
 /// page-aligned range inside its buffer, and returns the options that map it.
 fn checked_options(file: &File, offset: u64, len: usize) -> io::Result<MmapOptions> {
     let info = ioctl::info(file.as_fd())?;
-    let page_size = u64::from(info.page_size);
+    checked_range(offset, len, info.page_size, info.size)
+}
+
+/// Checks that `[offset, offset + len)` is a non-empty range that starts at a multiple of
+/// `page_size` and ends within `size` bytes, and returns the options that map it.
+fn checked_range(offset: u64, len: usize, page_size: u32, size: u64) -> io::Result<MmapOptions> {
+    let page_size = u64::from(page_size);
     let end = u64::try_from(len)
         .ok()
         .and_then(|len| offset.checked_add(len));
     let aligned = page_size != 0 && offset % page_size == 0;
-    if len == 0 || !aligned || end.is_none_or(|end| end > info.size) {
+    if len == 0 || !aligned || end.is_none_or(|end| end > size) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
                 "cannot map {len} bytes at offset {offset}: the range must be non-empty, start \
-                 at a multiple of {page_size} and end within {} bytes",
-                info.size
+                 at a multiple of {page_size} and end within {size} bytes"
             ),
         ));
     }
     let mut options = MmapOptions::new();
     options.offset(offset).len(len);
     Ok(options)
+}
+
+#[cfg(feature = "simulator")]
+pub use sim::{SimBuffer, GREETING};
+
+#[cfg(feature = "simulator")]
+mod sim {
+    //! A device's buffer without the driver, for trying and testing programs on any host.
+
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::FileExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use memmap2::MmapOptions;
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    use nix::unistd::{sysconf, SysconfVar};
+
+    use super::{SharedMap, SharedMapMut};
+    use crate::{mymap_info, MYMAP_ABI_VERSION, MYMAP_MAX_SIZE};
+
+    /// The text the driver leaves at offset 0 of a buffer when it loads, NUL included
+    /// (`driver/buffer.rs`), which [`SimBuffer::new`] writes too.
+    pub const GREETING: &[u8] = b"hello world from kernel space\0";
+
+    /// A stand-in for a mymap device's buffer: `size` bytes of memory in a memfd, sealed
+    /// so that its size never changes, as a device's buffer never does.
+    ///
+    /// It plays the driver's part for what a device file does without the driver's own
+    /// code: `pread`/`pwrite` on [`SimBuffer::file`], [`SharedMap::map_simulated`] and
+    /// [`SharedMapMut::map_simulated`] for mappings that share its pages,
+    /// [`SimBuffer::info`] for `MYMAP_IOC_INFO` and [`SimBuffer::clear`] for
+    /// `MYMAP_IOC_CLEAR`.
+    ///
+    /// ```
+    /// use mymap_uapi::{SharedMap, SimBuffer, GREETING};
+    ///
+    /// let buffer = SimBuffer::new(65536)?;
+    /// let map = SharedMap::map_simulated(&buffer, 0, 65536)?;
+    /// let mut start = vec![0; GREETING.len()];
+    /// map.read(0, &mut start);
+    /// assert_eq!(start, GREETING);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[derive(Debug)]
+    pub struct SimBuffer {
+        /// A memfd of `size` bytes with `F_SEAL_SHRINK`, `F_SEAL_GROW` and `F_SEAL_SEAL`.
+        file: File,
+        size: u64,
+        page_size: u32,
+        clears: AtomicU64,
+    }
+
+    impl SimBuffer {
+        /// A buffer of `size` bytes, a non-zero multiple of the page size no larger than
+        /// `MYMAP_MAX_SIZE`, zeroed but for [`GREETING`] at offset 0.
+        pub fn new(size: u64) -> io::Result<Self> {
+            let page_size = sysconf(SysconfVar::PAGE_SIZE)?
+                .and_then(|page| u32::try_from(page).ok())
+                .ok_or_else(|| io::Error::other("sysconf(_SC_PAGE_SIZE) gave no page size"))?;
+            if size == 0 || size % u64::from(page_size) != 0 || size > u64::from(MYMAP_MAX_SIZE) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "a simulated buffer of {size} bytes: the size must be a non-zero \
+                         multiple of the page size {page_size}, at most {MYMAP_MAX_SIZE}"
+                    ),
+                ));
+            }
+            let fd = memfd_create(
+                "mymap-simulated",
+                MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+            )?;
+            let file = File::from(fd);
+            file.set_len(size)?;
+            file.write_all_at(GREETING, 0)?;
+            // From here on nothing can change the size: a mapping inside it never faults.
+            fcntl(
+                &file,
+                FcntlArg::F_ADD_SEALS(
+                    SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL,
+                ),
+            )?;
+            Ok(SimBuffer {
+                file,
+                size,
+                page_size,
+                clears: AtomicU64::new(0),
+            })
+        }
+
+        /// The memfd, for `pread` and `pwrite`: its size is sealed, so no one can change it.
+        pub fn file(&self) -> &File {
+            &self.file
+        }
+
+        /// What `MYMAP_IOC_INFO` would say: device 0 of 1, this ABI version, the host's
+        /// page size, the size and the clears so far.
+        pub fn info(&self) -> mymap_info {
+            mymap_info {
+                abi_version: MYMAP_ABI_VERSION,
+                page_size: self.page_size,
+                size: self.size,
+                index: 0,
+                devices: 1,
+                max_size: u64::from(MYMAP_MAX_SIZE),
+                clears: self.clears.load(Ordering::Relaxed),
+            }
+        }
+
+        /// Zeroes the whole buffer and counts the clear, as `MYMAP_IOC_CLEAR` does.
+        pub fn clear(&self) -> io::Result<()> {
+            let zeros = vec![0; self.size as usize];
+            self.file.write_all_at(&zeros, 0)?;
+            self.clears.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+
+        /// The options that map `[offset, offset + len)`, after the checks of the driver's
+        /// `mmap`.
+        fn options(&self, offset: u64, len: usize) -> io::Result<MmapOptions> {
+            super::checked_range(offset, len, self.page_size, self.size)
+        }
+    }
+
+    impl SharedMap {
+        /// Maps `len` bytes of `buffer` from `offset`, read-only and shared, with the
+        /// checks of [`SharedMap::map`].
+        pub fn map_simulated(buffer: &SimBuffer, offset: u64, len: usize) -> io::Result<Self> {
+            let raw = buffer
+                .options(offset, len)?
+                .map_raw_read_only(&buffer.file)?;
+            // INVARIANT: the non-empty range lies inside the memfd's size, which its seals
+            // keep from shrinking while the mapping lives.
+            Ok(Self { raw })
+        }
+    }
+
+    impl SharedMapMut {
+        /// Maps `len` bytes of `buffer` from `offset`, readable, writable and shared, with
+        /// the checks of [`SharedMap::map`].
+        pub fn map_simulated(buffer: &SimBuffer, offset: u64, len: usize) -> io::Result<Self> {
+            let raw = buffer.options(offset, len)?.map_raw(&buffer.file)?;
+            // INVARIANT: as in `SharedMap::map_simulated`, and mapped writable.
+            Ok(Self {
+                map: SharedMap { raw },
+            })
+        }
+    }
 }
 
 /// How many bytes a copy at `pos` of at most `want` bytes moves in a mapping of `len` bytes.

@@ -32,11 +32,32 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// ```
 #[derive(Debug)]
 pub struct Device {
-    file: File,
+    backend: Backend,
     path: PathBuf,
     writable: bool,
     page_size: u32,
     size: u64,
+}
+
+/// What is behind a [`Device`].
+#[derive(Debug)]
+enum Backend {
+    /// A device node, open.
+    Node(File),
+    /// A buffer in memory that plays the driver's part ([`Device::simulated`]).
+    #[cfg(feature = "simulator")]
+    Sim(mymap_uapi::SimBuffer),
+}
+
+impl Backend {
+    /// The file `pread` and `pwrite` go to.
+    fn file(&self) -> &File {
+        match self {
+            Backend::Node(file) => file,
+            #[cfg(feature = "simulator")]
+            Backend::Sim(buffer) => buffer.file(),
+        }
+    }
 }
 
 impl Device {
@@ -74,9 +95,46 @@ impl Device {
             });
         }
         Ok(Device {
-            file,
+            backend: Backend::Node(file),
             path: path.into(),
             writable,
+            page_size: info.page_size,
+            size: info.size,
+        })
+    }
+
+    /// A device without the driver, opened read-write: a buffer of the driver's default
+    /// size, `MYMAP_DEFAULT_SIZE` (64 KiB), in memory of this process, that starts with the
+    /// greeting the driver writes when it loads. Needs the `simulator` feature.
+    ///
+    /// Everything works on it as on `/dev/mymap`, with the same checks: [`Device::info`]
+    /// (device 0 of 1, the host's page size), [`Device::clear`], reads and writes
+    /// (`pread`/`pwrite` on a memfd), and [`Device::map`] and [`Device::map_mut`], which
+    /// share its pages as mappings of the device share the driver's. Its
+    /// [`Device::path`] is `simulated`. Other processes do not see it.
+    ///
+    /// ```
+    /// # #[cfg(feature = "simulator")]
+    /// # {
+    /// let dev = mymap::Device::simulated()?;
+    /// let mut greeting = [0u8; 29];
+    /// dev.read_at(0, &mut greeting)?;
+    /// assert_eq!(&greeting, b"hello world from kernel space");
+    /// assert_eq!(dev.info()?.size, 65536);
+    /// # }
+    /// # Ok::<(), mymap::Error>(())
+    /// ```
+    #[cfg(feature = "simulator")]
+    pub fn simulated() -> Result<Self> {
+        let path = Path::new("simulated");
+        let size = u64::from(mymap_uapi::MYMAP_DEFAULT_SIZE);
+        let buffer = mymap_uapi::SimBuffer::new(size)
+            .map_err(|err| Error::from_io(path, Call::Open, err))?;
+        let info = buffer.info();
+        Ok(Device {
+            backend: Backend::Sim(buffer),
+            path: path.into(),
+            writable: true,
             page_size: info.page_size,
             size: info.size,
         })
@@ -105,13 +163,22 @@ impl Device {
 
     /// Asks the driver for its current [`Info`] (`MYMAP_IOC_INFO`).
     pub fn info(&self) -> Result<Info> {
-        query(&self.file, &self.path)
+        match &self.backend {
+            Backend::Node(file) => query(file, &self.path),
+            #[cfg(feature = "simulator")]
+            Backend::Sim(buffer) => Ok(buffer.info().into()),
+        }
     }
 
     /// Zeroes the whole buffer (`MYMAP_IOC_CLEAR`). Needs [`Device::open`].
     pub fn clear(&self) -> Result<()> {
         self.need_writable(Call::Clear)?;
-        mymap_uapi::clear(self.file.as_fd()).map_err(|err| self.fail(Call::Clear, err))
+        let cleared = match &self.backend {
+            Backend::Node(file) => mymap_uapi::clear(file.as_fd()),
+            #[cfg(feature = "simulator")]
+            Backend::Sim(buffer) => buffer.clear(),
+        };
+        cleared.map_err(|err| self.fail(Call::Clear, err))
     }
 
     /// Fails unless `[offset, offset + len)` lies inside the buffer.
@@ -125,7 +192,8 @@ impl Device {
     /// Fails without reading if the range is not inside the buffer.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.check_range(offset, buf.len())?;
-        self.file
+        self.backend
+            .file()
             .read_exact_at(buf, offset)
             .map_err(|err| self.fail(Call::Read, err))
     }
@@ -145,7 +213,8 @@ impl Device {
     pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<()> {
         self.need_writable(Call::Write)?;
         self.check_range(offset, data.len())?;
-        self.file
+        self.backend
+            .file()
             .write_all_at(data, offset)
             .map_err(|err| self.fail(Call::Write, err))
     }
@@ -156,35 +225,64 @@ impl Device {
     /// `offset` must be a multiple of [`Device::page_size`] and the range must be
     /// non-empty and inside the buffer.
     ///
-    /// ```no_run
-    /// let dev = mymap::Device::open_read_only("/dev/mymap")?;
+    /// On the device, `Device::open_read_only("/dev/mymap")` instead of the simulated one:
+    ///
+    /// ```
+    /// # #[cfg(feature = "simulator")]
+    /// # {
+    /// let dev = mymap::Device::simulated()?;
     /// let map = dev.map(0, dev.size() as usize)?;
     /// let bytes = map.snapshot();
     /// let text = bytes.split(|&b| b == 0).next().unwrap_or_default();
-    /// println!("{}", String::from_utf8_lossy(text));
+    /// assert_eq!(text, b"hello world from kernel space");
+    ///
+    /// // The mapping shares the buffer: a write through the file shows in it at once.
+    /// dev.write_at(0, b"HELLO")?;
+    /// let mut now = [0u8; 11];
+    /// map.copy_to(&mut now);
+    /// assert_eq!(&now, b"HELLO world");
+    ///
+    /// // Mappings start on a page boundary.
+    /// assert!(matches!(dev.map(1, 4096), Err(mymap::Error::Unaligned { .. })));
+    /// # }
     /// # Ok::<(), mymap::Error>(())
     /// ```
     pub fn map(&self, offset: u64, len: usize) -> Result<Mapping> {
         self.check_mapping(offset, len)?;
-        let map =
-            SharedMap::map(&self.file, offset, len).map_err(|err| self.fail(Call::Mmap, err))?;
+        let map = match &self.backend {
+            Backend::Node(file) => SharedMap::map(file, offset, len),
+            #[cfg(feature = "simulator")]
+            Backend::Sim(buffer) => SharedMap::map_simulated(buffer, offset, len),
+        };
+        let map = map.map_err(|err| self.fail(Call::Mmap, err))?;
         Ok(Mapping::new(map, offset))
     }
 
     /// Maps `len` bytes from `offset` readable, writable and shared. Needs
     /// [`Device::open`]; the range rules of [`Device::map`] apply.
     ///
-    /// ```no_run
-    /// let dev = mymap::Device::open("/dev/mymap")?;
-    /// let map = dev.map_mut(4096, 4096)?;
+    /// On the device, `Device::open("/dev/mymap")` instead of the simulated one:
+    ///
+    /// ```
+    /// # #[cfg(feature = "simulator")]
+    /// # {
+    /// let dev = mymap::Device::simulated()?;
+    /// let page = u64::from(dev.page_size());
+    /// let map = dev.map_mut(page, page as usize)?;
     /// map.write_at(0, b"from userspace\0");
+    /// assert_eq!(dev.read_vec(page, 15)?, b"from userspace\0");
+    /// # }
     /// # Ok::<(), mymap::Error>(())
     /// ```
     pub fn map_mut(&self, offset: u64, len: usize) -> Result<MappingMut> {
         self.need_writable(Call::Mmap)?;
         self.check_mapping(offset, len)?;
-        let map =
-            SharedMapMut::map(&self.file, offset, len).map_err(|err| self.fail(Call::Mmap, err))?;
+        let map = match &self.backend {
+            Backend::Node(file) => SharedMapMut::map(file, offset, len),
+            #[cfg(feature = "simulator")]
+            Backend::Sim(buffer) => SharedMapMut::map_simulated(buffer, offset, len),
+        };
+        let map = map.map_err(|err| self.fail(Call::Mmap, err))?;
         Ok(MappingMut::new(map, offset))
     }
 
@@ -228,7 +326,7 @@ impl Device {
 
 impl AsFd for Device {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
+        self.backend.file().as_fd()
     }
 }
 
@@ -263,6 +361,26 @@ mod tests {
     fn opening_another_device_is_not_mymap() {
         let err = Device::open_read_only("/dev/null").unwrap_err();
         assert!(matches!(err, Error::NotMymap { .. }), "{err}");
+    }
+
+    #[cfg(feature = "simulator")]
+    #[test]
+    fn a_simulated_device_clears_counts_and_shares_its_pages() {
+        let dev = Device::simulated().expect("simulated device");
+        let page = u64::from(dev.page_size());
+        let map = dev.map(0, dev.size() as usize).expect("map");
+        let writer = dev.map_mut(page, page as usize).expect("map_mut");
+        assert_eq!(writer.write_at(0, b"shared"), 6);
+        assert_eq!(dev.read_vec(page, 6).expect("pread"), b"shared");
+        let mut seen = [0; 6];
+        assert_eq!(map.copy_at(page as usize, &mut seen), 6);
+        assert_eq!(&seen, b"shared");
+
+        dev.clear().expect("clear");
+        assert_eq!(dev.info().expect("info").clears, 1);
+        assert!(map.snapshot().iter().all(|&b| b == 0), "clear left bytes");
+        let err = dev.read_vec(dev.size() - 1, 2).unwrap_err();
+        assert!(matches!(err, Error::OutOfRange { .. }), "{err}");
     }
 
     #[test]

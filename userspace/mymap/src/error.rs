@@ -76,8 +76,11 @@ pub enum Error {
         path.display()
     )]
     NotFound {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The call that failed.
         call: Call,
+        /// The system error.
         err: io::Error,
     },
 
@@ -87,8 +90,11 @@ pub enum Error {
         path.display()
     )]
     PermissionDenied {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The call that failed.
         call: Call,
+        /// The system error.
         err: io::Error,
     },
 
@@ -98,7 +104,12 @@ pub enum Error {
          pass a /dev/mymap node",
         path.display()
     )]
-    NotMymap { path: PathBuf, err: io::Error },
+    NotMymap {
+        /// The device or ring node, as the caller named it.
+        path: PathBuf,
+        /// The system error.
+        err: io::Error,
+    },
 
     /// The driver speaks another version of the ABI than this library.
     #[error(
@@ -107,8 +118,11 @@ pub enum Error {
         path.display()
     )]
     AbiMismatch {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The driver's ABI version.
         driver: u32,
+        /// This library's ABI version (`ABI_VERSION`).
         expected: u32,
     },
 
@@ -118,8 +132,11 @@ pub enum Error {
         path.display()
     )]
     BadInfo {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The page size the driver reported.
         page_size: u32,
+        /// The buffer size the driver reported.
         size: u64,
     },
 
@@ -128,7 +145,12 @@ pub enum Error {
         "{}: {call} needs the device open for writing: use Device::open, not open_read_only",
         path.display()
     )]
-    ReadOnly { path: PathBuf, call: Call },
+    ReadOnly {
+        /// The device or ring node, as the caller named it.
+        path: PathBuf,
+        /// The call that failed.
+        call: Call,
+    },
 
     /// A mapping must start on a page boundary.
     #[error(
@@ -137,8 +159,11 @@ pub enum Error {
         path.display()
     )]
     Unaligned {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The offset asked for.
         offset: u64,
+        /// The device's page size.
         page_size: u32,
     },
 
@@ -149,9 +174,13 @@ pub enum Error {
         if *len == 0 { " (a mapping needs at least one byte)" } else { "" }
     )]
     OutOfRange {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The offset asked for.
         offset: u64,
+        /// The length asked for.
         len: u64,
+        /// The buffer's size.
         size: u64,
     },
 
@@ -161,7 +190,12 @@ pub enum Error {
          pass a /dev/mymap-ringN node",
         path.display()
     )]
-    NotRing { path: PathBuf, err: io::Error },
+    NotRing {
+        /// The device or ring node, as the caller named it.
+        path: PathBuf,
+        /// The system error.
+        err: io::Error,
+    },
 
     /// Another file holds the ring's consumer claim.
     #[error(
@@ -170,23 +204,35 @@ pub enum Error {
         path.display()
     )]
     Busy {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The call that failed.
         call: Call,
+        /// The system error.
         err: io::Error,
     },
 
     /// The driver refused the settings of a ring ioctl (`EINVAL`).
     #[error("{}: {call} refused the settings ({err}): {hint}", path.display())]
     Refused {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The call that failed.
         call: Call,
+        /// What the driver accepts.
         hint: &'static str,
+        /// The system error.
         err: io::Error,
     },
 
     /// The ring's geometry, from `MYMAP_RING_IOC_INFO` and its producer page, is unusable.
     #[error("{}: the driver reported an unusable ring geometry: {detail}", path.display())]
-    BadRing { path: PathBuf, detail: String },
+    BadRing {
+        /// The device or ring node, as the caller named it.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
 
     /// The ring's shared memory breaks the contract of `mymap.h`.
     #[error(
@@ -194,13 +240,21 @@ pub enum Error {
          (a consumer position left by an earlier consumer is skipped at open)",
         path.display()
     )]
-    Corrupt { path: PathBuf, fault: Fault },
+    Corrupt {
+        /// The device or ring node, as the caller named it.
+        path: PathBuf,
+        /// What was found where.
+        fault: Fault,
+    },
 
     /// Any other failure of a call.
     #[error("{}: {call} failed: {err}", path.display())]
     Io {
+        /// The device or ring node, as the caller named it.
         path: PathBuf,
+        /// The call that failed.
         call: Call,
+        /// The system error.
         err: io::Error,
     },
 }

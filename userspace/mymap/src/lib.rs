@@ -14,6 +14,10 @@
 //! in place; a [`RingControl`] reads its statistics and drives its built-in
 //! producers.
 //!
+//! With the `simulator` feature, `Device::simulated` and `Ring::simulated` are a
+//! device and a ring in this process's memory, with no driver: the examples of
+//! [`Device::map`] and [`Ring::consume`] run on them.
+//!
 //! ```no_run
 //! use mymap::Device;
 //!
@@ -29,6 +33,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod device;
 mod error;
@@ -45,6 +50,11 @@ pub use ring::{
     record_size, ring_path, source, Injected, Record, Ring, RingControl, RingInfo, RingStats,
     SeqGaps, Wakeup, DEFAULT_RING_PATH, MAX_RINGS,
 };
+
+/// The kernel's side of a simulated ring ([`Ring::simulated`]), with the `simulator`
+/// feature.
+#[cfg(feature = "simulator")]
+pub use mymap_uapi::{SimProducer, SimReservation};
 
 /// The device node of the first device.
 pub const DEFAULT_PATH: &str = "/dev/mymap";

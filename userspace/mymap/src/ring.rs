@@ -249,7 +249,8 @@ pub struct Injected {
 /// ```
 #[derive(Debug)]
 pub struct RingControl {
-    file: RingIoctls,
+    /// The ring's file; `None` for a simulated ring, which has no driver to ask.
+    file: Option<RingIoctls>,
     path: PathBuf,
     info: RingInfo,
 }
@@ -269,7 +270,7 @@ impl RingControl {
             });
         }
         Ok(RingControl {
-            file,
+            file: Some(file),
             path: path.into(),
             info,
         })
@@ -282,7 +283,7 @@ impl RingControl {
 
     /// Asks the driver for the ring's [`RingInfo`] now (`consumer_claimed` changes).
     pub fn info(&self) -> Result<RingInfo> {
-        query_info(&self.file, &self.path)
+        query_info(self.ioctls(Call::RingInfo)?, &self.path)
     }
 
     /// The ring's geometry as it was at open: it does not change while the module is
@@ -293,7 +294,7 @@ impl RingControl {
 
     /// The ring's counters (`MYMAP_RING_IOC_STATS`).
     pub fn stats(&self) -> Result<RingStats> {
-        self.file
+        self.ioctls(Call::RingStats)?
             .stats()
             .map(RingStats::from)
             .map_err(|err| self.fail(Call::RingStats, err))
@@ -302,7 +303,7 @@ impl RingControl {
     /// The ring's wakeup policy (`MYMAP_RING_IOC_GET_WAKEUP`).
     pub fn wakeup(&self) -> Result<Wakeup> {
         let raw = self
-            .file
+            .ioctls(Call::GetWakeup)?
             .get_wakeup()
             .map_err(|err| self.fail(Call::GetWakeup, err))?;
         Wakeup::from_raw(raw).ok_or_else(|| Error::BadRing {
@@ -313,7 +314,7 @@ impl RingControl {
 
     /// Sets the ring's wakeup policy (`MYMAP_RING_IOC_SET_WAKEUP`).
     pub fn set_wakeup(&self, wakeup: Wakeup) -> Result<()> {
-        self.file
+        self.ioctls(Call::SetWakeup)?
             .set_wakeup(&wakeup.to_raw())
             .map_err(|err| self.fail(Call::SetWakeup, err))
     }
@@ -337,7 +338,7 @@ impl RingControl {
             len,
             reserved: 0,
         };
-        self.file
+        self.ioctls(Call::Timer)?
             .timer(&timer)
             .map_err(|err| self.fail(Call::Timer, err))
     }
@@ -351,12 +352,24 @@ impl RingControl {
             ..Default::default()
         };
         let done = self
-            .file
+            .ioctls(Call::Inject)?
             .inject(request)
             .map_err(|err| self.fail(Call::Inject, err))?;
         Ok(Injected {
             produced: done.produced,
             dropped: done.dropped,
+        })
+    }
+
+    /// The file `call` goes to; an error naming what does work on a simulated ring.
+    fn ioctls(&self, call: Call) -> Result<&RingIoctls> {
+        self.file.as_ref().ok_or_else(|| {
+            let err = std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "a simulated ring has no driver to ask: only geometry, consume, pending, \
+                 dropped and wait work on it",
+            );
+            self.fail(call, err)
         })
     }
 
@@ -450,8 +463,11 @@ impl Consumer {
 
     /// libbpf's `ringbuf_process_ring`, per the contract in `mymap.h`: one pass from the
     /// consumer position to the producer position loaded at the start, stopping at a
-    /// busy record, skipping wraps and discarded records; one release at the end, or
-    /// when `f` breaks (the record it broke on counts as consumed).
+    /// busy record, skipping wraps and discarded records. Each record's space is released
+    /// as soon as `f` returns from it, as libbpf does, so that producers reuse it while
+    /// the batch goes on (a batch can be the whole ring: released once at its end, a
+    /// full ring stays full, and drops, for all of it); what was skipped after the last
+    /// record is released at the end. The record `f` breaks on counts as consumed.
     fn consume<F>(&mut self, mut f: F) -> Result<usize>
     where
         F: FnMut(&Record<'_>) -> ControlFlow<()>,
@@ -486,6 +502,10 @@ impl Consumer {
                 payload: record.payload,
                 dropped_before: std::mem::take(&mut self.gap),
             });
+            // The payload lent to `f` is no longer borrowed: give its space back now.
+            if let Err(fault) = self.map.release(pos) {
+                break Err(fault);
+            }
             if flow.is_break() {
                 break Ok(());
             }
@@ -550,7 +570,7 @@ impl Ring {
             info,
         } = RingMap::open(path).map_err(|err| open_error(path, err))?;
         let control = RingControl {
-            file: ioctls,
+            file: Some(ioctls),
             path: path.into(),
             info: info.into(),
         };
@@ -570,6 +590,59 @@ impl Ring {
             epoll,
             skipped_at_open,
         })
+    }
+
+    /// A ring without the driver, and the producer that fills it: `data_size` bytes of
+    /// data area (a power of two, 4096 to `MYMAP_RING_MAX_SIZE`) in memory of this process,
+    /// with the driver's `max_payload`, claimed by the returned `Ring`. Needs the
+    /// `simulator` feature.
+    ///
+    /// The [`SimProducer`](mymap_uapi::SimProducer) plays the kernel's part of the
+    /// contract in `mymap.h`: reserve, commit or discard, drop when full, wrap. Consuming
+    /// works as on a device ([`Ring::consume`], [`Ring::pending`], [`Ring::dropped`],
+    /// [`Ring::missed`]); the calls that ask the driver ([`Ring::stats`], the
+    /// [`RingControl`]'s) fail, and nothing wakes [`Ring::wait`]: it returns at once when
+    /// records wait, else after its timeout. Its [`Ring::path`] is `simulated`.
+    ///
+    /// ```
+    /// # #[cfg(feature = "simulator")]
+    /// # {
+    /// let (mut ring, mut producer) = mymap::Ring::simulated(4096)?;
+    /// assert!(producer.push(mymap::source::DRIVER_FIRST, 0, 1_000, b"hello"));
+    /// assert!(ring.wait(Some(std::time::Duration::ZERO))?);
+    /// # }
+    /// # Ok::<(), mymap::Error>(())
+    /// ```
+    #[cfg(feature = "simulator")]
+    pub fn simulated(data_size: u32) -> Result<(Self, mymap_uapi::SimProducer)> {
+        let path = Path::new("simulated");
+        let (map, producer) = RingMap::simulated(data_size, 0)
+            .map_err(|err| Error::from_io(path, Call::Open, err))?;
+        let info = RingInfo {
+            abi_version: ABI_VERSION,
+            page_size: mymap_uapi::ring::SIM_PAGE_SIZE,
+            index: 0,
+            rings: 1,
+            data_size: map.data_size(),
+            max_payload: map.max_payload(),
+            header_size: mymap_uapi::MYMAP_RING_HEADER_SIZE,
+            consumer_claimed: true,
+        };
+        let control = RingControl {
+            file: None,
+            path: path.into(),
+            info,
+        };
+        // An epoll set with nothing in it: a wait finds records without it, or times out.
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+            .map_err(|err| Error::from_io(path, Call::Epoll, err.into()))?;
+        let ring = Ring {
+            consumer: Consumer::new(map, path.into()),
+            control,
+            epoll,
+            skipped_at_open: 0,
+        };
+        Ok((ring, producer))
     }
 
     /// The path the ring was opened with.
@@ -621,13 +694,48 @@ impl Ring {
     }
 
     /// Calls `f` on every committed record from the consumer position to the producer
-    /// position as it is now, in order, then releases their space to the producers
-    /// (once, for the whole batch). Returns how many records `f` saw.
+    /// position as it is now, in order, releasing each record's space to the producers
+    /// as soon as `f` returns from it. Returns how many records `f` saw.
     ///
     /// Stops early at a record still being written, or after the record on which `f`
     /// returns `ControlFlow::Break` (which counts as consumed). The payloads are the
     /// ring's own memory: copy what must outlive the call. A record that breaks the
     /// ABI's contract is [`Error::Corrupt`]; those before it are consumed.
+    ///
+    /// On a simulated ring; on the device, `Ring::open(mymap::ring_path(0))` and the
+    /// kernel's producers instead:
+    ///
+    /// ```
+    /// # #[cfg(feature = "simulator")]
+    /// # {
+    /// use std::ops::ControlFlow;
+    ///
+    /// let (mut ring, mut producer) = mymap::Ring::simulated(4096)?;
+    /// for seq in 0..3u64 {
+    ///     producer.push(mymap::source::DRIVER_FIRST, 0, 1_000 + seq, &seq.to_le_bytes());
+    /// }
+    ///
+    /// let mut seen = Vec::new();
+    /// let count = ring.consume(|record| {
+    ///     // The payload is the ring's memory, lent for this call only: copy what you keep.
+    ///     seen.push((record.seq, record.payload.to_vec()));
+    ///     ControlFlow::Continue(())
+    /// })?;
+    /// assert_eq!(count, 3);
+    /// assert_eq!(seen[2], (2, 2u64.to_le_bytes().to_vec()));
+    /// assert_eq!(ring.pending()?, 0); // each record's space went back to the producer
+    ///
+    /// // Break stops after the record it returns on, which counts as consumed.
+    /// producer.push(mymap::source::DRIVER_FIRST, 0, 2_000, b"a");
+    /// producer.push(mymap::source::DRIVER_FIRST, 0, 2_001, b"b");
+    /// assert_eq!(ring.consume(|_| ControlFlow::Break(()))?, 1);
+    /// assert_eq!(ring.consume(|record| {
+    ///     assert_eq!(record.payload, b"b");
+    ///     ControlFlow::Continue(())
+    /// })?, 1);
+    /// # }
+    /// # Ok::<(), mymap::Error>(())
+    /// ```
     pub fn consume<F>(&mut self, f: F) -> Result<usize>
     where
         F: FnMut(&Record<'_>) -> ControlFlow<()>,
@@ -736,6 +844,32 @@ mod tests {
             })
             .expect("consume");
         seen
+    }
+
+    #[cfg(feature = "simulator")]
+    #[test]
+    fn a_simulated_ring_consumes_and_says_the_driver_calls_do_not_work() {
+        let (mut ring, mut producer) = Ring::simulated(4096).expect("simulated ring");
+        assert_eq!(ring.geometry().max_payload, 4096 / 4 - 24);
+        assert!(!ring.wait(Some(Duration::from_millis(1))).expect("wait"));
+        assert!(producer.push(source::TIMER, 0, 5, b"abc"));
+        assert!(ring.wait(None).expect("wait with records waiting"));
+        let mut payloads = Vec::new();
+        ring.consume(|record| {
+            payloads.push(record.payload.to_vec());
+            ControlFlow::Continue(())
+        })
+        .expect("consume");
+        assert_eq!(payloads, [b"abc".to_vec()]);
+        let err = ring.stats().unwrap_err();
+        assert!(
+            err.to_string().contains("a simulated ring has no driver"),
+            "{err}"
+        );
+        assert!(ring
+            .control()
+            .start_timer(Duration::from_millis(1), 8)
+            .is_err());
     }
 
     #[test]

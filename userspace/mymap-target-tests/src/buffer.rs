@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! The tests, in the order they run. Each proves one line of driver/README.md.
+//! The tests of the buffer device, /dev/mymap. Each proves one line of driver/README.md.
 
 use std::{
     fs::{
@@ -25,211 +25,39 @@ use std::{
 
 use mymap_uapi::{
     MYMAP_ABI_VERSION,
-    MYMAP_DEFAULT_SIZE,
     MYMAP_IOC_INFO,
     MYMAP_IOC_MAGIC,
     MYMAP_MAX_SIZE, //
 };
 
-use crate::{
-    check, faults, module, ring_stress, ring_tests, stress,
+use mymap_target_support::{
+    log, module,
     sys::{
         self,
         errname,
         Map, //
     },
-    Test, TestResult,
+};
+
+use crate::{
+    common::{
+        expect_errno,
+        expect_mmap_errno,
+        expect_null_ioctl,
+        open_rw,
+        DEV,
+        SIZE, //
+    },
+    harness::{
+        check,
+        TestResult, //
+    },
 };
 
 const GREETING: &[u8] = b"hello world from kernel space\0";
-pub(crate) const SIZE: usize = MYMAP_DEFAULT_SIZE as usize;
-pub(crate) const DEV: &str = "/dev/mymap";
-
-/// The tests a 32-bit build runs on a 64-bit kernel (`--compat`): the ioctl layout
-/// and request codes, file semantics and mappings.
-pub const COMPAT: &[&str] = &[
-    "info",
-    "ioctl-unknown-enotty",
-    "ioctl-info-efault",
-    "clear",
-    "read-short-and-eof",
-    "write-enospc-and-partial",
-    "lseek",
-    "mmap-shared-coherent",
-    "mmap-offset-and-bounds",
-    "fault-dontneed-shared",
-    "fault-dontneed-private",
-    "fault-mremap-move-and-shrink",
-    "o-direct-shared-mapping",
-    "vmsplice-from-mapping",
-    "ring-info",
-    "ring-mmap-rules",
-    "ring-consumer-claim",
-    "ring-order-no-loss",
-    "ring-drop-counting",
-    "ring-read",
-    "ring-poll-readiness",
-    "ring-wakeup-set-get",
-    "ring-wakeup-caught-up",
-    "ring-timer",
-    "ring-producer-arguments",
-    "tx-info-and-rules",
-    "tx-echo-order-many-laps",
-    "tx-poll-writable",
-    "tx-hostile-producer",
-];
-
-pub fn all() -> Vec<Test> {
-    macro_rules! tests {
-        ($($name:literal => $f:path, $timeout:literal $(if $when:path)?;)*) => {
-            vec![$(Test { name: $name, run: $f, timeout: $timeout, when: tests!(@when $($when)?) }),*]
-        };
-        (@when) => { None };
-        (@when $when:path) => { Some($when) };
-    }
-    tests![
-        "greeting-and-zeroed" => greeting_and_zeroed, 30;
-        "node-mode-and-group" => node_mode_and_group, 30;
-        "unprivileged-refused" => unprivileged_refused, 30;
-        "info" => info, 30;
-        "ioctl-unknown-enotty" => ioctl_unknown, 30;
-        "ioctl-info-efault" => ioctl_info_efault, 30;
-        "clear" => clear, 30;
-        "clear-needs-write-access" => clear_needs_write, 30;
-        "read-short-and-eof" => read_short_and_eof, 30;
-        "write-enospc-and-partial" => write_enospc_and_partial, 30;
-        "read-write-efault" => read_write_efault, 30;
-        "lseek" => lseek, 30;
-        "mmap-shared-coherent" => mmap_shared_coherent, 30;
-        "mmap-shared-across-processes" => mmap_shared_across_processes, 30;
-        "mmap-private-readonly" => mmap_private_readonly, 60;
-        "mmap-private-write-cow" => mmap_private_write_cow, 30;
-        "mmap-offset-and-bounds" => mmap_offset_and_bounds, 30;
-        "mmap-exec-refused" => mmap_exec_refused, 30;
-        "mremap-grow-refused" => mremap_grow_refused, 30;
-        "mmap-rdonly-fd-no-shared-write" => mmap_rdonly_no_shared_write, 30;
-        "fault-dontneed-shared" => faults::dontneed_shared, 30;
-        "fault-dontneed-private" => faults::dontneed_private, 30;
-        "fault-mremap-move-and-shrink" => faults::mremap_move_and_shrink, 30;
-        "fault-split-by-mprotect-and-munmap" => faults::split_by_mprotect_and_munmap, 30;
-        "fault-fork-then-dontneed" => faults::fork_then_dontneed, 30;
-        "fault-cold-pageout-mlock" => faults::cold_pageout_mlock, 30;
-        "fault-populate-and-proc-mem" => faults::populate_and_proc_mem, 30;
-        "fault-race-dontneed" => faults::faults_race_dontneed, 60;
-        "fdinfo" => fdinfo, 30;
-        "no-kernel-addresses-in-log" => no_kernel_addresses_in_log, 30;
-        "copy-to-and-from-own-mapping" => copy_with_own_mapping, 60;
-        "o-direct-shared-mapping" => crate::direct_io::shared_mapping, 60;
-        "o-direct-private-mapping" => crate::direct_io::private_mapping, 60;
-        "vmsplice-from-mapping" => crate::direct_io::vmsplice_from_mapping, 60;
-        "concurrent-clear-read-write-serialised" => concurrent_serialised, 120;
-        "concurrent-open-map-close" => concurrent_open_map_close, 120;
-        "stress-random-operations" => stress::random_operations, 120;
-        "fuzz-arguments" => stress::fuzz_arguments, 60;
-        "ring-info" => ring_tests::info_and_geometry, 30;
-        "ring-mmap-rules" => ring_tests::mmap_rules, 30;
-        "ring-consumer-claim" => ring_tests::consumer_claim, 30;
-        "ring-order-no-loss" => ring_tests::order_no_loss, 30;
-        "ring-order-many-wraps" => ring_tests::order_many_wraps, 120;
-        "ring-drop-counting" => ring_tests::drop_counting, 30;
-        "ring-read" => ring_tests::read_records, 60;
-        "ring-read-killable" => ring_tests::read_killable, 60;
-        "ring-poll-readiness" => ring_tests::poll_readiness, 30;
-        "ring-wakeup-set-get" => ring_tests::wakeup_set_get, 30;
-        "ring-wakeup-every" => ring_tests::wakeup_every, 60;
-        "ring-wakeup-caught-up" => ring_tests::wakeup_caught_up, 60;
-        "ring-wakeup-watermark" => ring_tests::wakeup_watermark, 60;
-        "ring-timer" => ring_tests::timer_producer, 60;
-        "ring-producer-arguments" => ring_tests::producer_arguments, 30;
-        "ring-several-producers" => ring_stress::several_producers, 120;
-        "ring-hostile-consumer" => ring_stress::hostile_consumer, 90;
-        "ring-hostile-pending-reservation" => crate::ring_holder::hostile_pending_reservation, 240 if crate::ring_holder::has_holder_module;
-        "ring-lost-wakeup-hunt" => crate::ring_hunt::lost_wakeup_hunt, 120;
-        "ring-stress" => ring_stress::stress, 180;
-        "ring-rmmod-consumer" => ring_stress::rmmod_consumer, 60;
-        "ring-rmmod-timer" => ring_stress::rmmod_timer, 60;
-        "ring-params-refused" => ring_stress::params_refused, 120;
-        "ring-params-rings-and-size" => ring_stress::params_rings_and_size, 180;
-        "ring-c-consumer" => crate::samples::c_consumer, 120;
-        "ring-sample-producer" => crate::samples::sample_producer, 120;
-        "ring-sample-discard-and-refused" => crate::samples::sample_discard_and_refused, 120;
-        "ring-sample-with-c-consumer" => crate::samples::sample_with_c_consumer, 120;
-        "tx-info-and-rules" => crate::tx::info_and_rules, 30;
-        "tx-echo-order-many-laps" => crate::tx::echo_order_many_laps, 120;
-        "tx-poll-writable" => crate::tx::poll_writable, 60;
-        "tx-hostile-producer" => crate::tx::hostile_producer, 180;
-        "tx-torn-records" => crate::tx::torn_records, 120;
-        "tx-params" => crate::tx::params, 120;
-        "tx-sample-consumer" => crate::tx::sample_consumer, 120;
-        "tx-c-producer" => crate::tx::c_producer, 60;
-        "player-plays-in-order" => crate::player::plays_in_order, 240;
-        "player-late-stop-start-flush" => crate::player::late_stop_start_flush, 120;
-        "player-unload-while-playing" => crate::player::unload_while_playing, 120;
-        "player-load-errors" => crate::player::load_errors, 120;
-        "lifetime-open-file-pins-module" => lifetime_open_file, 60;
-        "lifetime-mapping-pins-module-and-pages" => lifetime_mapping, 60;
-        "params-refused" => params_refused, 120;
-        "params-size-and-devices" => params_size_and_devices, 120;
-        "gpio-pulses-both" => crate::gpio::pulses_both, 120;
-        "gpio-pulses-rising" => crate::gpio::pulses_rising, 120;
-        "gpio-pulses-falling" => crate::gpio::pulses_falling, 120;
-        "gpio-timestamp-within-write" => crate::gpio::timestamp_within_write, 120;
-        "gpio-line-requested-by-mymap" => crate::gpio::line_requested_by_mymap, 60;
-        "gpio-load-errors" => crate::gpio::load_errors, 120;
-        "gpio-storm-drops-counted" => crate::gpio::storm_drops_counted, 300;
-        "gpio-unload-while-pulsing" => crate::gpio::unload_while_pulsing, 300;
-        "gpio-nested-threaded-irq" => crate::gpio::nested_threaded_irq, 120;
-        "gpio-device-tree-producer" => crate::gpio::device_tree_producer, 60 if crate::gpio::has_device_tree_node;
-        "fuzz-trinity" => crate::trinity::trinity, 300 if crate::trinity::on_debug_kernel;
-        "load-unload-cycles" => load_unload_cycles, 600;
-        "kmemleak-after-cycles" => stress::kmemleak_after_cycles, 900 if stress::has_kmemleak;
-    ]
-}
-
-pub(crate) fn open_rw() -> Result<File, String> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(DEV)
-        .map_err(|e| format!("open {DEV}: {e}"))
-}
 
 fn open_ro() -> Result<File, String> {
     File::open(DEV).map_err(|e| format!("open {DEV} read-only: {e}"))
-}
-
-/// Expects `res` to fail with `want`.
-pub(crate) fn expect_errno<T: std::fmt::Debug>(
-    res: Result<T, i32>,
-    want: i32,
-    what: &str,
-) -> TestResult {
-    match res {
-        Err(e) if e == want => Ok(()),
-        Err(e) => Err(format!(
-            "{what}: got {}, want {}",
-            errname(e),
-            errname(want)
-        )),
-        Ok(v) => Err(format!("{what}: succeeded ({v:?}), want {}", errname(want))),
-    }
-}
-
-/// Expects `mmap` of `file` with these arguments to fail with `want`.
-pub(crate) fn expect_mmap_errno(
-    file: &File,
-    len: usize,
-    prot: i32,
-    flags: i32,
-    offset: i64,
-    want: i32,
-    what: &str,
-) -> TestResult {
-    expect_errno(
-        Map::new(file, len, prot, flags, offset).map(|_| ()),
-        want,
-        what,
-    )
 }
 
 fn read_all(file: &File, size: usize) -> Result<Vec<u8>, String> {
@@ -242,7 +70,7 @@ fn read_all(file: &File, size: usize) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-fn greeting_and_zeroed() -> TestResult {
+pub fn greeting_and_zeroed() -> TestResult {
     let f = open_ro()?;
     let buf = read_all(&f, SIZE)?;
     check!(
@@ -259,7 +87,7 @@ fn greeting_and_zeroed() -> TestResult {
     Ok(())
 }
 
-fn node_mode_and_group() -> TestResult {
+pub fn node_mode_and_group() -> TestResult {
     let meta = fs::metadata(DEV).map_err(|e| format!("stat {DEV}: {e}"))?;
     check!(
         meta.mode() & 0o777 == 0o660,
@@ -276,7 +104,7 @@ fn node_mode_and_group() -> TestResult {
     Ok(())
 }
 
-fn unprivileged_refused() -> TestResult {
+pub fn unprivileged_refused() -> TestResult {
     sys::as_nobody(|| match File::open(DEV) {
         Err(e) if e.raw_os_error() == Some(libc::EACCES) => Ok(()),
         Err(e) => Err(format!("open as nobody: {e}, want EACCES")),
@@ -284,7 +112,7 @@ fn unprivileged_refused() -> TestResult {
     })
 }
 
-fn info() -> TestResult {
+pub fn info() -> TestResult {
     let f = open_ro()?;
     let info = mymap_uapi::info(f.as_fd()).map_err(|e| format!("INFO: {e}"))?;
     check!(
@@ -313,46 +141,36 @@ fn ioc(dir: u64, kind: u64, nr: u64, size: u64) -> u64 {
     (dir << 30) | (size << 16) | (kind << 8) | nr
 }
 
-fn ioctl_unknown() -> TestResult {
+pub fn ioctl_unknown() -> TestResult {
     let f = open_rw()?;
     let magic = MYMAP_IOC_MAGIC as u64;
-    expect_errno(
-        sys::ioctl_ptr(&f, ioc(0, magic, 0x7f, 0), std::ptr::null_mut()),
-        libc::ENOTTY,
-        "unknown nr",
-    )?;
-    // INFO's number with another direction and size is another command.
-    expect_errno(
-        sys::ioctl_ptr(&f, ioc(1, magic, 2, 40), std::ptr::null_mut()),
-        libc::ENOTTY,
-        "INFO as _IOW",
-    )?;
-    expect_errno(
-        sys::ioctl_ptr(&f, libc::TCGETS as u64, std::ptr::null_mut()),
-        libc::ENOTTY,
-        "TCGETS",
-    )?;
+    for (request, what) in [
+        (ioc(0, magic, 0x7f, 0), "unknown nr"),
+        // INFO's number with another direction and size is another command.
+        (ioc(1, magic, 2, 40), "INFO as _IOW"),
+        (libc::TCGETS as u64, "TCGETS"),
+    ] {
+        expect_null_ioctl(&f, request, libc::ENOTTY, what)?;
+    }
     Ok(())
 }
 
-fn ioctl_info_efault() -> TestResult {
+pub fn ioctl_info_efault() -> TestResult {
     let f = open_ro()?;
     let info = MYMAP_IOC_INFO as u64;
-    expect_errno(
-        sys::ioctl_ptr(&f, info, std::ptr::null_mut()),
-        libc::EFAULT,
-        "INFO to NULL",
-    )?;
+    expect_null_ioctl(&f, info, libc::EFAULT, "INFO to NULL")?;
     let guard = Map::anon(sys::page_size(), libc::PROT_READ).map_err(errname)?;
     expect_errno(
-        sys::ioctl_ptr(&f, info, guard.ptr().cast()),
+        // SAFETY: `guard` is a read-only mapping that holds no Rust object: the kernel
+        // cannot write it and answers EFAULT.
+        unsafe { sys::ioctl_ptr(&f, info, guard.ptr().cast()) },
         libc::EFAULT,
         "INFO to read-only memory",
     )?;
     Ok(())
 }
 
-fn clear() -> TestResult {
+pub fn clear() -> TestResult {
     let f = open_rw()?;
     let before = mymap_uapi::info(f.as_fd())
         .map_err(|e| e.to_string())?
@@ -369,7 +187,7 @@ fn clear() -> TestResult {
     Ok(())
 }
 
-fn clear_needs_write() -> TestResult {
+pub fn clear_needs_write() -> TestResult {
     let rw = open_rw()?;
     sys::pwrite(&rw, b"keep", 0).map_err(errname)?;
     let ro = open_ro()?;
@@ -381,7 +199,7 @@ fn clear_needs_write() -> TestResult {
     Ok(())
 }
 
-fn read_short_and_eof() -> TestResult {
+pub fn read_short_and_eof() -> TestResult {
     let f = open_rw()?;
     let tail: Vec<u8> = (0..10).map(|i| 0xa0 + i).collect();
     sys::pwrite(&f, &tail, (SIZE - 10) as i64).map_err(errname)?;
@@ -409,7 +227,7 @@ fn read_short_and_eof() -> TestResult {
     Ok(())
 }
 
-fn write_enospc_and_partial() -> TestResult {
+pub fn write_enospc_and_partial() -> TestResult {
     let f = open_rw()?;
     expect_errno(
         sys::pwrite(&f, b"x", SIZE as i64),
@@ -436,7 +254,7 @@ fn write_enospc_and_partial() -> TestResult {
     Ok(())
 }
 
-fn read_write_efault() -> TestResult {
+pub fn read_write_efault() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     // SAFETY: a null pointer is never dereferenced here; the kernel checks it.
@@ -481,7 +299,7 @@ fn read_write_efault() -> TestResult {
     Ok(())
 }
 
-fn lseek() -> TestResult {
+pub fn lseek() -> TestResult {
     let f = open_rw()?;
     let size = SIZE as i64;
     let cases: &[(i64, i32, Result<i64, i32>)] = &[
@@ -523,7 +341,7 @@ fn lseek() -> TestResult {
     Ok(())
 }
 
-fn mmap_shared_coherent() -> TestResult {
+pub fn mmap_shared_coherent() -> TestResult {
     let f = open_rw()?;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
     let a =
@@ -557,16 +375,21 @@ fn mmap_shared_coherent() -> TestResult {
     Ok(())
 }
 
-fn mmap_shared_across_processes() -> TestResult {
-    let f = open_rw()?;
-    let map = Map::new(
-        &f,
+/// A shared, writable mapping of the whole buffer.
+fn map_shared(f: &File) -> Result<Map, String> {
+    Map::new(
+        f,
         SIZE,
         libc::PROT_READ | libc::PROT_WRITE,
         libc::MAP_SHARED,
         0,
     )
-    .map_err(errname)?;
+    .map_err(errname)
+}
+
+pub fn mmap_shared_across_processes() -> TestResult {
+    let f = open_rw()?;
+    let map = map_shared(&f)?;
     map.set(300, 0);
     // SAFETY: the test process is single-threaded here.
     let pid = unsafe { libc::fork() };
@@ -598,7 +421,7 @@ fn mmap_shared_across_processes() -> TestResult {
     Ok(())
 }
 
-fn mmap_private_readonly() -> TestResult {
+pub fn mmap_private_readonly() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     let expected = read_all(&f, SIZE)?;
@@ -617,7 +440,7 @@ fn mmap_private_readonly() -> TestResult {
     Ok(())
 }
 
-fn mmap_private_write_cow() -> TestResult {
+pub fn mmap_private_write_cow() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     sys::pwrite(&f, b"shared", page as i64).map_err(errname)?;
@@ -647,7 +470,7 @@ fn mmap_private_write_cow() -> TestResult {
     Ok(())
 }
 
-fn mmap_offset_and_bounds() -> TestResult {
+pub fn mmap_offset_and_bounds() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     sys::pwrite(&f, b"third page", 2 * page as i64).map_err(errname)?;
@@ -688,36 +511,38 @@ fn mmap_offset_and_bounds() -> TestResult {
     Ok(())
 }
 
-fn mmap_exec_refused() -> TestResult {
-    let f = open_rw()?;
-    expect_mmap_errno(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_EXEC,
-        libc::MAP_SHARED,
-        0,
-        libc::EINVAL,
-        "PROT_EXEC mapping",
-    )?;
-    expect_mmap_errno(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_EXEC,
-        libc::MAP_PRIVATE,
-        0,
-        libc::EINVAL,
-        "private PROT_EXEC mapping",
-    )?;
-    let map = Map::new(&f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
-    expect_errno(
-        map.mprotect(libc::PROT_READ | libc::PROT_EXEC),
-        libc::EACCES,
-        "mprotect to exec",
-    )?;
-    Ok(())
+/// A mapping the driver refuses: its `prot` and `flags`, the errno, what it is.
+type Refused = (i32, i32, i32, &'static str);
+
+/// Expects every mapping of `refused` of the whole buffer to fail, then
+/// `mprotect` of a read-only shared mapping to `prot` to fail with `EACCES`.
+fn expect_refused(f: &File, refused: &[Refused], prot: i32, what: &str) -> TestResult {
+    for &(prot, flags, want, what) in refused {
+        expect_mmap_errno(f, SIZE, prot, flags, 0, want, what)?;
+    }
+    let map = Map::new(f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
+    expect_errno(map.mprotect(prot), libc::EACCES, what)
 }
 
-fn mremap_grow_refused() -> TestResult {
+pub fn mmap_exec_refused() -> TestResult {
+    let exec = libc::PROT_READ | libc::PROT_EXEC;
+    expect_refused(
+        &open_rw()?,
+        &[
+            (exec, libc::MAP_SHARED, libc::EINVAL, "PROT_EXEC mapping"),
+            (
+                exec,
+                libc::MAP_PRIVATE,
+                libc::EINVAL,
+                "private PROT_EXEC mapping",
+            ),
+        ],
+        exec,
+        "mprotect to exec",
+    )
+}
+
+pub fn mremap_grow_refused() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     let mut map = Map::new(&f, page, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
@@ -726,24 +551,19 @@ fn mremap_grow_refused() -> TestResult {
     Ok(())
 }
 
-fn mmap_rdonly_no_shared_write() -> TestResult {
-    let f = open_ro()?;
-    expect_mmap_errno(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::MAP_SHARED,
-        0,
-        libc::EACCES,
-        "writable shared mapping of an O_RDONLY file",
-    )?;
-    let map = Map::new(&f, SIZE, libc::PROT_READ, libc::MAP_SHARED, 0).map_err(errname)?;
-    expect_errno(
-        map.mprotect(libc::PROT_READ | libc::PROT_WRITE),
-        libc::EACCES,
+pub fn mmap_rdonly_no_shared_write() -> TestResult {
+    let write = libc::PROT_READ | libc::PROT_WRITE;
+    expect_refused(
+        &open_ro()?,
+        &[(
+            write,
+            libc::MAP_SHARED,
+            libc::EACCES,
+            "writable shared mapping of an O_RDONLY file",
+        )],
+        write,
         "mprotect to write",
-    )?;
-    Ok(())
+    )
 }
 
 /// A run of 8 or more hex digits, as a printed kernel address would be.
@@ -753,7 +573,7 @@ fn has_address(text: &str) -> Option<String> {
         .map(String::from)
 }
 
-fn fdinfo() -> TestResult {
+pub fn fdinfo() -> TestResult {
     let f = open_rw()?;
     sys::lseek(&f, 1234, libc::SEEK_SET).map_err(errname)?;
     let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
@@ -774,8 +594,8 @@ fn fdinfo() -> TestResult {
     Ok(())
 }
 
-fn no_kernel_addresses_in_log() -> TestResult {
-    let log = module::dmesg();
+pub fn no_kernel_addresses_in_log() -> TestResult {
+    let log = log::dmesg();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("mymap")).collect();
     check!(!lines.is_empty(), "no mymap line in the kernel log");
     for line in lines {
@@ -788,7 +608,7 @@ fn no_kernel_addresses_in_log() -> TestResult {
 
 /// read() into, and write() from, a mapping of the same device: the driver holds
 /// its lock while the user copy faults, which must not deadlock.
-fn copy_with_own_mapping() -> TestResult {
+pub fn copy_with_own_mapping() -> TestResult {
     let f = open_rw()?;
     let page = sys::page_size();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
@@ -838,7 +658,7 @@ fn copy_with_own_mapping() -> TestResult {
 
 /// Readers of the whole buffer must see one writer's or CLEAR's result, never a mix:
 /// read, write and CLEAR are serialised by the driver.
-fn concurrent_serialised() -> TestResult {
+pub fn concurrent_serialised() -> TestResult {
     // Start uniform: earlier tests left mixed bytes, which a reader could see
     // before the first write or CLEAR.
     mymap_uapi::clear(open_rw()?.as_fd()).map_err(|e| format!("CLEAR: {e}"))?;
@@ -911,7 +731,7 @@ fn concurrent_serialised() -> TestResult {
     Ok(())
 }
 
-fn concurrent_open_map_close() -> TestResult {
+pub fn concurrent_open_map_close() -> TestResult {
     let deadline = Instant::now() + Duration::from_secs(4);
     let mut handles = Vec::new();
     for t in 0..4usize {
@@ -949,7 +769,7 @@ fn concurrent_open_map_close() -> TestResult {
     Ok(())
 }
 
-fn lifetime_open_file() -> TestResult {
+pub fn lifetime_open_file() -> TestResult {
     let f = open_rw()?;
     check!(
         module::unload().is_err(),
@@ -962,16 +782,9 @@ fn lifetime_open_file() -> TestResult {
     module::load_and_wait(&[], 1)
 }
 
-fn lifetime_mapping() -> TestResult {
+pub fn lifetime_mapping() -> TestResult {
     let f = open_rw()?;
-    let map = Map::new(
-        &f,
-        SIZE,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::MAP_SHARED,
-        0,
-    )
-    .map_err(errname)?;
+    let map = map_shared(&f)?;
     drop(f);
     check!(
         module::unload().is_err(),
@@ -984,7 +797,7 @@ fn lifetime_mapping() -> TestResult {
     module::load_and_wait(&[], 1)
 }
 
-fn params_refused() -> TestResult {
+pub fn params_refused() -> TestResult {
     let result = (|| {
         module::unload_when_unused()?;
         let too_big = format!("size={}", MYMAP_MAX_SIZE as u64 + 1);
@@ -999,7 +812,7 @@ fn params_refused() -> TestResult {
                 "modprobe mymap {param} succeeded"
             );
             check!(!module::loaded(), "module loaded with {param}");
-            let log = module::dmesg();
+            let log = log::dmesg();
             let last = log
                 .lines()
                 .rev()
@@ -1016,7 +829,7 @@ fn params_refused() -> TestResult {
     result
 }
 
-fn params_size_and_devices() -> TestResult {
+pub fn params_size_and_devices() -> TestResult {
     let result = (|| {
         module::unload_when_unused()?;
         module::load_and_wait(&["size=5000", "devices=3"], 3)?;
@@ -1083,7 +896,7 @@ fn params_size_and_devices() -> TestResult {
 const CYCLES_MAX_LOSS_KIB: u64 = 8 * 1024;
 
 /// 100 loads and unloads with a 1 MiB buffer: a leaked buffer would lose 100 MiB.
-fn load_unload_cycles() -> TestResult {
+pub fn load_unload_cycles() -> TestResult {
     let result = (|| {
         module::unload_when_unused()?;
         let available_before = module::mem_available_kib();

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! Raw system calls for the tests, returning the errno the kernel gave.
+//! Raw system calls for the tests and the bench, returning the errno the kernel
+//! gave: the tests check errnos, so most calls here answer `Err(errno)`.
 
 use std::{
     ffi::CString,
     fs::File,
+    io,
     os::fd::{
         AsRawFd,
+        FromRawFd,
         RawFd, //
     },
     sync::atomic::{
@@ -63,6 +66,13 @@ impl Fd {
     }
 }
 
+impl From<Fd> for File {
+    fn from(fd: Fd) -> File {
+        // SAFETY: `Fd` owns the descriptor, and `into_raw` gives up that ownership.
+        unsafe { File::from_raw_fd(fd.into_raw()) }
+    }
+}
+
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: we own the descriptor.
@@ -77,6 +87,23 @@ pub fn pipe() -> std::io::Result<(Fd, Fd)> {
         return Err(std::io::Error::last_os_error());
     }
     Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+/// Asks the kernel to let the pipe whose end is `file` hold `capacity` bytes
+/// (`F_SETPIPE_SZ`).
+pub fn set_pipe_size(file: &File, capacity: usize) -> io::Result<()> {
+    // SAFETY: `F_SETPIPE_SZ` takes an int and touches no memory of ours.
+    if unsafe {
+        libc::fcntl(
+            file.as_raw_fd(),
+            libc::F_SETPIPE_SZ,
+            capacity as libc::c_int,
+        )
+    } < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The child's wait status if it has exited.
@@ -152,9 +179,15 @@ pub fn lseek(file: &File, offset: i64, whence: i32) -> Result<i64, i32> {
 }
 
 /// `ioctl` with a raw pointer argument: the return value, or the errno.
-pub fn ioctl_ptr(file: &File, request: u64, arg: *mut libc::c_void) -> Result<i32, i32> {
-    // SAFETY: the tests pass either a pointer valid for the request or a deliberately bad
-    // one; the kernel checks user pointers and answers EFAULT, it never writes out of them.
+///
+/// # Safety
+///
+/// `arg` is null or points where the kernel cannot write (it answers `EFAULT`),
+/// or into a mapping that holds no Rust object (a fuzzer's scratch pages), or
+/// to a value the kernel may read and write as many bytes of as `request`
+/// encodes: whatever the driver does, it writes no Rust object it was not given.
+pub unsafe fn ioctl_ptr(file: &File, request: u64, arg: *mut libc::c_void) -> Result<i32, i32> {
+    // SAFETY: the descriptor is open for the call; `arg` is what the caller promised.
     let r = unsafe { libc::ioctl(file.as_raw_fd(), request as _, arg) };
     if r < 0 {
         Err(errno())
@@ -228,6 +261,10 @@ impl Map {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     pub fn get(&self, i: usize) -> u8 {
@@ -398,17 +435,7 @@ pub fn as_nobody(f: fn() -> Result<(), String>) -> Result<(), String> {
 /// `poll` for `POLLIN | POLLRDNORM` on `file` for up to `timeout_ms` (negative:
 /// forever): the returned events, 0 on timeout, or the errno.
 pub fn poll_in(file: &File, timeout_ms: i32) -> Result<i16, i32> {
-    let mut fds = [libc::pollfd {
-        fd: file.as_raw_fd(),
-        events: libc::POLLIN | libc::POLLRDNORM,
-        revents: 0,
-    }];
-    // SAFETY: `fds` is valid for reading and writing one pollfd.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout_ms) };
-    if r < 0 {
-        return Err(errno());
-    }
-    Ok(if r == 0 { 0 } else { fds[0].revents })
+    poll_events(file, libc::POLLIN | libc::POLLRDNORM, timeout_ms)
 }
 
 /// `poll` for `events` on `file` for up to `timeout_ms` (negative: forever): the
@@ -440,8 +467,18 @@ impl Epoll {
         Ok(Epoll(Fd(fd)))
     }
 
+    /// An instance watching `file` (a ring's, a pipe's, a GPIO line request's) for
+    /// `EPOLLIN`, level-triggered.
+    pub fn watching(file: &impl AsRawFd) -> io::Result<Epoll> {
+        let epoll = Epoll::new().map_err(io::Error::from_raw_os_error)?;
+        epoll
+            .add(file, libc::EPOLLIN as u32)
+            .map_err(io::Error::from_raw_os_error)?;
+        Ok(epoll)
+    }
+
     /// Watches `file` for `events` (`EPOLLIN`, with `EPOLLET` for edge triggering).
-    pub fn add(&self, file: &File, events: u32) -> Result<(), i32> {
+    pub fn add(&self, file: &impl AsRawFd, events: u32) -> Result<(), i32> {
         let mut event = libc::epoll_event { events, u64: 0 };
         // SAFETY: `event` is a valid epoll_event for the call.
         let r = unsafe {
@@ -464,6 +501,18 @@ impl Epoll {
         // SAFETY: `events` is valid for writing 4 epoll_events.
         let r = unsafe { libc::epoll_wait((self.0).0, events.as_mut_ptr(), 4, timeout_ms) };
         usize::try_from(r).map_err(|_| errno())
+    }
+
+    /// Waits up to `timeout_ms` for a watched file to be ready, resuming after a
+    /// signal; whether one is.
+    pub fn wait_ready(&self, timeout_ms: i32) -> io::Result<bool> {
+        loop {
+            match self.wait(timeout_ms) {
+                Ok(n) => return Ok(n > 0),
+                Err(libc::EINTR) => continue,
+                Err(e) => return Err(io::Error::from_raw_os_error(e)),
+            }
+        }
     }
 }
 
@@ -493,9 +542,29 @@ pub fn monotonic_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is valid for writing.
+    // SAFETY: `ts` is valid for writing; CLOCK_MONOTONIC always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Sleeps until CLOCK_MONOTONIC reads `ns` (at once if it has passed).
+pub fn sleep_until_ns(ns: u64) {
+    let ts = libc::timespec {
+        // `as _`: `time_t` is deprecated on musl (it becomes 64-bit on 32-bit targets).
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
+    };
+    // SAFETY: `ts` is a live `timespec`, only read; no remaining time is asked for. An
+    // interrupted sleep is resumed with the same absolute time.
+    while unsafe {
+        libc::clock_nanosleep(
+            libc::CLOCK_MONOTONIC,
+            libc::TIMER_ABSTIME,
+            &ts,
+            std::ptr::null_mut(),
+        )
+    } == libc::EINTR
+    {}
 }
 
 /// The calling thread's id, as /proc/self/task/ names it.
@@ -576,20 +645,70 @@ pub fn interrupt_on(signal: i32) -> Result<(), i32> {
     Ok(())
 }
 
-/// Restricts the calling thread to CPU `cpu`; `false` if the kernel refused (no
+/// Restricts the calling thread to CPU `cpu`; an error if the kernel refused (no
 /// such CPU).
-pub fn pin_to_cpu(cpu: usize) -> bool {
-    // SAFETY: `set` is a valid, zeroed cpu_set_t; CPU_SET writes inside it; the call
-    // reads `size_of::<cpu_set_t>()` bytes of it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::other(format!("no CPU {cpu} in a cpu_set_t")));
     }
+    // SAFETY: `cpu_set_t` is an array of integers, for which all zeroes is a valid value
+    // (the empty set).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu < CPU_SETSIZE` (checked above): the bit is inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a live `cpu_set_t` of the size passed, only read; pid 0 is the
+    // calling thread.
+    if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("pin a thread to CPU {cpu}: {e}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Online CPUs.
 pub fn cpus() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN).max(1) as usize }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipe_carries_bytes_and_epoll_sees_them() {
+        use std::io::{
+            Read,
+            Write, //
+        };
+        let (r, w) = pipe().unwrap();
+        let (mut r, mut w) = (File::from(r), File::from(w));
+        set_pipe_size(&w, 1 << 16).unwrap();
+        let ep = Epoll::watching(&r).unwrap();
+        assert!(!ep.wait_ready(0).unwrap());
+        w.write_all(b"abc").unwrap();
+        assert!(ep.wait_ready(1000).unwrap());
+        let mut buf = [0; 8];
+        assert_eq!(r.read(&mut buf).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_thread_pins_to_cpu_0() {
+        std::thread::spawn(|| pin_to_cpu(0))
+            .join()
+            .unwrap()
+            .unwrap();
+        assert!(pin_to_cpu(libc::CPU_SETSIZE as usize).is_err());
+    }
+
+    #[test]
+    fn the_clock_moves_and_sleeps_until_a_time() {
+        let start = monotonic_ns();
+        sleep_until_ns(start + 2_000_000);
+        assert!(monotonic_ns() >= start + 2_000_000);
+        sleep_until_ns(0);
+    }
 }

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
-//! Loading and unloading the module, and waiting for udev's device nodes.
+//! Loading and unloading modules (mymap, the bench's reference drivers, the
+//! test modules), waiting for udev's device nodes, and what the kernel says
+//! about memory.
 
 use std::{
     fs,
     os::unix::fs::{
         FileTypeExt,
-        MetadataExt,
-        OpenOptionsExt, //
+        MetadataExt, //
     },
     path::{
         Path,
@@ -19,6 +20,8 @@ use std::{
         Instant, //
     },
 };
+
+use crate::sys;
 
 /// Runs a command; `Ok(())` if it exits 0, else its stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
@@ -37,18 +40,60 @@ pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
-pub fn loaded() -> bool {
-    Path::new("/sys/module/mymap").exists()
+/// The driver's module.
+pub const MYMAP: &str = "mymap";
+
+/// Whether module `name` is loaded.
+pub fn is_loaded(name: &str) -> bool {
+    Path::new("/sys/module").join(name).exists()
 }
 
-pub fn load(params: &[&str]) -> Result<(), String> {
-    let mut args = vec!["mymap"];
+/// Whether mymap is loaded.
+pub fn loaded() -> bool {
+    is_loaded(MYMAP)
+}
+
+/// `modprobe name params...`.
+pub fn modprobe(name: &str, params: &[&str]) -> Result<(), String> {
+    let mut args = vec![name];
     args.extend_from_slice(params);
     run("modprobe", &args)
 }
 
+/// Loads mymap with `params`.
+pub fn load(params: &[&str]) -> Result<(), String> {
+    modprobe(MYMAP, params)
+}
+
+/// Unloads mymap.
 pub fn unload() -> Result<(), String> {
-    run("rmmod", &["mymap"])
+    run("rmmod", &[MYMAP])
+}
+
+/// Waits until udev has handled every event so far.
+pub fn settle() -> Result<(), String> {
+    run("udevadm", &["settle", "--timeout=30"])
+}
+
+/// Whether `modprobe` can find module `name`: a line of `modules.dep` names its
+/// file (the bench's reference drivers are only in the bench image).
+pub fn available(name: &str) -> bool {
+    let Ok(release) = fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let dep = Path::new("/lib/modules")
+        .join(release.trim())
+        .join("modules.dep");
+    fs::read_to_string(dep).is_ok_and(|text| lists(&text, name))
+}
+
+/// Whether a `modules.dep` text has an entry for `module`, `extra/<module>.ko:`.
+fn lists(dep: &str, module: &str) -> bool {
+    let file = format!("{module}.ko");
+    dep.lines().any(|line| {
+        let path = line.split(':').next().unwrap_or("");
+        path.rsplit('/').next() == Some(file.as_str())
+    })
 }
 
 /// Loads with `params` and waits for the `count` nodes udev creates.
@@ -144,19 +189,14 @@ pub fn wait_for_node(path: &str, present: bool) -> Result<(), String> {
 
 /// A group's id from /etc/group.
 pub fn group_id(name: &str) -> Option<u32> {
-    let text = fs::read_to_string("/etc/group").ok()?;
-    text.lines().find_map(|l| {
-        let mut f = l.split(':');
-        (f.next()? == name).then(|| f.nth(1)?.parse().ok())?
-    })
+    group_in(&fs::read_to_string("/etc/group").ok()?, name)
 }
 
-/// The kernel log as text.
-pub fn dmesg() -> String {
-    Command::new("dmesg")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
+fn group_in(text: &str, name: &str) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name).then(|| fields.nth(1)?.parse().ok())?
+    })
 }
 
 /// Free memory in KiB, measured so that only memory someone holds moves it:
@@ -189,7 +229,7 @@ pub fn quiet_free_kib() -> Result<(u64, String), String> {
         .filter_map(|l| l.trim().strip_prefix("count:"))
         .filter_map(|n| n.trim().parse::<u64>().ok())
         .sum();
-    let page_kib = crate::sys::page_size() as u64 / 1024;
+    let page_kib = sys::page_size() as u64 / 1024;
     let kib = (free + per_cpu) * page_kib;
     Ok((
         kib,
@@ -233,40 +273,23 @@ fn udev_processes() -> usize {
         .count()
 }
 
-/// The kernel log from a point on, read through /dev/kmsg: exactly the records
-/// logged since, however full the log buffer was.
-pub struct Kmsg(fs::File);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Kmsg {
-    /// Starts after the last record logged so far.
-    pub fn from_now() -> Result<Kmsg, String> {
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open("/dev/kmsg")
-            .map_err(|e| format!("open /dev/kmsg: {e}"))?;
-        crate::sys::lseek(&file, 0, libc::SEEK_END)
-            .map_err(|e| format!("lseek /dev/kmsg: {}", crate::sys::errname(e)))?;
-        Ok(Kmsg(file))
+    #[test]
+    fn the_group_id_comes_from_the_third_field() {
+        let text = "root:x:0:\nmymapx:x:7:\nmymap:x:500:user\n";
+        assert_eq!(group_in(text, "mymap"), Some(500));
+        assert_eq!(group_in(text, "nogroup"), None);
     }
 
-    /// The messages logged since the last call (or `from_now`), one per record;
-    /// the text only, continuation lines dropped.
-    pub fn new_messages(&mut self) -> Result<Vec<String>, String> {
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 8192];
-        loop {
-            match crate::sys::read(&self.0, &mut buf) {
-                Ok(n) => {
-                    let record = String::from_utf8_lossy(&buf[..n]);
-                    let text = record.split_once(';').map_or(&*record, |(_, t)| t);
-                    out.push(text.lines().next().unwrap_or("").to_string());
-                }
-                Err(libc::EAGAIN) => return Ok(out),
-                // Records were overwritten before this read: say so, carry on after them.
-                Err(libc::EPIPE) => out.push("(kmsg: records lost to the log buffer)".into()),
-                Err(e) => return Err(format!("read /dev/kmsg: {}", crate::sys::errname(e))),
-            }
-        }
+    #[test]
+    fn a_module_is_available_when_modules_dep_lists_its_file() {
+        let dep = "updates/mymap.ko:\nextra/mymap_pfn.ko:\nkernel/x/mymap_vfault2.ko: a.ko\n";
+        assert!(lists(dep, "mymap"));
+        assert!(lists(dep, "mymap_pfn"));
+        assert!(!lists(dep, "mymap_vfault"));
+        assert!(!lists("", "mymap"));
     }
 }
