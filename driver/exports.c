@@ -16,3 +16,6 @@ EXPORT_SYMBOL_GPL(mymap_ring_reserve_at);
 EXPORT_SYMBOL_GPL(mymap_ring_commit);
 EXPORT_SYMBOL_GPL(mymap_ring_discard);
 EXPORT_SYMBOL_GPL(mymap_ring_output);
+EXPORT_SYMBOL_GPL(mymap_tx_attach);
+EXPORT_SYMBOL_GPL(mymap_tx_detach);
+EXPORT_SYMBOL_GPL(mymap_tx_drain);

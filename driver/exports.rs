@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The producer API for other kernel code: `include/linux/mymap_ring.h`.
+//! The producer API for other kernel code, and the consumer API of tx rings:
+//! `include/linux/mymap_ring.h`.
 //!
 //! These are the C functions that header declares, defined in Rust over
 //! [`Ring`]; `exports.c` exports them with `EXPORT_SYMBOL_GPL` (a Rust module
@@ -36,12 +37,21 @@ use kernel::{
 use crate::{
     glue::{
         self,
-        mymap_ring, //
+        mymap_ring,
+        mymap_tx,
+        mymap_tx_drain_fn,
+        mymap_tx_kick_fn,
+        mymap_tx_record, //
     },
     ring::{
         Ring,
         F_FORCE_WAKEUP,
         F_NO_WAKEUP, //
+    },
+    tx::{
+        TxConsumer,
+        TxRing,
+        Verdict, //
     },
     uapi::MYMAP_MAX_RINGS,
 };
@@ -49,6 +59,17 @@ use crate::{
 /// The rings, by index, as `Arc::into_raw` pointers; null where there is none.
 static REGISTRY: [Atomic<*const Ring>; MYMAP_MAX_RINGS as usize] =
     [const { Atomic::new(core::ptr::null()) }; MYMAP_MAX_RINGS as usize];
+
+/// The tx rings, by index, as `Arc::into_raw` pointers; null where there is none.
+static TX_REGISTRY: [Atomic<*const TxRing>; MYMAP_MAX_RINGS as usize] =
+    [const { Atomic::new(core::ptr::null()) }; MYMAP_MAX_RINGS as usize];
+
+/// Publishes the tx rings to other modules.
+pub(crate) fn publish_tx<'a>(txs: impl Iterator<Item = &'a Arc<TxRing>>) {
+    for (slot, tx) in TX_REGISTRY.iter().zip(txs) {
+        slot.store(Arc::into_raw(tx.clone()), Release);
+    }
+}
 
 /// Publishes `rings` to other modules.
 pub(crate) fn publish(rings: &[Arc<Ring>]) {
@@ -64,6 +85,13 @@ pub(crate) fn withdraw() {
         if !ptr.is_null() {
             // SAFETY: `ptr` came from `Arc::into_raw` in `publish` and was in the registry,
             // whose reference this is; the swap makes this the only release of it.
+            drop(unsafe { Arc::from_raw(ptr) });
+        }
+    }
+    for slot in &TX_REGISTRY {
+        let ptr = slot.xchg(core::ptr::null(), Acquire);
+        if !ptr.is_null() {
+            // SAFETY: as above, for `publish_tx`.
             drop(unsafe { Arc::from_raw(ptr) });
         }
     }
@@ -268,6 +296,122 @@ pub(crate) unsafe extern "C" fn mymap_ring_output(
     0
 }
 
+/// A C driver that consumes a tx ring: what `struct mymap_tx *` points at (an
+/// `Arc::into_raw` reference, the caller's, released by `mymap_tx_detach`).
+struct CConsumer {
+    tx: Arc<TxRing>,
+    kick: mymap_tx_kick_fn,
+    ctx: *mut c_void,
+}
+
+// SAFETY: `ctx` is only passed back to the caller's callbacks, which the header's contract
+// lets the kernel call from any thread (a kick from whichever process kicks).
+unsafe impl Send for CConsumer {}
+// SAFETY: see `Send`; nothing here is mutated after `mymap_tx_attach`.
+unsafe impl Sync for CConsumer {}
+
+impl TxConsumer for CConsumer {
+    fn kick(&self) -> u32 {
+        if let Some(kick) = self.kick {
+            // SAFETY: the caller of `mymap_tx_attach` gave this function and context, valid
+            // until `mymap_tx_detach`, which waits for this call (it runs under the tx ring's
+            // consumer slot lock) and after which no kick comes.
+            unsafe { kick(self.ctx) };
+        }
+        0
+    }
+
+    fn control(&self, _op: u32) -> Result<u32> {
+        // Only a GPIO player takes `MYMAP_TX_IOC_PLAY`.
+        Err(ENODEV)
+    }
+
+    fn shut_down(&self) {}
+}
+
+/// `ERR_PTR(err)`.
+fn err_ptr<T>(err: Error) -> *mut T {
+    core::ptr::without_provenance_mut(err.to_errno() as isize as usize)
+}
+
+/// `mymap_tx_attach()`: see `include/linux/mymap_ring.h`.
+#[no_mangle]
+pub(crate) extern "C" fn mymap_tx_attach(
+    index: c_uint,
+    kick: mymap_tx_kick_fn,
+    ctx: *mut c_void,
+) -> *mut mymap_tx {
+    let ptr = TX_REGISTRY
+        .get(index as usize)
+        .map_or(core::ptr::null(), |slot| slot.load(Acquire));
+    if ptr.is_null() {
+        return err_ptr(ENODEV);
+    }
+    // SAFETY: `ptr` is the registry's `Arc::into_raw` reference, alive while the registry
+    // holds it, which it does while any caller module is loaded (module docs).
+    let tx = Arc::from(unsafe { kernel::sync::ArcBorrow::from_raw(ptr) });
+    let consumer = match Arc::new(CConsumer { tx, kick, ctx }, GFP_KERNEL) {
+        Ok(c) => c,
+        Err(_) => return err_ptr(ENOMEM),
+    };
+    if let Err(e) = consumer.tx.set_consumer(consumer.clone()) {
+        pr_debug!("tx {}: attach refused: it has a consumer\n", index);
+        return err_ptr(e);
+    }
+    Arc::into_raw(consumer).cast_mut().cast()
+}
+
+/// `mymap_tx_detach()`.
+///
+/// # Safety
+///
+/// `tx` was returned by [`mymap_tx_attach`] and is not used after this call.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_tx_detach(tx: *mut mymap_tx) {
+    // SAFETY: `tx` is the reference made by `Arc::into_raw` in `mymap_tx_attach`, released
+    // here once (caller's guarantee).
+    let consumer = unsafe { Arc::from_raw(tx.cast::<CConsumer>().cast_const()) };
+    // Waits for a running kick; the slot's reference goes with it.
+    drop(consumer.tx.take_consumer_if(tx.cast::<u8>()));
+}
+
+/// `mymap_tx_drain()`.
+///
+/// # Safety
+///
+/// `tx` was returned by [`mymap_tx_attach`] and not yet detached; `f` is null or a function
+/// that may be called with `ctx` and a record, under a spinlock.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn mymap_tx_drain(
+    tx: *mut mymap_tx,
+    max: u32,
+    f: mymap_tx_drain_fn,
+    ctx: *mut c_void,
+) -> u32 {
+    // SAFETY: the caller holds the reference `mymap_tx_attach` made, so the consumer is alive.
+    let consumer = unsafe { &*tx.cast::<CConsumer>() };
+    let Some(f) = f else {
+        return 0;
+    };
+    consumer.tx.drain(max, |r| {
+        let rec = mymap_tx_record {
+            payload: r.payload.as_ptr().cast(),
+            len: r.payload.len() as u32,
+            source: r.source,
+            flags: r.flags,
+            seq: r.seq,
+            timestamp_ns: r.timestamp_ns,
+        };
+        // SAFETY: `f` and `ctx` are the caller's (its guarantee); `rec` and the payload it
+        // points at are alive for the call.
+        match unsafe { f(ctx, &rec) } as u32 {
+            glue::MYMAP_TX_DRAIN_TAKE => Verdict::Take,
+            glue::MYMAP_TX_DRAIN_REJECT => Verdict::Reject,
+            _ => Verdict::Stop,
+        }
+    })
+}
+
 // Each definition has the type of the header's declaration (bindgen's, in `glue`): an array
 // of the two coerces both to one function pointer type, which fails to compile if their
 // parameters or return types differ.
@@ -280,4 +424,7 @@ const _: () = {
     let _ = [glue::mymap_ring_commit, mymap_ring_commit];
     let _ = [glue::mymap_ring_discard, mymap_ring_discard];
     let _ = [glue::mymap_ring_output, mymap_ring_output];
+    let _ = [glue::mymap_tx_attach, mymap_tx_attach];
+    let _ = [glue::mymap_tx_detach, mymap_tx_detach];
+    let _ = [glue::mymap_tx_drain, mymap_tx_drain];
 };

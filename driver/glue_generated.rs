@@ -4,6 +4,9 @@
 
 pub const MYMAP_RING_F_NO_WAKEUP: u32 = 1;
 pub const MYMAP_RING_F_FORCE_WAKEUP: u32 = 2;
+pub const MYMAP_TX_DRAIN_TAKE: u32 = 0;
+pub const MYMAP_TX_DRAIN_REJECT: u32 = 1;
+pub const MYMAP_TX_DRAIN_STOP: u32 = 2;
 pub type __u16 = kernel::ffi::c_ushort;
 pub type __u32 = kernel::ffi::c_uint;
 pub type __u64 = kernel::ffi::c_ulonglong;
@@ -26,6 +29,19 @@ unsafe extern "C" {
         label: *const kernel::ffi::c_char,
         offset: kernel::ffi::c_uint,
     ) -> *mut gpio_desc;
+}
+unsafe extern "C" {
+    pub fn mymap_gpio_get_output(
+        dev: *mut device,
+        label: *const kernel::ffi::c_char,
+        offset: kernel::ffi::c_uint,
+    ) -> *mut gpio_desc;
+}
+unsafe extern "C" {
+    pub fn mymap_gpio_set(desc: *mut gpio_desc, value: kernel::ffi::c_int);
+}
+unsafe extern "C" {
+    pub fn mymap_gpio_set_cansleep(desc: *mut gpio_desc, value: kernel::ffi::c_int);
 }
 unsafe extern "C" {
     pub fn mymap_gpio_get_dt(dev: *mut device) -> *mut gpio_desc;
@@ -89,4 +105,45 @@ unsafe extern "C" {
         len: u32_,
         flags: u32_,
     ) -> kernel::ffi::c_int;
+}
+#[repr(C)]
+#[derive(Debug)]
+pub struct mymap_tx {
+    _unused: [u8; 0],
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct mymap_tx_record {
+    pub payload: *const kernel::ffi::c_void,
+    pub len: u32_,
+    pub source: u16_,
+    pub flags: u16_,
+    pub seq: u64_,
+    pub timestamp_ns: u64_,
+}
+pub type mymap_tx_drain_fn = ::core::option::Option<
+    unsafe extern "C" fn(
+        ctx: *mut kernel::ffi::c_void,
+        rec: *const mymap_tx_record,
+    ) -> kernel::ffi::c_int,
+>;
+pub type mymap_tx_kick_fn =
+    ::core::option::Option<unsafe extern "C" fn(ctx: *mut kernel::ffi::c_void)>;
+unsafe extern "C" {
+    pub fn mymap_tx_attach(
+        index: kernel::ffi::c_uint,
+        kick: mymap_tx_kick_fn,
+        ctx: *mut kernel::ffi::c_void,
+    ) -> *mut mymap_tx;
+}
+unsafe extern "C" {
+    pub fn mymap_tx_detach(tx: *mut mymap_tx);
+}
+unsafe extern "C" {
+    pub fn mymap_tx_drain(
+        tx: *mut mymap_tx,
+        max: u32_,
+        fn_: mymap_tx_drain_fn,
+        ctx: *mut kernel::ffi::c_void,
+    ) -> u32_;
 }

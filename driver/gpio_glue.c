@@ -16,8 +16,10 @@
 
 #include "gpio_glue.h"
 
-struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
-				 unsigned int offset)
+static struct gpio_desc *mymap_gpio_get_flags(struct device *dev,
+					      const char *label,
+					      unsigned int offset,
+					      enum gpiod_flags flags)
 {
 	struct gpiod_lookup_table *table;
 	struct gpio_device *gdev;
@@ -37,10 +39,32 @@ struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
 	table->dev_id = dev_name(dev);
 	table->table[0] = GPIO_LOOKUP(label, offset, "mymap", GPIO_ACTIVE_HIGH);
 	gpiod_add_lookup_table(table);
-	desc = gpiod_get(dev, "mymap", GPIOD_IN);
+	desc = gpiod_get(dev, "mymap", flags);
 	gpiod_remove_lookup_table(table);
 	kfree(table);
 	return desc;
+}
+
+struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
+				 unsigned int offset)
+{
+	return mymap_gpio_get_flags(dev, label, offset, GPIOD_IN);
+}
+
+struct gpio_desc *mymap_gpio_get_output(struct device *dev, const char *label,
+					unsigned int offset)
+{
+	return mymap_gpio_get_flags(dev, label, offset, GPIOD_OUT_LOW);
+}
+
+void mymap_gpio_set(struct gpio_desc *desc, int value)
+{
+	gpiod_set_value(desc, value);
+}
+
+void mymap_gpio_set_cansleep(struct gpio_desc *desc, int value)
+{
+	gpiod_set_value_cansleep(desc, value);
 }
 
 struct gpio_desc *mymap_gpio_get_dt(struct device *dev)

@@ -24,6 +24,19 @@ struct gpio_desc;
 struct gpio_desc *mymap_gpio_get(struct device *dev, const char *label,
 				 unsigned int offset);
 
+/*
+ * As mymap_gpio_get(), as an output driven low (the GPIO player's lines).
+ * Process context.
+ */
+struct gpio_desc *mymap_gpio_get_output(struct device *dev, const char *label,
+					unsigned int offset);
+
+/* Sets an output line; only for a chip that cannot sleep. Any context. */
+void mymap_gpio_set(struct gpio_desc *desc, int value);
+
+/* Sets an output line; any chip. Process context. */
+void mymap_gpio_set_cansleep(struct gpio_desc *desc, int value);
+
 /* Requests the device tree's mymap-gpios line of @dev as an input. Process context. */
 struct gpio_desc *mymap_gpio_get_dt(struct device *dev);
 

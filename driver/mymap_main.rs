@@ -20,6 +20,9 @@
 //! - `ring.rs`: a ring: reserve, commit, wakeups, `read()`;
 //! - `ring_file.rs`: a ring device and the file operations of an open one;
 //! - `producers.rs`: the timer producer and the injector;
+//! - `tx.rs`: a tx ring, from userspace to the kernel: the drain, the echo;
+//! - `tx_file.rs`: a tx ring device and the file operations of an open one;
+//! - `player.rs`: the GPIO player, a kernel consumer of a tx ring;
 //! - `gpio.rs` (with `gpio_glue.c` and `gpio_glue.h`): the GPIO-interrupt producer;
 //! - `of.rs`: the same, bound to device-tree nodes by a platform driver;
 //! - `exports.rs` (with `exports.c`): the producer API for other modules;
@@ -41,10 +44,13 @@ mod kernel_gaps;
 mod mapping;
 mod of;
 mod params;
+mod player;
 mod producers;
 mod ratelimit;
 mod ring;
 mod ring_file;
+mod tx;
+mod tx_file;
 mod uapi;
 mod vmem;
 
@@ -52,6 +58,8 @@ use buffer::Buffer;
 use file::MymapDevice;
 use ring::Ring;
 use ring_file::RingDevice;
+use tx::TxRing;
+use tx_file::TxDevice;
 
 module! {
     type: MymapModule,
@@ -75,6 +83,8 @@ struct MymapModule {
 struct Devices {
     /// GPIO producers of `gpio=`: their interrupts are freed first (fields drop in order).
     _gpios: KVec<Pin<KBox<gpio::GpioProducer>>>,
+    /// Registered tx devices.
+    txs: KVec<Pin<KBox<TxDevice>>>,
     /// Registered ring devices. Dropped before the buffers.
     rings: KVec<Pin<KBox<RingDevice>>>,
     /// Registered devices, index 0 first. Dropping one deregisters it.
@@ -112,6 +122,12 @@ impl Devices {
                 GFP_KERNEL,
             )?;
         }
+        let mut txs = KVec::with_capacity(params.tx_rings as usize, GFP_KERNEL)?;
+        for index in 0..params.tx_rings {
+            let echo = shared.get(index as usize).cloned();
+            let tx = TxRing::new(index, params.tx_rings, params.tx_size, echo)?;
+            txs.push(KBox::pin_init(TxDevice::new(tx), GFP_KERNEL)?, GFP_KERNEL)?;
+        }
         let mut gpios = KVec::with_capacity(params.gpio.len(), GFP_KERNEL)?;
         for spec in &params.gpio {
             let dev = &rings[spec.ring as usize];
@@ -127,20 +143,56 @@ impl Devices {
             }?;
             gpios.push(producer, GFP_KERNEL)?;
         }
+        // Last: a player and its tx ring hold each other until `shut_down_players`, which
+        // every later failure would need.
+        for spec in &params.player {
+            let tx = &txs[spec.tx as usize];
+            // SAFETY: the registration is alive (it is in `txs`), so its device is live for the
+            // call.
+            let player = unsafe {
+                player::Player::new(
+                    tx.ring.clone(),
+                    rings[spec.tx as usize].ring.clone(),
+                    tx.device(),
+                    &spec.label,
+                    &spec.offsets,
+                )
+            };
+            // A tx ring gets one player at most (`player=` has one entry per tx ring), so the
+            // slot is free.
+            if let Err(e) = player.and_then(|player| tx.ring.set_consumer(player)) {
+                shut_down_players(&txs);
+                return Err(e);
+            }
+        }
         exports::publish(&shared);
+        exports::publish_tx(txs.iter().map(|tx| &tx.ring));
         pr_info!(
-            "{} device(s) of {} bytes: /dev/mymap{}; {} ring(s) of {} bytes\n",
+            "{} device(s) of {} bytes: /dev/mymap{}; {} ring(s) of {} bytes; {} tx ring(s) of {} bytes\n",
             params.devices,
             params.size,
             if params.devices > 1 { "..." } else { "" },
             params.rings,
-            params.ring_size
+            params.ring_size,
+            params.tx_rings,
+            params.tx_size
         );
         Ok(Self {
             _gpios: gpios,
+            txs,
             rings,
             _buffers: devices,
         })
+    }
+}
+
+/// Stops every GPIO player for good (timer cancelled, work flushed) and drops it, with its
+/// lines, here in process context; this ends the cycle between a player and its tx ring.
+fn shut_down_players(txs: &[Pin<KBox<TxDevice>>]) {
+    for tx in txs {
+        if let Some(player) = tx.ring.take_consumer() {
+            player.shut_down();
+        }
     }
 }
 
@@ -153,6 +205,7 @@ impl Drop for Devices {
         // its ring. The fields drop after this, in order: the GPIO producers free their
         // interrupts before the rings go.
         exports::withdraw();
+        shut_down_players(&self.txs);
         for dev in &self.rings {
             producers::stop(&dev.ring);
         }

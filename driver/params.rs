@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module parameters (`size`, `devices`, `rings`, `ring_size`, `gpio`), readable in sysfs.
+//! The module parameters (`size`, `devices`, `rings`, `ring_size`, `tx_rings`, `tx_size`,
+//! `gpio`, `player`), readable in sysfs.
 //!
 //! The `module!` macro of kernel 7.3 registers Rust parameters with permission
 //! 0, so they never appear under `/sys/module/<name>/parameters`; they are
@@ -48,12 +49,41 @@ read_only_param!(
     b"parm=ring_size:Data bytes per ring, a power of two of at least one page (default 262144, at most 67108864)\0",
 );
 read_only_param!(
+    TX_RINGS: c_uint = 1,
+    param_ops_uint,
+    c"tx_rings",
+    b"parmtype=tx_rings:uint\0",
+    b"parm=tx_rings:Number of tx rings: /dev/mymap-tx0, ... (default 1, 0 to 8)\0",
+);
+read_only_param!(
+    TX_SIZE: c_uint = uapi::MYMAP_RING_DEFAULT_SIZE,
+    param_ops_uint,
+    c"tx_size",
+    b"parmtype=tx_size:uint\0",
+    b"parm=tx_size:Data bytes per tx ring, a power of two of at least one page (default 262144, at most 67108864)\0",
+);
+read_only_param!(
     GPIO: *mut c_char = core::ptr::null_mut(),
     param_ops_charp,
     c"gpio",
     b"parmtype=gpio:charp\0",
     b"parm=gpio:GPIO lines producing into the rings: LABEL:OFFSET[,rising|falling|both] for ring 0, then ;-separated for rings 1, 2, ... (an empty entry skips a ring)\0",
 );
+
+read_only_param!(
+    PLAYER: *mut c_char = core::ptr::null_mut(),
+    param_ops_charp,
+    c"player",
+    b"parmtype=player:charp\0",
+    b"parm=player:GPIO output lines played from the tx rings: LABEL:OFFSET[+OFFSET...] for tx ring 0, then ;-separated for tx rings 1, 2, ... (an empty entry skips one)\0",
+);
+
+/// The output lines of a GPIO player (`player=`).
+pub(crate) struct PlayerSpec {
+    pub(crate) tx: u32,
+    pub(crate) label: CString,
+    pub(crate) offsets: KVec<u32>,
+}
 
 /// A GPIO line to produce into a ring (`gpio=`).
 pub(crate) struct GpioSpec {
@@ -69,7 +99,10 @@ pub(crate) struct Params {
     pub(crate) devices: u32,
     pub(crate) rings: u32,
     pub(crate) ring_size: u32,
+    pub(crate) tx_rings: u32,
+    pub(crate) tx_size: u32,
     pub(crate) gpio: KVec<GpioSpec>,
+    pub(crate) player: KVec<PlayerSpec>,
 }
 
 impl Params {
@@ -112,15 +145,41 @@ impl Params {
             );
             return Err(EINVAL);
         }
+        let tx_rings = TX_RINGS.get();
+        if tx_rings > uapi::MYMAP_MAX_RINGS {
+            pr_err!(
+                "tx_rings={} refused: it must be 0 to {}\n",
+                tx_rings,
+                uapi::MYMAP_MAX_RINGS
+            );
+            return Err(EINVAL);
+        }
+        let tx_size = TX_SIZE.get();
+        if !tx_size.is_power_of_two()
+            || (tx_size as usize) < PAGE_SIZE
+            || tx_size > uapi::MYMAP_RING_MAX_SIZE
+        {
+            pr_err!(
+                "tx_size={} refused: it must be a power of two from {} to {}\n",
+                tx_size,
+                PAGE_SIZE,
+                uapi::MYMAP_RING_MAX_SIZE
+            );
+            return Err(EINVAL);
+        }
         // Cannot overflow: `size` is at most MYMAP_MAX_SIZE, far below `usize::MAX`.
         let size = size.next_multiple_of(PAGE_SIZE);
         let gpio = Self::gpio(rings)?;
+        let player = Self::player(rings.min(tx_rings))?;
         Ok(Self {
             size,
             devices,
             rings,
             ring_size,
+            tx_rings,
+            tx_size,
             gpio,
+            player,
         })
     }
 
@@ -157,6 +216,82 @@ impl Params {
             specs.push(spec, GFP_KERNEL)?;
         }
         Ok(specs)
+    }
+}
+
+impl Params {
+    /// Parses `player=`; `EINVAL`, with the entry named, for a malformed entry or a tx ring
+    /// without a ring of its index (`usable`: the tx rings that have one).
+    fn player(usable: u32) -> Result<KVec<PlayerSpec>> {
+        let mut specs = KVec::new();
+        let ptr = PLAYER.get();
+        if ptr.is_null() {
+            return Ok(specs);
+        }
+        // SAFETY: as in `gpio`.
+        let text = unsafe { CStr::from_char_ptr(ptr) }.to_bytes();
+        for (tx, entry) in text.split(|&b| b == b';').enumerate() {
+            if entry.is_empty() {
+                continue;
+            }
+            let Some(spec) = PlayerSpec::parse(tx, entry)? else {
+                pr_err!(
+                    "player= entry {} refused: it must be LABEL:OFFSET[+OFFSET...], at most {} lines\n",
+                    tx,
+                    uapi::MYMAP_PLAY_MAX_LINES
+                );
+                return Err(EINVAL);
+            };
+            if spec.tx >= usable {
+                pr_err!(
+                    "player= entry {} refused: it needs tx ring {} and ring {} (tx_rings=, rings=)\n",
+                    tx,
+                    tx,
+                    tx
+                );
+                return Err(EINVAL);
+            }
+            specs.push(spec, GFP_KERNEL)?;
+        }
+        Ok(specs)
+    }
+}
+
+impl PlayerSpec {
+    /// Parses `LABEL:OFFSET[+OFFSET...]` for tx ring `tx`; `None` if malformed.
+    fn parse(tx: usize, entry: &[u8]) -> Result<Option<Self>> {
+        let Some(colon) = entry.iter().rposition(|&b| b == b':') else {
+            return Ok(None);
+        };
+        let (label, list) = (&entry[..colon], &entry[colon + 1..]);
+        if label.is_empty() || list.is_empty() {
+            return Ok(None);
+        }
+        let mut offsets = KVec::new();
+        for item in list.split(|&b| b == b'+') {
+            let Some(offset) = core::str::from_utf8(item)
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                return Ok(None);
+            };
+            if offsets.len() as u32 == uapi::MYMAP_PLAY_MAX_LINES || offsets.contains(&offset) {
+                return Ok(None);
+            }
+            offsets.push(offset, GFP_KERNEL)?;
+        }
+        let mut owned = KVec::with_capacity(label.len() + 1, GFP_KERNEL)?;
+        owned.extend_from_slice(label, GFP_KERNEL)?;
+        owned.push(0, GFP_KERNEL)?;
+        let Ok(label) = CString::try_from(CStr::from_bytes_with_nul(&owned).map_err(|_| EINVAL)?)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            tx: tx as u32,
+            label,
+            offsets,
+        }))
     }
 }
 

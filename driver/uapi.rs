@@ -30,3 +30,9 @@ unsafe impl kernel::transmute::FromBytes for mymap_ring_timer {}
 unsafe impl kernel::transmute::AsBytes for mymap_ring_inject {}
 // SAFETY: as above.
 unsafe impl kernel::transmute::FromBytes for mymap_ring_inject {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::AsBytes for mymap_tx_info {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::AsBytes for mymap_tx_stats {}
+// SAFETY: as above.
+unsafe impl kernel::transmute::AsBytes for mymap_played {}

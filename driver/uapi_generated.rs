@@ -36,6 +36,18 @@ pub const MYMAP_IOC_NR_RING_SET_WAKEUP: u32 = 18;
 pub const MYMAP_IOC_NR_RING_GET_WAKEUP: u32 = 19;
 pub const MYMAP_IOC_NR_RING_TIMER: u32 = 20;
 pub const MYMAP_IOC_NR_RING_INJECT: u32 = 21;
+pub const MYMAP_TX_MAX_PAYLOAD: u32 = 1000;
+pub const MYMAP_SOURCE_TX: u32 = 4;
+pub const MYMAP_IOC_NR_TX_INFO: u32 = 32;
+pub const MYMAP_IOC_NR_TX_STATS: u32 = 33;
+pub const MYMAP_IOC_NR_TX_KICK: u32 = 34;
+pub const MYMAP_PLAY_MAX_LINES: u32 = 32;
+pub const MYMAP_SOURCE_PLAYED: u32 = 5;
+pub const MYMAP_PLAY_LATE: u32 = 1;
+pub const MYMAP_IOC_NR_TX_PLAY: u32 = 35;
+pub const MYMAP_PLAY_START: u32 = 1;
+pub const MYMAP_PLAY_STOP: u32 = 2;
+pub const MYMAP_PLAY_FLUSH: u32 = 3;
 pub type __u8 = ::core::ffi::c_uchar;
 pub type __u16 = ::core::ffi::c_ushort;
 pub type __u32 = ::core::ffi::c_uint;
@@ -271,4 +283,147 @@ const _: () = {
         [::core::mem::offset_of!(mymap_ring_inject, produced) - 8usize];
     ["Offset of field: mymap_ring_inject::dropped"]
         [::core::mem::offset_of!(mymap_ring_inject, dropped) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_tx_producer {
+    pub pos: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_tx_producer"][::core::mem::size_of::<mymap_tx_producer>() - 4usize];
+    ["Alignment of mymap_tx_producer"][::core::mem::align_of::<mymap_tx_producer>() - 4usize];
+    ["Offset of field: mymap_tx_producer::pos"]
+        [::core::mem::offset_of!(mymap_tx_producer, pos) - 0usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_tx_consumer {
+    pub pos: __u32,
+    pub data_size: __u32,
+    pub max_payload: __u32,
+    pub reserved: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_tx_consumer"][::core::mem::size_of::<mymap_tx_consumer>() - 16usize];
+    ["Alignment of mymap_tx_consumer"][::core::mem::align_of::<mymap_tx_consumer>() - 4usize];
+    ["Offset of field: mymap_tx_consumer::pos"]
+        [::core::mem::offset_of!(mymap_tx_consumer, pos) - 0usize];
+    ["Offset of field: mymap_tx_consumer::data_size"]
+        [::core::mem::offset_of!(mymap_tx_consumer, data_size) - 4usize];
+    ["Offset of field: mymap_tx_consumer::max_payload"]
+        [::core::mem::offset_of!(mymap_tx_consumer, max_payload) - 8usize];
+    ["Offset of field: mymap_tx_consumer::reserved"]
+        [::core::mem::offset_of!(mymap_tx_consumer, reserved) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_tx_info {
+    pub abi_version: __u32,
+    pub page_size: __u32,
+    pub index: __u32,
+    pub rings: __u32,
+    pub data_size: __u32,
+    pub max_payload: __u32,
+    pub producer_claimed: __u32,
+    pub echo_ring: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_tx_info"][::core::mem::size_of::<mymap_tx_info>() - 32usize];
+    ["Alignment of mymap_tx_info"][::core::mem::align_of::<mymap_tx_info>() - 4usize];
+    ["Offset of field: mymap_tx_info::abi_version"]
+        [::core::mem::offset_of!(mymap_tx_info, abi_version) - 0usize];
+    ["Offset of field: mymap_tx_info::page_size"]
+        [::core::mem::offset_of!(mymap_tx_info, page_size) - 4usize];
+    ["Offset of field: mymap_tx_info::index"]
+        [::core::mem::offset_of!(mymap_tx_info, index) - 8usize];
+    ["Offset of field: mymap_tx_info::rings"]
+        [::core::mem::offset_of!(mymap_tx_info, rings) - 12usize];
+    ["Offset of field: mymap_tx_info::data_size"]
+        [::core::mem::offset_of!(mymap_tx_info, data_size) - 16usize];
+    ["Offset of field: mymap_tx_info::max_payload"]
+        [::core::mem::offset_of!(mymap_tx_info, max_payload) - 20usize];
+    ["Offset of field: mymap_tx_info::producer_claimed"]
+        [::core::mem::offset_of!(mymap_tx_info, producer_claimed) - 24usize];
+    ["Offset of field: mymap_tx_info::echo_ring"]
+        [::core::mem::offset_of!(mymap_tx_info, echo_ring) - 28usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_tx_stats {
+    pub consumed: __u64,
+    pub discarded: __u64,
+    pub malformed: __u64,
+    pub skipped_bytes: __u64,
+    pub bad_position: __u64,
+    pub rejected: __u64,
+    pub kicks: __u64,
+    pub echo_dropped: __u64,
+    pub consumer_pos: __u32,
+    pub reserved: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_tx_stats"][::core::mem::size_of::<mymap_tx_stats>() - 72usize];
+    ["Alignment of mymap_tx_stats"][::core::mem::align_of::<mymap_tx_stats>() - 8usize];
+    ["Offset of field: mymap_tx_stats::consumed"]
+        [::core::mem::offset_of!(mymap_tx_stats, consumed) - 0usize];
+    ["Offset of field: mymap_tx_stats::discarded"]
+        [::core::mem::offset_of!(mymap_tx_stats, discarded) - 8usize];
+    ["Offset of field: mymap_tx_stats::malformed"]
+        [::core::mem::offset_of!(mymap_tx_stats, malformed) - 16usize];
+    ["Offset of field: mymap_tx_stats::skipped_bytes"]
+        [::core::mem::offset_of!(mymap_tx_stats, skipped_bytes) - 24usize];
+    ["Offset of field: mymap_tx_stats::bad_position"]
+        [::core::mem::offset_of!(mymap_tx_stats, bad_position) - 32usize];
+    ["Offset of field: mymap_tx_stats::rejected"]
+        [::core::mem::offset_of!(mymap_tx_stats, rejected) - 40usize];
+    ["Offset of field: mymap_tx_stats::kicks"]
+        [::core::mem::offset_of!(mymap_tx_stats, kicks) - 48usize];
+    ["Offset of field: mymap_tx_stats::echo_dropped"]
+        [::core::mem::offset_of!(mymap_tx_stats, echo_dropped) - 56usize];
+    ["Offset of field: mymap_tx_stats::consumer_pos"]
+        [::core::mem::offset_of!(mymap_tx_stats, consumer_pos) - 64usize];
+    ["Offset of field: mymap_tx_stats::reserved"]
+        [::core::mem::offset_of!(mymap_tx_stats, reserved) - 68usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_play {
+    pub time_ns: __u64,
+    pub mask: __u32,
+    pub values: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_play"][::core::mem::size_of::<mymap_play>() - 16usize];
+    ["Alignment of mymap_play"][::core::mem::align_of::<mymap_play>() - 8usize];
+    ["Offset of field: mymap_play::time_ns"][::core::mem::offset_of!(mymap_play, time_ns) - 0usize];
+    ["Offset of field: mymap_play::mask"][::core::mem::offset_of!(mymap_play, mask) - 8usize];
+    ["Offset of field: mymap_play::values"][::core::mem::offset_of!(mymap_play, values) - 12usize];
+};
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone, Hash, PartialEq, Eq)]
+pub struct mymap_played {
+    pub seq: __u64,
+    pub requested_ns: __u64,
+    pub actual_ns: __u64,
+    pub values: __u32,
+    pub flags: __u32,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mymap_played"][::core::mem::size_of::<mymap_played>() - 32usize];
+    ["Alignment of mymap_played"][::core::mem::align_of::<mymap_played>() - 8usize];
+    ["Offset of field: mymap_played::seq"][::core::mem::offset_of!(mymap_played, seq) - 0usize];
+    ["Offset of field: mymap_played::requested_ns"]
+        [::core::mem::offset_of!(mymap_played, requested_ns) - 8usize];
+    ["Offset of field: mymap_played::actual_ns"]
+        [::core::mem::offset_of!(mymap_played, actual_ns) - 16usize];
+    ["Offset of field: mymap_played::values"]
+        [::core::mem::offset_of!(mymap_played, values) - 24usize];
+    ["Offset of field: mymap_played::flags"]
+        [::core::mem::offset_of!(mymap_played, flags) - 28usize];
 };

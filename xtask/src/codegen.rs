@@ -157,7 +157,7 @@ fn glue(sh: &Shell) -> Result<String> {
     let raw = cmd!(
         sh,
         "bindgen {wrapper} --rust-target 1.85 --use-core --ctypes-prefix kernel::ffi
-            --no-layout-tests --allowlist-function mymap_.* --allowlist-var MYMAP_RING_F_.*
+            --no-layout-tests --allowlist-function mymap_.* --allowlist-var MYMAP_RING_F_.* --allowlist-var MYMAP_TX_DRAIN_.*
             -- -I{driver} -I{include} -I/usr/include"
     )
     .env("LIBCLANG_PATH", setup::LIBCLANG_PATH)

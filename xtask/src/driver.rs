@@ -76,6 +76,10 @@ pub fn build(board: &Board, kernel: &Kernel) -> Result<PathBuf> {
 /// The sample producer module, `driver/samples/<name>.c`.
 pub const SAMPLE: &str = "mymap_sample_producer";
 
+/// The sample tx consumer module, `driver/samples/<name>.c`, built beside [`SAMPLE`] by the
+/// same Kbuild.
+pub const TX_SAMPLE: &str = "mymap_sample_tx";
+
 /// Installs what other people's builds need from mymap (the UAPI header, its
 /// pkg-config file, the producer API header and mymap's `Module.symvers`) with
 /// `make install-dev` from the module's build directory (`module`'s), the target
@@ -111,14 +115,14 @@ fn stage(kernel: &Kernel, module: &Path) -> Result<Vec<String>> {
 /// Builds the sample producer against `kernel` and mymap as `stage` installs it (the
 /// producer API header and the `Module.symvers` of `module`), as Buildroot's
 /// `mymap-sample-producer` template builds it against the staging directory, in a
-/// copy per kernel build (`samples/<kernel>` in the checkout's cache). Returns the
-/// .ko path.
+/// copy per kernel build (`samples/<kernel>` in the checkout's cache), with the sample tx
+/// consumer beside it. Returns the sample producer's .ko path.
 pub fn build_sample(board: &Board, kernel: &Kernel, module: &Path) -> Result<PathBuf> {
     let name = kernel.dir.file_name().unwrap();
     let dir = checkout_dir()?.join("samples").join(name).join("samples");
     step(
         &format!(
-            "samples: build {SAMPLE}.ko for {} (kernel {})",
+            "samples: build {SAMPLE}.ko and {TX_SAMPLE}.ko for {} (kernel {})",
             board.name, kernel.release
         ),
         || {
@@ -128,7 +132,7 @@ pub fn build_sample(board: &Board, kernel: &Kernel, module: &Path) -> Result<Pat
                 &project_root().join("driver/samples"),
                 &dir,
                 &staged,
-                &format!("{SAMPLE}.ko"),
+                &format!("{SAMPLE}.ko, {TX_SAMPLE}.ko"),
             )?;
             Ok(dir.join(format!("{SAMPLE}.ko")))
         },

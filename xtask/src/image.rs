@@ -220,6 +220,12 @@ fn populate(
     }
     fs::copy(module, moddir.join("updates/mymap.ko"))?;
     fs::copy(sample, moddir.join(format!("extra/{}.ko", driver::SAMPLE)))?;
+    let tx_sample = sample.with_file_name(format!("{}.ko", driver::TX_SAMPLE));
+    fs::copy(
+        &tx_sample,
+        moddir.join(format!("extra/{}.ko", driver::TX_SAMPLE)),
+    )
+    .with_context(|| format!("copy {} into the image", tx_sample.display()))?;
     for ko in test_modules {
         fs::copy(ko, moddir.join("extra").join(ko.file_name().unwrap()))
             .with_context(|| format!("copy {} into the image", ko.display()))?;

@@ -35,7 +35,7 @@ pub const BINARIES: &[(&str, &str)] = &[
 
 /// The C examples, `userspace/examples/<name>.c`, each built into one static
 /// program that goes to `usr/libexec/mymap/<name>` on the target.
-pub const C_EXAMPLES: &[&str] = &["ring-consumer"];
+pub const C_EXAMPLES: &[&str] = &["ring-consumer", "tx-producer"];
 
 /// Under cargo's target directory: the generated man pages and completions.
 const DOCS: &str = "mymap-read-docs";

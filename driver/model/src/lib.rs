@@ -31,6 +31,8 @@
 //! and can leave out one mechanism of NEW at a time, so that one test binary
 //! shows each of them is needed.
 
+pub mod tx;
+
 use std::fmt::Write as _;
 
 use loom::{

@@ -85,6 +85,15 @@ impl SimChip {
         &self.chardev
     }
 
+    /// The value of `line` as its sysfs `value` attribute shows it: what the
+    /// chip's consumer (or, unrequested, the pull) set, 0 or 1.
+    pub fn value(&self, line: u32) -> Result<u32, String> {
+        let path = self.sysfs.join(format!("sim_gpio{line}")).join("value");
+        let v = read_trimmed(&path)?;
+        v.parse()
+            .map_err(|e| format!("{} {v:?}: {e}", path.display()))
+    }
+
     /// The `pull` attribute of `line`, open for writing; the line starts pulled down.
     pub fn pull(&self, line: u32) -> Result<Pull, String> {
         let path = self.sysfs.join(format!("sim_gpio{line}")).join("pull");

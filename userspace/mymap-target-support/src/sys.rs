@@ -341,6 +341,21 @@ impl Map {
         unsafe { ptr.read_volatile() }
     }
 
+    /// A volatile store of the `u32` at `at`.
+    pub fn write_u32(&self, at: usize, value: u32) {
+        let ptr = self.field(at, 4).cast::<u32>();
+        // SAFETY: `field` checked bounds and alignment of a live mapping, which the caller
+        // mapped writable.
+        unsafe { ptr.write_volatile(value) }
+    }
+
+    /// A volatile store of the `u64` at `at`.
+    pub fn write_u64(&self, at: usize, value: u64) {
+        let ptr = self.field(at, 8).cast::<u64>();
+        // SAFETY: as in `write_u32`.
+        unsafe { ptr.write_volatile(value) }
+    }
+
     pub fn mprotect(&self, prot: i32) -> Result<(), i32> {
         // SAFETY: the range is exactly this live mapping.
         if unsafe { libc::mprotect(self.ptr.cast(), self.len, prot) } < 0 {
@@ -420,9 +435,15 @@ pub fn as_nobody(f: fn() -> Result<(), String>) -> Result<(), String> {
 /// `poll` for `POLLIN | POLLRDNORM` on `file` for up to `timeout_ms` (negative:
 /// forever): the returned events, 0 on timeout, or the errno.
 pub fn poll_in(file: &File, timeout_ms: i32) -> Result<i16, i32> {
+    poll_events(file, libc::POLLIN | libc::POLLRDNORM, timeout_ms)
+}
+
+/// `poll` for `events` on `file` for up to `timeout_ms` (negative: forever): the
+/// returned events, 0 on timeout, or the errno.
+pub fn poll_events(file: &File, events: i16, timeout_ms: i32) -> Result<i16, i32> {
     let mut fds = [libc::pollfd {
         fd: file.as_raw_fd(),
-        events: libc::POLLIN | libc::POLLRDNORM,
+        events,
         revents: 0,
     }];
     // SAFETY: `fds` is valid for reading and writing one pollfd.

@@ -295,7 +295,7 @@ fn settled_sim_interrupts(ring: u32) -> Result<u64, String> {
 }
 
 /// Reloads mymap with `params` and waits for /dev/mymap and /dev/mymap-ring0.
-fn reload(params: &[&str]) -> TestResult {
+pub(crate) fn reload(params: &[&str]) -> TestResult {
     if module::loaded() {
         module::unload_when_unused()?;
     }
@@ -305,7 +305,11 @@ fn reload(params: &[&str]) -> TestResult {
 
 /// Runs `body` with a fresh gpio-sim chip; then loads mymap with default
 /// parameters (releasing the line) and removes the chip.
-fn with_chip(label: &str, lines: u32, body: impl FnOnce(&SimChip) -> TestResult) -> TestResult {
+pub(crate) fn with_chip(
+    label: &str,
+    lines: u32,
+    body: impl FnOnce(&SimChip) -> TestResult,
+) -> TestResult {
     let chip = SimChip::new(label, lines)?;
     let result = body(&chip);
     let restored = module::restore_default();

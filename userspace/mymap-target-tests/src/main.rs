@@ -16,6 +16,7 @@ mod direct_io;
 mod faults;
 mod gpio;
 mod harness;
+mod player;
 mod registry;
 mod ring;
 mod ring_holder;
@@ -25,6 +26,7 @@ mod ring_tests;
 mod samples;
 mod stress;
 mod trinity;
+mod tx;
 
 use std::{
     io::{

@@ -8,13 +8,15 @@ use crate::{
     faults,
     gpio,
     harness::Test,
+    player,
     ring_holder,
     ring_hunt,
     ring_stress,
     ring_tests,
     samples,
     stress,
-    trinity, //
+    trinity,
+    tx, //
 };
 
 /// The tests a 32-bit build runs on a 64-bit kernel (`--compat`): the ioctl layout
@@ -45,6 +47,10 @@ pub const COMPAT: &[&str] = &[
     "ring-wakeup-caught-up",
     "ring-timer",
     "ring-producer-arguments",
+    "tx-info-and-rules",
+    "tx-echo-order-many-laps",
+    "tx-poll-writable",
+    "tx-hostile-producer",
 ];
 
 pub fn all() -> Vec<Test> {
@@ -123,6 +129,18 @@ pub fn all() -> Vec<Test> {
         "ring-sample-producer" => samples::sample_producer, 120;
         "ring-sample-discard-and-refused" => samples::sample_discard_and_refused, 120;
         "ring-sample-with-c-consumer" => samples::sample_with_c_consumer, 120;
+        "tx-info-and-rules" => tx::info_and_rules, 30;
+        "tx-echo-order-many-laps" => tx::echo_order_many_laps, 120;
+        "tx-poll-writable" => tx::poll_writable, 60;
+        "tx-hostile-producer" => tx::hostile_producer, 180;
+        "tx-torn-records" => tx::torn_records, 120;
+        "tx-params" => tx::params, 120;
+        "tx-sample-consumer" => tx::sample_consumer, 120;
+        "tx-c-producer" => tx::c_producer, 60;
+        "player-plays-in-order" => player::plays_in_order, 240;
+        "player-late-stop-start-flush" => player::late_stop_start_flush, 120;
+        "player-unload-while-playing" => player::unload_while_playing, 120;
+        "player-load-errors" => player::load_errors, 120;
         "lifetime-open-file-pins-module" => buffer::lifetime_open_file, 60;
         "lifetime-mapping-pins-module-and-pages" => buffer::lifetime_mapping, 60;
         "params-refused" => buffer::params_refused, 120;

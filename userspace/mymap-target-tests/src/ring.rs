@@ -44,7 +44,9 @@ use mymap_uapi::bindings::{
     MYMAP_RING_PGOFF_PRODUCER,
     MYMAP_RING_WRAP,
     MYMAP_SOURCE_INJECT,
+    MYMAP_SOURCE_PLAYED,
     MYMAP_SOURCE_TIMER,
+    MYMAP_SOURCE_TX,
     MYMAP_WAKEUP_CAUGHT_UP, //
 };
 
@@ -194,6 +196,10 @@ pub struct Record {
     pub source: u16,
     pub seq: u64,
     pub timestamp_ns: u64,
+    /// The payload's first 8 bytes, little-endian (0-padded): the id of a tx test record.
+    pub head: u64,
+    /// The whole payload of a GPIO player's completion (empty for other records).
+    pub payload: Vec<u8>,
     /// Where the payload of a built-in producer's record broke the pattern, if it did.
     pub payload_error: Option<String>,
 }
@@ -228,6 +234,8 @@ impl Record {
             source: u16_at(4),
             seq: u64_at(8),
             timestamp_ns: u64_at(16),
+            head: head_of(&bytes[HEADER..]),
+            payload: bytes[HEADER..].to_vec(),
             payload_error: None,
         };
         if has_pattern(record.source) {
@@ -235,6 +243,14 @@ impl Record {
         }
         Ok(record)
     }
+}
+
+/// The first 8 bytes of `payload` as a little-endian number, 0-padded.
+fn head_of(payload: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = payload.len().min(8);
+    b[..n].copy_from_slice(&payload[..n]);
+    u64::from_le_bytes(b)
 }
 
 /// The first byte of `payload` that breaks the pattern of record `seq`, described.
@@ -415,10 +431,22 @@ impl Ring {
                 source: self.data.read_u16(off + 4),
                 seq: self.data.read_u64(off + 8),
                 timestamp_ns: self.data.read_u64(off + 16),
+                head: 0,
+                payload: Vec::new(),
                 payload_error: None,
             };
+            if !record.discarded && len > 0 {
+                record.head = head_of(&self.data.copy_out(off + HEADER, (len as usize).min(8)));
+            }
+            if !record.discarded && record.source as u32 == MYMAP_SOURCE_PLAYED {
+                record.payload = self.data.copy_out(off + HEADER, len as usize);
+            }
             if !record.discarded && has_pattern(record.source) {
                 record.payload_error = self.payload_mismatch(off + HEADER, len, record.seq);
+            }
+            if !record.discarded && record.source as u32 == MYMAP_SOURCE_TX {
+                // The tx tests' records carry the built-in pattern of their id.
+                record.payload_error = self.payload_mismatch(off + HEADER, len, record.head);
             }
             out.push(record);
             n += 1;

@@ -321,4 +321,228 @@ struct mymap_ring_inject {
 #define MYMAP_RING_IOC_INJECT \
 	_IOWR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_RING_INJECT, struct mymap_ring_inject)
 
+/*
+ * Tx rings: records streamed from one userspace producer to a kernel
+ * consumer, the mirror image of the rings above (the idea of the BPF user
+ * ring buffer, BPF_MAP_TYPE_USER_RINGBUF, kernel/bpf/ringbuf.c).
+ *
+ * The module registers tx_rings= tx devices (a module parameter, default 1,
+ * at most MYMAP_MAX_RINGS), /dev/mymap-tx0 to /dev/mymap-txN-1, each with
+ * tx_size= bytes of data (default MYMAP_RING_DEFAULT_SIZE). A tx ring is
+ * (2 + D) pages at fixed mmap offsets, D = data_size / page_size:
+ *
+ *   page 0       struct mymap_tx_producer  written by the producer only
+ *   page 1       struct mymap_tx_consumer  written by the kernel only
+ *   pages 2..    the data area, data_size bytes, written by the producer
+ *
+ * mmap rules. The file that holds the producer claim (the one open for
+ * writing: a second such open fails with EBUSY until the first is released)
+ * may map page 0 and the data area MAP_SHARED and writable, in any mappings
+ * that do not cover page 1. Page 1 is read-only for everyone: a writable
+ * mapping that covers it fails with EPERM, as does a private writable mapping
+ * (its copy would never reach the kernel), and a mapping that covers page 1,
+ * or is private, can never be made writable (mprotect fails with EACCES).
+ * Nothing is executable, nothing grows with mremap, a mapping beyond the last
+ * page fails with EINVAL.
+ *
+ * Positions and records are those of the rings above: free-running __u32
+ * byte counts, struct mymap_ring_record headers 8-byte aligned, a record never
+ * wrapping (a MYMAP_RING_WRAP word where the next record would cross the end
+ * of the data area), MYMAP_RING_RECORD_SIZE(len) bytes per record, len at most
+ * max_payload (struct mymap_tx_consumer). The header's other fields (source,
+ * flags, seq, timestamp_ns) are the producer's and mean what the kernel
+ * consumer of the ring says (the built-in echo: see below).
+ *
+ * The ordering contract. The producer, starting from its own copy P of the
+ * producer position (the kernel's consumer position when it takes the claim):
+ *   1. C = load-acquire(consumer->pos): the kernel has finished with every
+ *      byte before C, which the producer may now overwrite.
+ *   2. If the record (and the WRAP word before it, if one is needed) does
+ *      not fit in data_size - (P - C) bytes, wait (poll() for EPOLLOUT, then
+ *      go back to 1). Else write the WRAP word if needed, the header and the
+ *      payload, with len last: a plain store, or store-release of len with
+ *      MYMAP_RING_BUSY set if another thread of the producer may publish the
+ *      position before the record is complete (then store-release len
+ *      without BUSY when it is).
+ *   3. store-release(producer->pos, P), once per record or per batch.
+ *   4. MYMAP_TX_IOC_KICK to have the kernel consumer look at the ring (the
+ *      kick policy, below).
+ * The kernel, as the consumer, under a lock of its own:
+ *   1. P = load-acquire(producer->pos).
+ *   2. While its own position C != P: L = load-acquire(len at C), then copy
+ *      the header's other fields and the payload once into kernel memory;
+ *      nothing is read from the ring twice, and only the copy is used.
+ *      L & MYMAP_RING_BUSY: stop, and look again at the next kick;
+ *      L == MYMAP_RING_WRAP: C moves to the start of the data area;
+ *      L & MYMAP_RING_DISCARD: C moves past the record, which is skipped;
+ *      else the consumer takes the record (or leaves it for later, at C).
+ *   3. store-release(consumer->pos, C) after the batch: the bytes before C
+ *      are the producer's again. Then the writers waiting in poll() are
+ *      woken (deferred to an irq_work), unconditionally when C moved, so a
+ *      producer never sleeps through freed space.
+ *
+ * Everything the kernel reads from page 0 and the data area is hostile.
+ * Its own consumer position C is never taken from shared memory and never
+ * goes backwards, so no record is taken twice. A producer position that is
+ * unaligned, behind C, or more than data_size ahead of it is refused: the
+ * kernel takes nothing, counts bad_position (struct mymap_tx_stats) and
+ * waits for a valid one (a producer that lost its place starts again from
+ * consumer->pos). A header that is malformed (unknown bits in len, a length
+ * above max_payload, a record or WRAP gap that crosses the end of the data
+ * area or ends after P) cannot be trusted to say where the next record is:
+ * the kernel counts it in malformed, skips every byte up to P (counted in
+ * skipped_bytes) and goes on from there. A record the consumer refuses (a
+ * payload it cannot use) is counted in rejected and skipped. So a producer
+ * that lies loses only its own records.
+ *
+ * The kick policy. The kernel looks at the ring on MYMAP_TX_IOC_KICK, one
+ * system call per batch of records, never per record; a consumer with a
+ * clock of its own (a player that runs records at their time) also looks at
+ * the ring when its timer fires. poll()/epoll on a tx file reports EPOLLOUT |
+ * EPOLLWRNORM while at least 2 * MYMAP_RING_RECORD_SIZE(max_payload) bytes
+ * are free (any record fits, with its WRAP word), and EPOLLERR while the
+ * producer position is refused (see above).
+ *
+ * The built-in consumer of /dev/mymap-txN, the echo: on each kick it takes
+ * every complete record and produces it into /dev/mymap-ringN (if the module
+ * has that ring) as a record of source MYMAP_SOURCE_TX with the same flags
+ * and payload; the tx record's seq is not kept (the echoed record has the
+ * ring's own). A record the ring drops (full) counts in echo_dropped. Without
+ * that ring the records are only counted. It lets a program, and the tests,
+ * see exactly which records the kernel took, once each, in order.
+ */
+
+/* Page 0 of a tx ring: the producer's position. */
+struct mymap_tx_producer {
+	__u32 pos;		/* Producer position: store-release only. */
+};
+
+/* Page 1 of a tx ring: the kernel's view, read-only to userspace. */
+struct mymap_tx_consumer {
+	__u32 pos;		/* Consumer position: load-acquire. */
+	__u32 data_size;	/* Bytes in the data area, a power of two. */
+	__u32 max_payload;	/* Largest payload a record may carry. */
+	__u32 reserved;
+};
+
+/* Largest payload of a tx record, whatever the ring's size. */
+#define MYMAP_TX_MAX_PAYLOAD 1000
+
+#define MYMAP_SOURCE_TX 4	/* a record echoed from a tx ring */
+
+/* Answer of MYMAP_TX_IOC_INFO. */
+struct mymap_tx_info {
+	__u32 abi_version;	/* MYMAP_ABI_VERSION of the driver. */
+	__u32 page_size;	/* Kernel page size. */
+	__u32 index;		/* N of /dev/mymap-txN. */
+	__u32 rings;		/* Tx rings the module registered. */
+	__u32 data_size;	/* Bytes in the data area, a power of two. */
+	__u32 max_payload;	/* min(data_size / 4 - header, MYMAP_TX_MAX_PAYLOAD). */
+	__u32 producer_claimed;	/* 1 while a file holds the producer claim. */
+	__u32 echo_ring;	/* N of the echo's /dev/mymap-ringN, ~0 if none. */
+};
+
+/* Answer of MYMAP_TX_IOC_STATS: counters since load. */
+struct mymap_tx_stats {
+	__u64 consumed;		/* Records the kernel consumer took. */
+	__u64 discarded;	/* Records skipped because of DISCARD. */
+	__u64 malformed;	/* Malformed headers, each skipping to P. */
+	__u64 skipped_bytes;	/* Bytes skipped after malformed headers. */
+	__u64 bad_position;	/* Looks that found a refused producer position. */
+	__u64 rejected;		/* Records the kernel consumer refused. */
+	__u64 kicks;		/* MYMAP_TX_IOC_KICK calls. */
+	__u64 echo_dropped;	/* Records the echo's ring dropped (full). */
+	__u32 consumer_pos;	/* The kernel's consumer position. */
+	__u32 reserved;
+};
+
+#define MYMAP_IOC_NR_TX_INFO 0x20
+#define MYMAP_IOC_NR_TX_STATS 0x21
+#define MYMAP_IOC_NR_TX_KICK 0x22
+
+/* Fill a struct mymap_tx_info. */
+#define MYMAP_TX_IOC_INFO \
+	_IOR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_INFO, struct mymap_tx_info)
+/* Fill a struct mymap_tx_stats. */
+#define MYMAP_TX_IOC_STATS \
+	_IOR(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_STATS, struct mymap_tx_stats)
+/*
+ * Have the kernel consumer look at the ring now; no argument. Answers the
+ * number of records it took: every complete one for the echo, those it
+ * played or holds for the GPIO player, 0 for another driver's consumer
+ * (which drains when it is called back). EBADF on a file without the
+ * producer claim.
+ */
+#define MYMAP_TX_IOC_KICK _IO(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_KICK)
+
+/*
+ * The GPIO player: a kernel consumer of a tx ring that sets GPIO output
+ * lines at the times its records name.
+ *
+ * The module parameter player= gives tx ring N a set of output lines, by
+ * chip label and offsets (LABEL:OFFSET[+OFFSET...] for tx ring 0, then
+ * ;-separated for tx rings 1, 2, ...); line i of the set is bit i of the
+ * masks below (at most MYMAP_PLAY_MAX_LINES lines). The lines are requested
+ * as outputs, driven low, at load. A tx ring with a player has no echo: the
+ * player puts one completion record per played record into /dev/mymap-ringN
+ * (the module must have that ring).
+ *
+ * Each tx record's payload is a struct mymap_play; the tx header's seq is
+ * the producer's sequence number, copied into the completion; its source,
+ * flags and timestamp_ns are ignored. A record whose length is not
+ * sizeof(struct mymap_play), or whose mask is 0 or names a line beyond the
+ * set, is refused (counted in rejected, see struct mymap_tx_stats).
+ *
+ * While started, the player takes the next record from the ring when it has
+ * none (on MYMAP_TX_IOC_KICK, and after each record it played), and sets
+ * its lines when CLOCK_MONOTONIC reaches time_ns, from an hrtimer (hard
+ * interrupt context; softirq on PREEMPT_RT), or, when a line's chip sleeps (an I2C or SPI expander,
+ * gpio-sim), from a work item on the high-priority workqueue that the timer
+ * queues (the load line says which). A record is never played before its
+ * time; one whose time had already passed when the player took it is
+ * played at once and its completion has MYMAP_PLAY_LATE. Records are played
+ * one at a time, in ring order, none skipped and none twice; a completion
+ * that does not fit in the ring is dropped there (counted, a sequence gap),
+ * the record is still played.
+ */
+#define MYMAP_PLAY_MAX_LINES 32
+#define MYMAP_SOURCE_PLAYED 5	/* a completion of the GPIO player */
+#define MYMAP_PLAY_LATE 0x1	/* completion flag: the time had passed */
+
+/* Payload of a tx record for the player: 16 bytes. */
+struct mymap_play {
+	__u64 time_ns;		/* CLOCK_MONOTONIC, absolute. */
+	__u32 mask;		/* Lines to set: bit i is line i of the set. */
+	__u32 values;		/* Their values: bit i for line i. */
+};
+
+/*
+ * Payload of a completion (source MYMAP_SOURCE_PLAYED, the header's flags
+ * and timestamp_ns are those below): 32 bytes.
+ */
+struct mymap_played {
+	__u64 seq;		/* The tx record's seq. */
+	__u64 requested_ns;	/* Its time_ns. */
+	__u64 actual_ns;	/* CLOCK_MONOTONIC right after the lines were set. */
+	__u32 values;		/* The values set (bits of mask only). */
+	__u32 flags;		/* MYMAP_PLAY_LATE */
+};
+
+#define MYMAP_IOC_NR_TX_PLAY 0x23
+
+/* Operations of MYMAP_TX_IOC_PLAY. */
+#define MYMAP_PLAY_START 1	/* play records as they come (kicks) */
+#define MYMAP_PLAY_STOP 2	/* stop after the record being set; the
+				 * next one stays for a later start */
+#define MYMAP_PLAY_FLUSH 3	/* stop, and throw away every record not
+				 * yet played (counted in consumed);
+				 * answers how many */
+
+/*
+ * Control the player: the argument is an operation, not a pointer. On the
+ * producer's file only (EBADF otherwise); ENODEV on a tx ring without a
+ * player, EINVAL for an unknown operation.
+ */
+#define MYMAP_TX_IOC_PLAY _IO(MYMAP_IOC_MAGIC, MYMAP_IOC_NR_TX_PLAY)
+
 #endif /* _UAPI_LINUX_MYMAP_H */
