@@ -647,8 +647,11 @@ t_ring_drops_reported() {
 }
 
 t_ring_busy() {
-	# The first reader holds the claim until it has seen nothing for 1.5 s.
-	limited "$READ" --ring --timeout 1500 >/dev/null 2>&1 &
+	# The first reader holds the claim until it has seen nothing for 10 s (under
+	# LIMIT): the second consumer starts after the claim is seen, and must find it
+	# still held. With 1.5 s, a debug kernel on a loaded host once started the
+	# second one after the first had let go (exit 3, not 1).
+	limited "$READ" --ring --timeout 10000 >/dev/null 2>&1 &
 	pid=$!
 	wait_until 100 sh -c "'$CTL' ring info | grep -qx 'consumer_claimed: 1'" ||
 		fail "the first reader never claimed the ring" || return 1
