@@ -173,7 +173,10 @@ impl Output {
     /// output in `<work>/<log>.log`, a progress line every minute.
     fn run_long(&self, args: &[&str], log: &str) -> Result<()> {
         use std::os::unix::process::CommandExt;
-        let what = format!("make {}", args.join(" "));
+        let what = match args {
+            [] => "make".to_string(),
+            _ => format!("make {}", args.join(" ")),
+        };
         let log = self.work.join(format!("{log}.log"));
         let mut file = fs::File::create(&log)?;
         let mut make = self.make(args);
@@ -294,6 +297,12 @@ impl flags::Buildroot {
             &format!("buildroot: offline stand-ins for {}", def.name),
             || stand_ins::prepare(sh, &out, def, &ksrc, &ksrc_label),
         )?;
+        // Said now as well as at the end, so that a build that stops on the way
+        // is not mistaken for a networked one either.
+        eprintln!("buildroot: NOT a networked build; stood in for what it downloads:");
+        for line in &stood_in {
+            eprintln!("    {line}");
+        }
 
         step(
             &format!("buildroot: {} kernel configuration", def.name),

@@ -322,6 +322,8 @@ struct Host<'a> {
     def: &'a Defconfig,
     /// rustup's toolchain directory (`rustc --print sysroot`).
     rust: PathBuf,
+    /// Buildroot's staging directory, relative to `host/`.
+    staging_subdir: String,
 }
 
 impl<'a> Host<'a> {
@@ -331,7 +333,14 @@ impl<'a> Host<'a> {
             fs::create_dir_all(dir.join(sub))?;
         }
         let rust = PathBuf::from(cmd!(sh, "rustc --print sysroot").quiet().read()?);
-        Ok(Host { sh, dir, def, rust })
+        let staging_subdir = out.var("STAGING_SUBDIR")?;
+        Ok(Host {
+            sh,
+            dir,
+            def,
+            rust,
+            staging_subdir,
+        })
     }
 
     /// `host/<at>` becomes a link to `to`.
@@ -496,18 +505,9 @@ impl<'a> Host<'a> {
                     .to_string()
             }
             "host-pkgconf" => {
-                let staging = format!(
-                    "{}-buildroot-linux-{}/sysroot",
-                    bootlin_arch(cross),
-                    if cross.ends_with("gnueabihf") {
-                        "gnueabihf"
-                    } else {
-                        "gnu"
-                    }
-                );
                 self.script(
                     "bin/pkg-config",
-                    &PKG_CONFIG.replace("@STAGING_SUBDIR@", &staging),
+                    &PKG_CONFIG.replace("@STAGING_SUBDIR@", &self.staging_subdir),
                 )?;
                 format!(
                     "the host's {} behind Buildroot's pkg-config wrapper",
@@ -549,11 +549,8 @@ PKG_CONFIG_LIBDIR=${PKG_CONFIG_LIBDIR:-${DEFAULT_PKG_CONFIG_LIBDIR}} \\\n\
 
 /// The Bootlin toolchain's prefix for Debian's cross prefix.
 fn bootlin_prefix(debian_cross: &str) -> String {
-    format!("{}-linux", bootlin_arch(debian_cross))
-}
-
-fn bootlin_arch(debian_cross: &str) -> &str {
-    debian_cross.split('-').next().unwrap_or(debian_cross)
+    let arch = debian_cross.split('-').next().unwrap_or(debian_cross);
+    format!("{arch}-linux")
 }
 
 /// "udev 252.39-1~deb12u1": the versions of `packages` that `fetch_debs`
