@@ -6,9 +6,10 @@
 
 # The Cargo workspace, of which only what the build reads is copied: the
 # root manifest and Cargo.lock (which pins every crate), the member crates
-# (xtask is one, so cargo wants it too), the UAPI header mymap-uapi
-# generates its bindings from, and the licence texts. Buildroot or its
-# output directory inside the checkout, a common layout, are not copied.
+# (xtask and driver/model, the ring's loom model, are members too, so cargo
+# wants them), the UAPI header mymap-uapi generates its bindings from, and
+# the licence texts. Buildroot or its output directory inside the
+# checkout, a common layout, are not copied.
 MYMAP_READ_SITE = $(BR2_EXTERNAL_MYMAP_PATH)/..
 MYMAP_READ_SITE_METHOD = local
 # A version, so that make legal-info treats it as a package with sources
@@ -22,6 +23,7 @@ MYMAP_READ_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 	--include=/xtask/*** \
 	--include=/driver/ \
 	--include=/driver/include/*** \
+	--include=/driver/model/*** \
 	--include=/COPYING \
 	--include=/LICENSES/*** \
 	--exclude=*
