@@ -142,28 +142,19 @@ impl Output {
         make
     }
 
-    /// `make -s printvars`: the values of `vars`, by name.
-    pub fn printvars(&self, vars: &[String]) -> Result<Vec<(String, String)>> {
+    /// A variable of Buildroot's, from `make -s printvars`.
+    pub fn var(&self, name: &str) -> Result<String> {
         let out = self
-            .make(&["-s", "printvars", &format!("VARS={}", vars.join(" "))])
+            .make(&["-s", "printvars", &format!("VARS={name}")])
             .stderr(Stdio::inherit())
             .output()
             .context("make printvars")?;
         if !out.status.success() {
             bail!("make printvars failed ({})", out.status);
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
-    }
-
-    pub fn var(&self, name: &str) -> Result<String> {
-        self.printvars(&[name.to_string()])?
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
             .with_context(|| format!("Buildroot has no variable {name}"))
     }
 

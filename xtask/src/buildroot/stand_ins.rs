@@ -148,6 +148,9 @@ fn host_tools(def: &Defconfig) -> Vec<(String, String)> {
 /// A package of the configuration, from `make show-info`.
 struct Package {
     name: String,
+    version: String,
+    /// Where its stamps go, relative to the output directory.
+    stamp_dir: String,
     host: bool,
     downloads: bool,
     staging: bool,
@@ -198,7 +201,7 @@ pub fn prepare(
         let name = package.name.as_str();
         if BUILT_BY_BUILDROOT.contains(&name) {
             match name {
-                "busybox" => lines.push(busybox_tarball(out)?),
+                "busybox" => lines.push(busybox_tarball(out, &package.version)?),
                 "rpi-firmware" => lines.push(rpi_firmware(sh, def, &firmware)?),
                 _ => {}
             }
@@ -255,6 +258,16 @@ fn show_info(out: &Output) -> Result<Vec<Package>> {
         })
         .map(|(name, v)| Package {
             name: name.clone(),
+            version: v
+                .get("version")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            stamp_dir: v
+                .get("stamp_dir")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             host: v.get("type").and_then(Value::as_str) == Some("host"),
             downloads: v
                 .get("downloads")
@@ -271,15 +284,11 @@ fn show_info(out: &Output) -> Result<Vec<Package>> {
 /// build directory (created first: most do not exist yet), unless it has
 /// them all.
 fn mark_built(out: &Output, packages: &[&Package]) -> Result<()> {
-    let var = |p: &Package| format!("{}_DIR", p.name.to_uppercase().replace('-', "_"));
-    let vars: Vec<String> = packages.iter().map(|p| var(p)).collect();
-    let dirs = out.printvars(&vars)?;
     for package in packages {
-        let dir = dirs
-            .iter()
-            .find(|(k, _)| *k == var(package))
-            .map(|(_, v)| PathBuf::from(v))
-            .with_context(|| format!("no {} from printvars", var(package)))?;
+        if package.stamp_dir.is_empty() {
+            bail!("make show-info gives {} no stamp_dir", package.name);
+        }
+        let dir = out.dir.join(&package.stamp_dir);
         let mut stamps = vec![
             ".stamp_downloaded",
             ".stamp_extracted",
@@ -482,7 +491,7 @@ impl<'a> Host<'a> {
             }
             "host-dtc" => {
                 self.link("/usr/bin/dtc", "bin/dtc")?;
-                format!("the host's {}", self.version("dtc"))
+                format!("the host's dtc ({})", self.version("dtc"))
             }
             "host-qemu" => {
                 let qemu = self.def.boot.qemu_system();
@@ -510,7 +519,7 @@ impl<'a> Host<'a> {
                     &PKG_CONFIG.replace("@STAGING_SUBDIR@", &self.staging_subdir),
                 )?;
                 format!(
-                    "the host's {} behind Buildroot's pkg-config wrapper",
+                    "the host's pkgconf {} behind Buildroot's pkg-config wrapper",
                     self.version("pkgconf")
                 )
             }
@@ -583,8 +592,7 @@ fn deb_versions(tree: &Path, packages: &[&str]) -> String {
 /// BusyBox's tarball into Buildroot's download directory: Debian's
 /// `.orig.tar.bz2` is busybox.net's byte for byte, and the xtask keeps it
 /// in its cache. Buildroot checks its hash.
-fn busybox_tarball(out: &Output) -> Result<String> {
-    let version = out.var("BUSYBOX_VERSION")?;
+fn busybox_tarball(out: &Output, version: &str) -> Result<String> {
     let name = format!("busybox-{version}.tar.bz2");
     let cached = cache_dir()?.join("src").join(&name);
     if !cached.exists() {
@@ -708,7 +716,12 @@ fn crates(sh: &Shell, out: &Output) -> Result<String> {
 /// eudev's place in the boot.
 pub fn install_target_debs(sh: &Shell, out: &Output, def: &Defconfig) -> Result<()> {
     let target = out.dir.join("target");
-    if target.join("lib/systemd/systemd-udevd").exists() {
+    // A link to /bin/udevadm: look at the link, not at what it names on the host.
+    if target
+        .join("lib/systemd/systemd-udevd")
+        .symlink_metadata()
+        .is_ok()
+    {
         return Ok(());
     }
     if !target.is_dir() {
