@@ -275,16 +275,14 @@ fn script(def: &Defconfig) -> String {
         "mymapctl ring stop",
         "mymapctl ring stats",
     ]);
-    let body: Vec<String> = steps
-        .iter()
-        .map(|s| format!("echo '$ {}'; {s}", s.replace('\'', "'\\''")))
-        .collect();
-    // Kernel messages would cut through the output; they are printed with
-    // dmesg at the end instead, where the splat check sees them.
+    // `set -x` shows each command before its output. Kernel messages would
+    // cut through the output; they are printed with dmesg at the end instead,
+    // where the splat check sees them. One line, shorter than BusyBox's line
+    // editing takes (FEATURE_EDITING_MAX_LEN, 1024 in Buildroot's default).
     format!(
-        "dmesg -n 1; echo MYMAP-SMOKE''-BEGIN; (set -e; {}); echo MYMAP-SMOKE''-END rc=$?; \
+        "dmesg -n 1; echo MYMAP-SMOKE''-BEGIN; (set -ex; {}); echo MYMAP-SMOKE''-END rc=$?; \
          dmesg; echo MYMAP-DMESG''-END\n",
-        body.join("; ")
+        steps.join("; ")
     )
 }
 
@@ -376,4 +374,38 @@ fn run(qemu: Command, log: &Path, def: &Defconfig, timeout: Duration) -> Result<
         fmt_duration(took)
     ));
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        script,
+        Machine, //
+    };
+    use crate::buildroot::Defconfig;
+
+    #[test]
+    fn the_typed_line_never_matches_a_marker() {
+        for templates in [false, true] {
+            let def = Defconfig {
+                name: "test_defconfig",
+                debian_arch: "arm64",
+                debian_cross: "aarch64-linux-gnu",
+                boot: Machine::StartQemu,
+                templates,
+            };
+            let line = script(&def);
+            // The console echoes the line as typed; only the output may match.
+            for marker in [
+                "MYMAP-SMOKE-BEGIN",
+                "MYMAP-SMOKE-END rc=",
+                "MYMAP-DMESG-END",
+            ] {
+                assert!(!line.contains(marker), "{marker} in {line}");
+            }
+            assert_eq!(line.contains("ring-consumer --sample"), templates);
+            assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+            assert!(line.len() < 1024, "{} bytes", line.len());
+        }
+    }
 }
