@@ -516,7 +516,9 @@ impl<'a> Host<'a> {
             "host-pkgconf" => {
                 self.script(
                     "bin/pkg-config",
-                    &PKG_CONFIG.replace("@STAGING_SUBDIR@", &self.staging_subdir),
+                    &PKG_CONFIG
+                        .replace("@STAGING_SUBDIR@", &self.staging_subdir)
+                        .replace("@TUPLE@", cross),
                 )?;
                 format!(
                     "the host's pkgconf {} behind Buildroot's pkg-config wrapper",
@@ -541,15 +543,20 @@ const PATCHELF: &str = "#!/bin/sh\n\
 # only support/scripts/fix-rpath runs (for a relocatable SDK).\n\
 exit 0\n";
 
-/// Buildroot's package/pkgconf/pkg-config.in with the host's pkgconf.
+/// Buildroot's package/pkgconf/pkg-config.in with the host's pkgconf, and
+/// the system directories of the stand-in compiler: Debian's cross GCC has
+/// its own sysroot (`/usr/<tuple>`), not Buildroot's staging directory as
+/// the Bootlin toolchain's wrapper has, so a `-I` into staging must not be
+/// dropped as a system directory.
 const PKG_CONFIG: &str = "#!/bin/sh\n\
 # Written by `cargo xtask buildroot`: Buildroot's pkg-config wrapper\n\
-# (package/pkgconf/pkg-config.in) around the host's pkgconf.\n\
+# (package/pkgconf/pkg-config.in) around the host's pkgconf; the system\n\
+# directories are those of Debian's cross compiler, the stand-in toolchain.\n\
 PKGCONFDIR=$(dirname $0)\n\
 DEFAULT_PKG_CONFIG_LIBDIR=${PKGCONFDIR}/../@STAGING_SUBDIR@/usr/lib/pkgconfig:${PKGCONFDIR}/../@STAGING_SUBDIR@/usr/share/pkgconfig\n\
 DEFAULT_PKG_CONFIG_SYSROOT_DIR=${PKGCONFDIR}/../@STAGING_SUBDIR@\n\
-DEFAULT_PKG_CONFIG_SYSTEM_INCLUDE_PATH=${PKGCONFDIR}/../@STAGING_SUBDIR@/usr/include\n\
-DEFAULT_PKG_CONFIG_SYSTEM_LIBRARY_PATH=${PKGCONFDIR}/../@STAGING_SUBDIR@/usr/lib\n\
+DEFAULT_PKG_CONFIG_SYSTEM_INCLUDE_PATH=/usr/@TUPLE@/include\n\
+DEFAULT_PKG_CONFIG_SYSTEM_LIBRARY_PATH=/usr/@TUPLE@/lib\n\
 PKG_CONFIG_LIBDIR=${PKG_CONFIG_LIBDIR:-${DEFAULT_PKG_CONFIG_LIBDIR}} \\\n\
 \tPKG_CONFIG_SYSROOT_DIR=${PKG_CONFIG_SYSROOT_DIR:-${DEFAULT_PKG_CONFIG_SYSROOT_DIR}} \\\n\
 \tPKG_CONFIG_SYSTEM_INCLUDE_PATH=${PKG_CONFIG_SYSTEM_INCLUDE_PATH:-${DEFAULT_PKG_CONFIG_SYSTEM_INCLUDE_PATH}} \\\n\
