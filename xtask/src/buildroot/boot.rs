@@ -357,7 +357,7 @@ fn run(qemu: Command, log: &Path, def: &Defconfig, timeout: Duration) -> Result<
     for line in boot_line.iter().chain([&prompt_line]) {
         report.push_str(&format!("  {line}\n"));
     }
-    for line in output.lines() {
+    for line in strip_ansi(&output).lines() {
         report.push_str(&format!("  {line}\n"));
     }
     if rc_line != "0" {
@@ -376,13 +376,43 @@ fn run(qemu: Command, log: &Path, def: &Defconfig, timeout: Duration) -> Result<
     Ok(report)
 }
 
+/// `text` without terminal escape sequences (BusyBox's `ls` colours names
+/// on a terminal).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters, then one final byte from '@' to '~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::{
         script,
+        strip_ansi,
         Machine, //
     };
     use crate::buildroot::Defconfig;
+
+    #[test]
+    fn colours_are_stripped() {
+        assert_eq!(
+            strip_ansi("crw-rw---- 1 root mymap \u{1b}[1;35m/dev/mymap\u{1b}[m\n"),
+            "crw-rw---- 1 root mymap /dev/mymap\n"
+        );
+    }
 
     #[test]
     fn the_typed_line_never_matches_a_marker() {
