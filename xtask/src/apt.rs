@@ -32,6 +32,17 @@ impl PrivateApt {
     /// Writes the configuration into `dir`: one `kind` line (`deb` or `deb-src`)
     /// per suite, `main` only, for `arch`.
     pub fn new(dir: &Path, kind: &str, arch: &str, suites: &[&str]) -> Result<PrivateApt> {
+        PrivateApt::with_components(dir, kind, arch, suites, &["main"])
+    }
+
+    /// The same with other archive components (`non-free-firmware`, ...).
+    pub fn with_components(
+        dir: &Path,
+        kind: &str,
+        arch: &str,
+        suites: &[&str],
+        components: &[&str],
+    ) -> Result<PrivateApt> {
         let _ = fs::remove_dir_all(dir);
         for sub in [
             "etc/apt/sources.list.d",
@@ -52,7 +63,12 @@ impl PrivateApt {
         };
         let sources: String = suites
             .iter()
-            .map(|suite| format!("{kind} [{options}] {mirror} {suite} main\n"))
+            .map(|suite| {
+                format!(
+                    "{kind} [{options}] {mirror} {suite} {}\n",
+                    components.join(" ")
+                )
+            })
             .collect();
         fs::write(dir.join("etc/apt/sources.list"), sources)?;
         let opts = vec![

@@ -44,6 +44,10 @@ pub enum Cmd {
     /// Measure the driver and the reference C drivers (bench/peers) on every board;
     /// results in bench/<board>.json, charts in bench/<board>.svg.
     Bench(Bench),
+    /// Build a defconfig of buildroot-ext with a real Buildroot, offline (every download
+    /// replaced by a local stand-in, each one printed), boot it in QEMU and smoke-test it;
+    /// cached by its inputs; not part of CI (a kernel takes an hour and more).
+    Buildroot(Buildroot),
 }
 
 #[derive(Args)]
@@ -161,6 +165,29 @@ pub struct Bench {
     /// differ from what the JSON gives, or a JSON file from the record's layout.
     #[arg(long, requires = "render")]
     pub check: bool,
+}
+
+#[derive(Args)]
+pub struct Buildroot {
+    /// A defconfig of buildroot-ext/configs/, e.g. raspberrypi4_defconfig.
+    #[arg(long)]
+    pub defconfig: String,
+    /// A Buildroot checkout (buildroot-ext/README.md names the commit checked).
+    #[arg(long)]
+    pub buildroot: PathBuf,
+    /// Buildroot's output directory (default: <cache>/buildroot/<defconfig without _defconfig>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write the process group id of each long `make` here while it runs
+    /// (`kill -STOP -<id>` pauses the build, `kill -CONT -<id>` resumes it).
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Run even if a run with the same inputs passed before.
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds the boot and smoke test may take.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]

@@ -359,7 +359,7 @@ fn qemu_dtb(sh: &Shell, board: &Board, kernel: &Kernel, name: &str, dir: &Path) 
 
 /// Downloads and unpacks the Debian `packages` (`what`, for messages) for
 /// `arch` once, through a private apt configuration; returns the tree.
-fn fetch_debs(sh: &Shell, arch: &str, what: &str, packages: &[&str]) -> Result<PathBuf> {
+pub(crate) fn fetch_debs(sh: &Shell, arch: &str, what: &str, packages: &[&str]) -> Result<PathBuf> {
     let key = hash_parts(packages.iter().chain([&arch]));
     let dir = cache_dir()?.join("debs").join(format!("{arch}-{key}"));
     let tree = dir.join("tree");

@@ -6,6 +6,7 @@
 mod apt;
 mod bench;
 mod board;
+mod buildroot;
 mod busybox;
 mod codegen;
 mod driver;
@@ -52,5 +53,6 @@ fn run() -> anyhow::Result<()> {
         flags::Cmd::Run(cmd) => cmd.run(&sh),
         flags::Cmd::Test(cmd) => cmd.run(&sh),
         flags::Cmd::Bench(cmd) => cmd.run(&sh),
+        flags::Cmd::Buildroot(cmd) => cmd.run(&sh),
     }
 }

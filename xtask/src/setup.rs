@@ -72,6 +72,15 @@ pub const PACKAGES: &[&str] = &[
     "lld-19",
     "llvm-19",
     "libclang-19-dev",
+    // `cargo xtask buildroot`: the host tools its stand-ins link to (the
+    // image's file systems and partitions, Buildroot's rsync of local packages;
+    // e2fsprogs is Priority: required, in every Debian root).
+    "genimage",
+    "mtools",
+    "dosfstools",
+    "fakeroot",
+    "pkgconf",
+    "rsync",
     // `cargo xtask fresh-root`: a bootstrapped Debian root, run in a sandbox.
     "debootstrap",
     "bubblewrap",

@@ -70,6 +70,12 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("ld.lld-19", "lld-19"),
     ("llvm-ar-19", "llvm-19"),
     ("llvm-objcopy-19", "llvm-19"),
+    ("genimage", "genimage"),
+    ("mcopy", "mtools"),
+    ("fatlabel", "dosfstools"),
+    ("fakeroot", "fakeroot"),
+    ("pkgconf", "pkgconf"),
+    ("rsync", "rsync"),
     ("debootstrap", "debootstrap"),
     ("bwrap", "bubblewrap"),
 ];
