@@ -123,50 +123,10 @@ impl Params {
             );
             return Err(EINVAL);
         }
-        let rings = RINGS.get();
-        if rings > uapi::MYMAP_MAX_RINGS {
-            pr_err!(
-                "rings={} refused: it must be 0 to {}\n",
-                rings,
-                uapi::MYMAP_MAX_RINGS
-            );
-            return Err(EINVAL);
-        }
-        let ring_size = RING_SIZE.get();
-        if !ring_size.is_power_of_two()
-            || (ring_size as usize) < PAGE_SIZE
-            || ring_size > uapi::MYMAP_RING_MAX_SIZE
-        {
-            pr_err!(
-                "ring_size={} refused: it must be a power of two from {} to {}\n",
-                ring_size,
-                PAGE_SIZE,
-                uapi::MYMAP_RING_MAX_SIZE
-            );
-            return Err(EINVAL);
-        }
-        let tx_rings = TX_RINGS.get();
-        if tx_rings > uapi::MYMAP_MAX_RINGS {
-            pr_err!(
-                "tx_rings={} refused: it must be 0 to {}\n",
-                tx_rings,
-                uapi::MYMAP_MAX_RINGS
-            );
-            return Err(EINVAL);
-        }
-        let tx_size = TX_SIZE.get();
-        if !tx_size.is_power_of_two()
-            || (tx_size as usize) < PAGE_SIZE
-            || tx_size > uapi::MYMAP_RING_MAX_SIZE
-        {
-            pr_err!(
-                "tx_size={} refused: it must be a power of two from {} to {}\n",
-                tx_size,
-                PAGE_SIZE,
-                uapi::MYMAP_RING_MAX_SIZE
-            );
-            return Err(EINVAL);
-        }
+        let rings = ring_count("rings", RINGS.get())?;
+        let ring_size = ring_data_size("ring_size", RING_SIZE.get())?;
+        let tx_rings = ring_count("tx_rings", TX_RINGS.get())?;
+        let tx_size = ring_data_size("tx_size", TX_SIZE.get())?;
         // Cannot overflow: `size` is at most MYMAP_MAX_SIZE, far below `usize::MAX`.
         let size = size.next_multiple_of(PAGE_SIZE);
         let gpio = Self::gpio(rings)?;
@@ -330,4 +290,35 @@ impl GpioSpec {
             edges,
         }))
     }
+}
+
+/// A count of rings of one kind (`rings=`, `tx_rings=`): 0 to `MYMAP_MAX_RINGS`.
+fn ring_count(name: &str, value: u32) -> Result<u32> {
+    if value > uapi::MYMAP_MAX_RINGS {
+        pr_err!(
+            "{}={} refused: it must be 0 to {}\n",
+            name,
+            value,
+            uapi::MYMAP_MAX_RINGS
+        );
+        return Err(EINVAL);
+    }
+    Ok(value)
+}
+
+/// A ring's data size (`ring_size=`, `tx_size=`): a power of two from a page to
+/// `MYMAP_RING_MAX_SIZE`.
+fn ring_data_size(name: &str, value: u32) -> Result<u32> {
+    if !value.is_power_of_two() || (value as usize) < PAGE_SIZE || value > uapi::MYMAP_RING_MAX_SIZE
+    {
+        pr_err!(
+            "{}={} refused: it must be a power of two from {} to {}\n",
+            name,
+            value,
+            PAGE_SIZE,
+            uapi::MYMAP_RING_MAX_SIZE
+        );
+        return Err(EINVAL);
+    }
+    Ok(value)
 }
