@@ -10,17 +10,22 @@
 //! its users switch to the kernel's:
 //!
 //! - [`MiscDeviceExt`]: the `poll` and `llseek` hooks of `MiscDevice`;
+//! - [`PollQueue`] and its [`PollTable`]: `PollCondVar` with a way to ask whether anyone
+//!   is registered (`waitqueue_active()`), so that a producer skips a wakeup for nobody;
 //! - [`VmOps`]: `vm_operations_struct` and a `vm_ops` setter for `VmaNew`;
 //! - [`read_only_param!`]: module parameters that appear in sysfs;
 //! - [`IrqWork`]: `struct irq_work`;
 //! - [`DetachedHrTimer`]: an `HrTimer` started without a handle, cancelled by its owner.
 //!
 //! Everything else the driver needs has a kernel abstraction, which it uses
-//! (`kernel::time::hrtimer` for both of its timers, `PollTable`, `VmaNew`).
+//! (`kernel::time::hrtimer` for both of its timers, `CondVar`, `VmaNew`).
 
 use core::{
     cell::UnsafeCell,
-    marker::PhantomData, //
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
 };
 use kernel::{
     bindings,
@@ -34,7 +39,10 @@ use kernel::{
     },
     mm::virt::VmaNew,
     prelude::*,
-    sync::poll::PollTable,
+    sync::{
+        rcu::synchronize_rcu,
+        LockClassKey, //
+    },
     time::hrtimer::{
         HasHrTimer,
         HrTimerCallback,
@@ -155,8 +163,121 @@ unsafe extern "C" fn poll<T: MiscDeviceExt>(
     // `poll` holds no `fdget_pos()` region, and nothing here reads or writes `f_pos`, which is
     // what `File` guards against an unlocked region elsewhere (Binder's `poll` makes the same
     // `File`).
-    let (table, file) = unsafe { (PollTable::from_raw(table), File::from_raw_file(file)) };
-    T::poll(device, file, table)
+    let file = unsafe { File::from_raw_file(file) };
+    T::poll(
+        device,
+        file,
+        PollTable {
+            table,
+            _call: PhantomData,
+        },
+    )
+}
+
+/// A wait queue for `poll()`: `kernel::sync::poll::PollCondVar` without the condition
+/// variable, plus [`PollQueue::active`].
+///
+/// `PollCondVar` keeps its `wait_queue_head` to the kernel crate, so its user cannot ask
+/// `waitqueue_active()`, and a producer that runs for every record would queue a wakeup for
+/// nobody each time (the ring's spinning consumer). Blocking `read()`s keep the kernel's
+/// `CondVar`; this queue is only for `poll()`/`epoll` registrations.
+///
+/// # Invariants
+///
+/// `head` is an initialised `wait_queue_head`, pinned for its whole life; `drop` removes
+/// every `poll`/`epoll` entry and waits an RCU grace period before the memory goes, as
+/// `PollCondVar`'s does.
+#[pin_data(PinnedDrop)]
+pub(crate) struct PollQueue {
+    #[pin]
+    head: Opaque<bindings::wait_queue_head>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: a `wait_queue_head` is used from any thread: every change of it is under its own
+// spinlock, and `active` is the one lockless read, a marked one.
+unsafe impl Send for PollQueue {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for PollQueue {}
+
+impl PollQueue {
+    /// A new, empty queue; `name` and `key` are its lock's, for lockdep.
+    pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
+        pin_init!(Self {
+            _pin: PhantomPinned,
+            // SAFETY: `slot` is valid while the closure runs; `name` and `key` are `'static`.
+            head <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__init_waitqueue_head(slot, name.as_char_ptr(), key.as_ptr())
+            }),
+        })
+    }
+
+    /// `waitqueue_active()`: whether a `poll()` or `epoll` entry is registered now.
+    ///
+    /// Store buffering, as the comment on `waitqueue_active()` in `<linux/wait.h>` says: the
+    /// waiter adds its entry ([`PollTable::register`]) and then, after a full barrier, looks
+    /// at the condition; the caller stores the condition and then, after a full barrier,
+    /// calls this. One of the two sees the other's store.
+    pub(crate) fn active(&self) -> bool {
+        let head = self.head.get();
+        // SAFETY: `head` is initialised and pinned (type invariant). `list_empty()` is a
+        // `READ_ONCE()` of `head.next`, which `list_add()` and `list_del()` write with
+        // `WRITE_ONCE()` under the queue's lock; a volatile read is that marked load. Only the
+        // address is compared, nothing is dereferenced.
+        let (next, empty) = unsafe {
+            (
+                core::ptr::read_volatile(&raw const (*head).head.next),
+                &raw mut (*head).head,
+            )
+        };
+        next != empty
+    }
+
+    /// `wake_up_all()`: wakes every entry. Any context but NMI: it takes the queue's
+    /// spinlock with interrupts disabled.
+    pub(crate) fn wake_all(&self) {
+        // SAFETY: `head` is initialised and pinned (type invariant).
+        unsafe {
+            bindings::__wake_up(
+                self.head.get(),
+                bindings::TASK_NORMAL,
+                0,
+                core::ptr::null_mut(),
+            )
+        };
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for PollQueue {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `head` is initialised (type invariant). Every `poll`/`epoll` entry is taken
+        // off the queue, as `PollCondVar`'s drop does.
+        unsafe { bindings::__wake_up_pollfree(self.head.get()) };
+        // An `epoll` item may still be looking at the queue under RCU: wait for it.
+        synchronize_rcu();
+    }
+}
+
+/// The `poll_table` of an `f_op->poll` call in progress ([`MiscDeviceExt::poll`]): the
+/// kernel's `PollTable`, for a [`PollQueue`].
+pub(crate) struct PollTable<'a> {
+    /// Null, or valid for the call.
+    table: *mut bindings::poll_table_struct,
+    _call: PhantomData<&'a bindings::poll_table_struct>,
+}
+
+impl PollTable<'_> {
+    /// `poll_wait()`: registers `file`'s caller on `queue`. A `poll()` implementation then
+    /// issues a full barrier before it reads the state it reports (see
+    /// [`PollQueue::active`]).
+    pub(crate) fn register(&self, file: &File, queue: &PollQueue) {
+        // SAFETY: `file` and `self.table` (null, or valid) are valid for this `f_op->poll`
+        // call. `queue` is pinned and outlives every entry made here: its drop removes them
+        // all and waits an RCU grace period before its memory goes (type invariant).
+        unsafe { bindings::poll_wait(file.as_ptr(), queue.head.get(), self.table) }
+    }
 }
 
 /// An `llseek` call in progress: only the `f_op->llseek` trampoline makes one.

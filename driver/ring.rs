@@ -26,7 +26,12 @@
 //! consumer position, a consumer stores its position then loads `len`, and
 //! only a full barrier on both sides keeps them from both reading the old
 //! value and losing the wakeup (`finish`'s value-returning `cmpxchg`, as BPF's
-//! `xchg`; `smp_mb()` in [`Ring::at_consumer_now`]). The protocol is model
+//! `xchg`; `smp_mb()` in [`Ring::at_consumer_now`]). Whether anyone waits is
+//! the same pattern once more: a waiter registers (a `poll()` entry, or a
+//! blocking `read()` counted in `read_waiters`) before that barrier, and the
+//! producer looks for one after its `cmpxchg`, so a wakeup is queued only when
+//! someone may sleep ([`Ring::wake`]; BPF queues its `irq_work` whether or not
+//! anyone waits). The protocol is model
 //! checked in `driver/model/` (`mymap-ring-model`, loom): a change to the
 //! orderings or to the space rule here is made there too.
 //!
@@ -46,7 +51,7 @@ use core::ptr::NonNull;
 use kernel::{
     bindings, impl_has_hr_timer,
     iov::IovIterDest,
-    new_mutex, new_poll_condvar, new_spinlock_irq,
+    new_condvar, new_mutex, new_spinlock_irq,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
@@ -61,8 +66,8 @@ use kernel::{
             Atomic,
         },
         barrier::smp_mb,
-        poll::PollCondVar,
         Arc,
+        CondVar,
         Mutex,
         SpinLockIrq, //
     },
@@ -84,7 +89,8 @@ use crate::{
     kernel_gaps::{
         DetachedHrTimer,
         IrqWork,
-        IrqWorkItem, //
+        IrqWorkItem,
+        PollQueue, //
     },
     mapping::PageSource,
     ratelimit::pr_err_ratelimited,
@@ -196,9 +202,14 @@ pub(crate) struct Ring {
     /// callers' checks.
     #[pin]
     lock: SpinLockIrq<Produce>,
-    /// Woken (from `work`) for `poll()` and blocked `read()`s.
+    /// Woken (from `work`) for blocked `read()`s, and by a `read()` for the others.
     #[pin]
-    wait: PollCondVar,
+    readers: CondVar,
+    /// `read()` calls that may block, from before their first look until they return.
+    read_waiters: Atomic<u32>,
+    /// Woken (from `work`) for `poll()` and `epoll`.
+    #[pin]
+    poll: PollQueue,
     /// Wakes the waiters ([`IrqWorkItem::run`]): a producer may run where `wake_up` may not.
     #[pin]
     work: IrqWork<Ring>,
@@ -240,6 +251,22 @@ pub(crate) struct Reservation<'a> {
     done: bool,
 }
 
+/// A `read()` that may block, counted in `Ring::read_waiters` while it lives.
+struct ReadWaiter<'a>(&'a Atomic<u32>);
+
+impl<'a> ReadWaiter<'a> {
+    fn new(count: &'a Atomic<u32>) -> Self {
+        count.add(1, Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for ReadWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 impl Ring {
     /// Allocates ring `index` of `rings` with `data_size` bytes of data.
     pub(crate) fn new(index: u32, rings: u32, data_size: u32) -> Result<Arc<Self>> {
@@ -269,7 +296,9 @@ impl Ring {
                     },
                     "mymap::Ring::lock"
                 ),
-                wait <- new_poll_condvar!("mymap::Ring::wait"),
+                readers <- new_condvar!("mymap::Ring::readers"),
+                read_waiters: Atomic::new(0),
+                poll <- PollQueue::new(c"mymap::Ring::poll", kernel::static_lock_class!()),
                 work <- IrqWork::new(),
                 latency <- HrTimer::new(),
                 latency_armed: Atomic::new(0),
@@ -551,9 +580,19 @@ impl Ring {
         self.start_detached(Delta::from_nanos(ns as i64));
     }
 
-    /// Queues the wakeup. Safe in any context: the `irq_work` does the `wake_up`.
+    /// Queues the wakeup, if anyone may be waiting: a `poll()`/`epoll` entry or a blocking
+    /// `read()`. Safe in any context: the `irq_work` does the `wake_up`.
+    ///
+    /// Store buffering: every caller has a full barrier between what a waiter looks at and
+    /// these loads (`finish`'s `cmpxchg`; the `smp_mb()` of `at_consumer_now` in the others),
+    /// and a waiter registers before its own full barrier and look (`poll()`: the entry, then
+    /// `at_consumer_now`; `read()`: `read_waiters`, then the `smp_mb()` of its loop). So a
+    /// waiter that missed the record is seen here. A spinning consumer, with no entry and no
+    /// `read()`, costs the producer nothing.
     fn wake(&self) {
-        self.work.queue();
+        if self.read_waiters.load(Relaxed) != 0 || self.poll.active() {
+            self.work.queue();
+        }
     }
 
     /// The `len` word of the record (or WRAP word) at `offset` of the data area.
@@ -637,8 +676,8 @@ impl Ring {
     }
 
     /// The wait queue of `poll()`.
-    pub(crate) fn poll_wait(&self) -> &PollCondVar {
-        &self.wait
+    pub(crate) fn poll_queue(&self) -> &PollQueue {
+        &self.poll
     }
 
     /// Takes the consumer claim; `EBUSY` if another file holds it.
@@ -717,11 +756,14 @@ impl Ring {
     /// `read()`: moves the next record (header and payload) to `iov`; see the header's
     /// contract. Blocks unless `nonblock`, interruptibly, holding no lock while asleep.
     pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+        // Counted before the first look (see `wake`), uncounted when this returns.
+        let _waiter = (!nonblock).then(|| ReadWaiter::new(&self.read_waiters));
         let mut produce = self.lock.lock();
         let (cons, offset, len) = loop {
             if !produce.reading {
                 // Store buffering, as in `at_consumer_now`: this file's last release of the
-                // consumer position comes before the load of `len` in `at_consumer`.
+                // consumer position, and its count in `read_waiters`, come before the load of
+                // `len` in `at_consumer`.
                 smp_mb(Full);
                 let cons = self.consumer_pos();
                 match self.at_consumer(cons, produce.pos) {
@@ -741,7 +783,7 @@ impl Ring {
             if nonblock {
                 return Err(EAGAIN);
             }
-            if self.wait.wait_interruptible(&mut produce) {
+            if self.readers.wait_interruptible(&mut produce) {
                 return Err(ERESTARTSYS);
             }
         };
@@ -761,7 +803,7 @@ impl Ring {
         }
         self.lock.lock().reading = false;
         // The other readers wait for `reading` to clear.
-        self.wait.notify_all();
+        self.readers.notify_all();
         if done != want {
             return Err(EFAULT);
         }
@@ -923,7 +965,8 @@ unsafe impl IrqWorkItem for Ring {
         // on the wait queue, so this wakeup cannot be lost.
         drop(self.lock.lock());
         self.counters.wakeups.add(1, Relaxed);
-        self.wait.notify_all();
+        self.readers.notify_all();
+        self.poll.wake_all();
     }
 }
 

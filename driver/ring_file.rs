@@ -36,7 +36,6 @@ use kernel::{
         SeqFile, //
     },
     sync::{
-        poll::PollTable,
         Arc,
         ArcBorrow, //
     },
@@ -51,7 +50,10 @@ use kernel::{
 };
 
 use crate::{
-    kernel_gaps::MiscDeviceExt,
+    kernel_gaps::{
+        MiscDeviceExt,
+        PollTable, //
+    },
     mapping, producers,
     ring::{
         AtConsumer,
@@ -257,7 +259,7 @@ impl MiscDeviceExt for RingFile {
     fn poll(ring: ArcBorrow<'_, Ring>, file: &File, table: PollTable<'_>) -> u32 {
         // Registered first: `at_consumer_now` orders this (and the consumer's position) before
         // its loads with a full barrier, against the commit's (store buffering).
-        table.register_wait(file, ring.poll_wait());
+        table.register(file, ring.poll_queue());
         match ring.at_consumer_now() {
             AtConsumer::Empty | AtConsumer::Busy => 0,
             AtConsumer::Skip { .. } | AtConsumer::Record { .. } => {

@@ -39,7 +39,7 @@
 //! only moves forward.
 
 use kernel::{
-    new_mutex, new_poll_condvar, new_spinlock_irq,
+    new_mutex, new_spinlock_irq,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
@@ -52,7 +52,6 @@ use kernel::{
             },
             Atomic,
         },
-        poll::PollCondVar,
         Arc,
         Mutex,
         SpinLockIrq, //
@@ -62,7 +61,8 @@ use kernel::{
 use crate::{
     kernel_gaps::{
         IrqWork,
-        IrqWorkItem, //
+        IrqWorkItem,
+        PollQueue, //
     },
     mapping::PageSource,
     ring::{
@@ -177,7 +177,7 @@ pub(crate) struct TxRing {
     lock: SpinLockIrq<Drain>,
     /// Woken (from `work`) for writers waiting in `poll()`.
     #[pin]
-    wait: PollCondVar,
+    wait: PollQueue,
     /// Wakes the writers: a drain may run where `wake_up` may not.
     #[pin]
     work: IrqWork<TxRing>,
@@ -233,7 +233,7 @@ impl TxRing {
                     },
                     "mymap::TxRing::lock"
                 ),
-                wait <- new_poll_condvar!("mymap::TxRing::wait"),
+                wait <- PollQueue::new(c"mymap::TxRing::wait", kernel::static_lock_class!()),
                 work <- IrqWork::new(),
                 cons_hint: Atomic::new(0),
                 counters: Counters {
@@ -556,7 +556,7 @@ impl TxRing {
     }
 
     /// The wait queue of `poll()`.
-    pub(crate) fn poll_wait(&self) -> &PollCondVar {
+    pub(crate) fn poll_queue(&self) -> &PollQueue {
         &self.wait
     }
 
@@ -613,7 +613,7 @@ unsafe impl IrqWorkItem for TxRing {
 
     /// Wakes the writers waiting in `poll()`.
     fn run(&self) {
-        self.wait.notify_all();
+        self.wait.wake_all();
     }
 }
 

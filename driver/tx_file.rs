@@ -27,7 +27,6 @@ use kernel::{
         SeqFile, //
     },
     sync::{
-        poll::PollTable,
         Arc,
         ArcBorrow, //
     },
@@ -39,7 +38,10 @@ use kernel::{
 };
 
 use crate::{
-    kernel_gaps::MiscDeviceExt,
+    kernel_gaps::{
+        MiscDeviceExt,
+        PollTable, //
+    },
     mapping,
     tx::{
         Space,
@@ -240,7 +242,7 @@ impl MiscDeviceExt for TxFile {
         // Registered first: a drain stores the consumer position, then wakes the queue under
         // its lock; registering takes that lock, so either the wakeup finds this file queued,
         // or the look below comes after the lock and sees the new position.
-        table.register_wait(file, ring.poll_wait());
+        table.register(file, ring.poll_queue());
         match ring.space() {
             Space::Free(free) if free >= ring.writable_at() => {
                 bindings::POLLOUT | bindings::POLLWRNORM

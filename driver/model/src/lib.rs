@@ -90,6 +90,10 @@ pub struct Protocol {
     /// previous call) is ordered before the load, as `poll`'s barrier orders the mapped
     /// consumer's. Not in the NEW protocol as specified: see `read_*` in tests/.
     pub read_barrier: bool,
+    /// `wake` queues a wakeup only if a waiter is registered (a `poll` entry, or a `read`
+    /// that may block, counted before its barrier), loaded after `finish`'s barrier. Without:
+    /// every wakeup that is due is queued.
+    pub wake_if_waiting: bool,
 }
 
 impl Protocol {
@@ -99,12 +103,14 @@ impl Protocol {
         full_barriers: false,
         pending_pos: false,
         read_barrier: false,
+        wake_if_waiting: false,
     };
     /// The driver's protocol (driver/ring.rs).
     pub const NEW: Self = Self {
         full_barriers: true,
         pending_pos: true,
         read_barrier: true,
+        wake_if_waiting: true,
     };
 }
 
@@ -156,6 +162,11 @@ pub struct Ring {
     /// `Ring::wait`: the wait queue, as the number of `wake_up`s so far; its lock is the
     /// wait queue's.
     wait: Mutex<u64>,
+    /// `Ring::poll`'s entries (`waitqueue_active()`): added and removed under `wait`'s
+    /// lock, loaded without it.
+    poll_entries: AtomicU32,
+    /// `Ring::read_waiters`.
+    read_waiters: AtomicU32,
     /// What happened, when tracing (`Ring::traced`).
     trace: Option<std::sync::Mutex<String>>,
 }
@@ -207,6 +218,8 @@ impl Ring {
             pos_hint: AtomicU32::new(0),
             lock: Mutex::new(Produce::default()),
             wait: Mutex::new(0),
+            poll_entries: AtomicU32::new(0),
+            read_waiters: AtomicU32::new(0),
             trace: None,
         }
     }
@@ -402,6 +415,16 @@ impl Ring {
     /// producer lock, then `wake_up` (the wait queue's lock, every waiter woken: a new
     /// generation).
     fn wake(&self) {
+        if self.proto.wake_if_waiting {
+            // After the caller's full barrier (store buffering with `poll`'s registration
+            // and `read`'s count, each before its own barrier).
+            let entries = self.poll_entries.load(Relaxed);
+            let readers = self.read_waiters.load(Relaxed);
+            self.note(|| format!("wake: {entries} poll entries, {readers} readers"));
+            if entries == 0 && readers == 0 {
+                return;
+            }
+        }
         drop(self.lock.lock().unwrap());
         let mut g = self.wait.lock().unwrap();
         *g += 1;
@@ -425,7 +448,12 @@ impl Ring {
 
     /// `poll` of driver/ring_file.rs: register on the wait queue, then `readable`.
     pub fn poll(&self) -> Wait {
-        let g = *self.wait.lock().unwrap();
+        let g = {
+            let g = self.wait.lock().unwrap();
+            // `poll_wait()`: the entry goes on the list under the queue's lock.
+            self.poll_entries.fetch_add(1, Relaxed);
+            *g
+        };
         self.note(|| format!("poll: registered at generation {g}"));
         if self.proto.full_barriers {
             // smp_mb(): the registration and the consumer's release of its position before
@@ -435,6 +463,9 @@ impl Ring {
         let readable = self.readable();
         self.note(|| format!("poll: readable = {readable}"));
         if readable {
+            // poll(2) returns at once, and its entry goes (`poll_freewait()`).
+            let _g = self.wait.lock().unwrap();
+            self.poll_entries.fetch_sub(1, Relaxed);
             Wait::Ready
         } else {
             Wait::Sleeps(g)
@@ -447,6 +478,8 @@ impl Ring {
     /// driver does. (The driver's `reading` flag, which makes readers take turns, is left
     /// out: the model has one reader.)
     pub fn read(&self) -> Result<Seen, Wait> {
+        // `ReadWaiter`: counted before the first look; a sleeping reader stays counted.
+        self.read_waiters.fetch_add(1, Relaxed);
         let (cons, offset, word) = {
             let produce = self.lock.lock().unwrap();
             loop {
@@ -481,6 +514,7 @@ impl Ring {
         };
         let seen = self.record_at(offset, word);
         self.release(cons.wrapping_add(record_size(word)));
+        self.read_waiters.fetch_sub(1, Relaxed);
         Ok(seen)
     }
 
@@ -558,6 +592,11 @@ impl Ring {
     /// Records dropped so far.
     pub fn dropped(&self) -> u64 {
         self.lock.lock().unwrap().dropped
+    }
+
+    /// The `wake_up`s so far.
+    pub fn wakeups(&self) -> u64 {
+        *self.wait.lock().unwrap()
     }
 
     /// The producer position, as the producers know it.

@@ -121,6 +121,41 @@ fn new_orderings_never_lose_a_wakeup() {
     check(None, || caught_up_consumer(Ring::new(Protocol::NEW), true));
 }
 
+/// A consumer that never sleeps (it consumes, and neither polls nor reads): the producer
+/// commits at the caught-up consumer, which is due a wakeup under CAUGHT_UP, and queues
+/// none, because nobody is registered (`wake_if_waiting`). Without the check it queues one.
+fn spinning_consumer(proto: Protocol) -> u64 {
+    let ring = Arc::new(Ring::new(proto));
+    let p = {
+        let ring = ring.clone();
+        spawn("producer", move || assert!(produce(&ring, 8)))
+    };
+    let c = {
+        let ring = ring.clone();
+        spawn("consumer", move || Consumer::at(0).consume(&ring))
+    };
+    p.join().unwrap();
+    c.join().unwrap();
+    ring.wakeups()
+}
+
+#[test]
+fn spinning_consumer_is_not_woken() {
+    check(None, || assert_eq!(spinning_consumer(Protocol::NEW), 0));
+}
+
+#[test]
+#[should_panic(expected = "woken")]
+fn spinning_consumer_is_woken_without_the_check() {
+    check(None, || {
+        let proto = Protocol {
+            wake_if_waiting: false,
+            ..Protocol::NEW
+        };
+        assert_eq!(spinning_consumer(proto), 0, "woken");
+    });
+}
+
 /// A 16-byte record (40 bytes) is committed at 0. The consumer consumes two batches and
 /// polls; the producer tries an 8-byte record, which fits only behind a WRAP word at 40,
 /// at 0, once the consumer has released 40 (else it is dropped). The consumer may stop

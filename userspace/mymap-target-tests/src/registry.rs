@@ -112,6 +112,7 @@ pub fn all() -> Vec<Test> {
         "ring-wakeup-set-get" => ring_tests::wakeup_set_get, 30;
         "ring-wakeup-every" => ring_tests::wakeup_every, 60;
         "ring-wakeup-caught-up" => ring_tests::wakeup_caught_up, 60;
+        "ring-wakeup-nobody-waiting" => ring_tests::wakeup_nobody_waiting, 60;
         "ring-wakeup-watermark" => ring_tests::wakeup_watermark, 60;
         "ring-timer" => ring_tests::timer_producer, 60;
         "ring-producer-arguments" => ring_tests::producer_arguments, 30;

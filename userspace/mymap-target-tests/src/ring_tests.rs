@@ -1050,6 +1050,47 @@ pub fn wakeup_every() -> TestResult {
     result
 }
 
+/// A wakeup is queued only when someone may wait: under EVERY, records taken by a mapped
+/// consumer that neither polls nor reads (a spinning one) leave the wakeups counter where
+/// it was; the same records with an epoll registration (a waiter that stays registered)
+/// move it.
+pub fn wakeup_nobody_waiting() -> TestResult {
+    let mut ring = ring::quiet(RING)?;
+    ring::set_wakeup(&ring.file, MYMAP_WAKEUP_EVERY, 0, 0)
+        .map_err(|e| format!("SET_WAKEUP EVERY: {}", errname(e)))?;
+    let result = (|| {
+        let records = 20;
+        let mut out = Vec::new();
+        let mut one_by_one = |ring: &mut Ring| -> Result<u64, String> {
+            let before = ring::settled_stats(&ring.file)?;
+            for _ in 0..records {
+                ring::inject(&ring.file, 1, 8)?;
+                ring.drain(&mut out)?;
+            }
+            Ok(ring::settled_stats(&ring.file)?.wakeups - before.wakeups)
+        };
+        let spinning = one_by_one(&mut ring)?;
+        check!(
+            spinning == 0,
+            "EVERY: {records} records with nobody registered made {spinning} wakeups, want 0"
+        );
+        let ep = Epoll::new().map_err(errname)?;
+        ep.add(&ring.file, libc::EPOLLIN as u32).map_err(errname)?;
+        let registered = one_by_one(&mut ring)?;
+        check!(
+            registered >= 1,
+            "EVERY: {records} records with an epoll registration made no wakeup"
+        );
+        println!(
+            "MYMAP-NOTE: ring-wakeup-nobody-waiting: {records} records made {spinning} wakeups \
+             with nobody registered, {registered} with an epoll registration"
+        );
+        Ok(())
+    })();
+    ring::set_wakeup(&ring.file, MYMAP_WAKEUP_CAUGHT_UP, 0, 0).map_err(errname)?;
+    result
+}
+
 /// CAUGHT_UP: the first record after the consumer read everything wakes it; while
 /// it is behind, records wake nobody; a burst from caught up is exactly one wakeup.
 ///

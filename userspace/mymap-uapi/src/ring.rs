@@ -650,6 +650,24 @@ impl RingMap {
         };
         Ok(epoll.add(&*ioctls.file, event)?)
     }
+
+    /// Waits with `poll(2)` until the claimed file is readable (a record waits) or reports
+    /// an error, for at most `timeout`, and returns its events (none: the time ran out).
+    ///
+    /// poll(2) is on the ring's wait queue for the call only, so between waits the driver
+    /// sees nobody waiting and its producers queue no wakeup (`mymap.h`, "Wakeups"); a file
+    /// in an epoll set ([`RingMap::register`]) stays on the queue, and is woken whenever a
+    /// wakeup is due. Nothing wakes a simulated ring: the call sleeps out `timeout`.
+    pub fn poll(&self, timeout: nix::poll::PollTimeout) -> io::Result<nix::poll::PollFlags> {
+        use nix::poll::{poll, PollFd, PollFlags};
+        let Some(ioctls) = &self.file else {
+            poll(&mut [], timeout)?;
+            return Ok(PollFlags::empty());
+        };
+        let mut fds = [PollFd::new(ioctls.file.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, timeout)?;
+        Ok(fds[0].revents().unwrap_or(PollFlags::empty()))
+    }
 }
 
 /// Checks a ring's geometry as `MYMAP_RING_IOC_INFO` gives it, and returns the page size

@@ -37,8 +37,8 @@ pub enum Call {
     Timer,
     /// The `MYMAP_RING_IOC_INJECT` ioctl.
     Inject,
-    /// `epoll_create1(2)`, `epoll_ctl(2)` or `epoll_wait(2)` on a ring.
-    Epoll,
+    /// `poll(2)` on a ring.
+    Poll,
 }
 
 impl fmt::Display for Call {
@@ -56,7 +56,7 @@ impl fmt::Display for Call {
             Call::GetWakeup => "ioctl MYMAP_RING_IOC_GET_WAKEUP",
             Call::Timer => "ioctl MYMAP_RING_IOC_TIMER",
             Call::Inject => "ioctl MYMAP_RING_IOC_INJECT",
-            Call::Epoll => "epoll",
+            Call::Poll => "poll",
         })
     }
 }

@@ -10,7 +10,7 @@
 //! shared memory instead of lending references to it.
 //!
 //! A ring streams records from kernel producers to one consumer: a [`Ring`]
-//! claims and maps it, waits with epoll and lends each [`Record`]'s payload
+//! claims and maps it, waits with poll(2) and lends each [`Record`]'s payload
 //! in place; a [`RingControl`] reads its statistics and drives its built-in
 //! producers.
 //!

@@ -17,8 +17,7 @@ use mymap_uapi::{
     Entry, Fault, OpenError, OpenStep, OpenedRing, RingIoctls, RingMap, MYMAP_WAKEUP_CAUGHT_UP,
     MYMAP_WAKEUP_EVERY, MYMAP_WAKEUP_WATERMARK,
 };
-use nix::errno::Errno;
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::poll::{PollFlags, PollTimeout};
 
 use crate::device::Result;
 use crate::error::{Call, Error};
@@ -548,7 +547,6 @@ impl Consumer {
 pub struct Ring {
     consumer: Consumer,
     control: RingControl,
-    epoll: Epoll,
     skipped_at_open: u32,
 }
 
@@ -574,10 +572,6 @@ impl Ring {
             path: path.into(),
             info: info.into(),
         };
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
-            .map_err(|err| Error::from_io(path, Call::Epoll, err.into()))?;
-        map.register(&epoll, EpollEvent::new(EpollFlags::EPOLLIN, 0))
-            .map_err(|err| Error::from_io(path, Call::Epoll, err))?;
         map.load_producer();
         let skipped_at_open = if map.pending().is_err() || map.consumer_pos() % 8 != 0 {
             map.skip_to_producer()
@@ -587,7 +581,6 @@ impl Ring {
         Ok(Ring {
             consumer: Consumer::new(map, path.into()),
             control,
-            epoll,
             skipped_at_open,
         })
     }
@@ -633,13 +626,9 @@ impl Ring {
             path: path.into(),
             info,
         };
-        // An epoll set with nothing in it: a wait finds records without it, or times out.
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
-            .map_err(|err| Error::from_io(path, Call::Epoll, err.into()))?;
         let ring = Ring {
             consumer: Consumer::new(map, path.into()),
             control,
-            epoll,
             skipped_at_open: 0,
         };
         Ok((ring, producer))
@@ -744,9 +733,11 @@ impl Ring {
     }
 
     /// Waits until a record is waiting, for at most `timeout` (`None`: as long as it
-    /// takes), with `epoll_wait(2)` on the ring. Returns whether one is.
+    /// takes), with `poll(2)` on the ring. Returns whether one is.
     ///
-    /// How soon the driver wakes a waiting consumer is the ring's [`Wakeup`] policy;
+    /// The ring's wait queue holds this consumer only while it waits here, so while it
+    /// consumes, the driver's producers skip the wakeups nobody needs (`mymap.h`,
+    /// "Wakeups"). How soon the driver wakes a waiting consumer is the ring's [`Wakeup`] policy;
     /// signals do not end the wait early. [`Error::Corrupt`] with [`Fault::Rejected`] if the
     /// driver rejects the position in page 0 (`EPOLLERR`): waiting again would not help.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
@@ -758,32 +749,33 @@ impl Ring {
             return Ok(true);
         }
         let end = timeout.map(|timeout| Instant::now() + timeout);
-        let mut events = [EpollEvent::empty()];
         loop {
             let left = end.map(|end| end.saturating_duration_since(Instant::now()));
-            match self.epoll.wait(&mut events, epoll_timeout(left)) {
-                Err(Errno::EINTR) => continue,
-                Err(err) => return Err(Error::from_io(self.path(), Call::Epoll, err.into())),
-                Ok(0) if left.is_some_and(|left| !left.is_zero()) => continue,
-                Ok(ready) if ready > 0 && events[0].events().contains(EpollFlags::EPOLLERR) => {
+            match map.poll(poll_timeout(left)) {
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(Error::from_io(self.path(), Call::Poll, err)),
+                Ok(events) if events.contains(PollFlags::POLLERR) => {
                     return Err(self.consumer.corrupt(Fault::Rejected {
                         released: map.consumer_pos(),
                     }));
                 }
-                Ok(ready) => return Ok(ready > 0),
+                Ok(events) if events.is_empty() && left.is_some_and(|left| !left.is_zero()) => {
+                    continue
+                }
+                Ok(events) => return Ok(!events.is_empty()),
             }
         }
     }
 }
 
-/// `left` as an epoll timeout: whole milliseconds rounded up (a short wait must not
+/// `left` as a poll timeout: whole milliseconds rounded up (a short wait must not
 /// become a busy loop), capped at the largest the call takes; `None` waits forever.
-fn epoll_timeout(left: Option<Duration>) -> EpollTimeout {
+fn poll_timeout(left: Option<Duration>) -> PollTimeout {
     match left {
-        None => EpollTimeout::NONE,
+        None => PollTimeout::NONE,
         Some(left) => {
             let ms = left.as_nanos().div_ceil(1_000_000);
-            EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
         }
     }
 }
@@ -1152,16 +1144,16 @@ mod tests {
     }
 
     #[test]
-    fn epoll_timeouts_round_up() {
-        assert_eq!(epoll_timeout(None), EpollTimeout::NONE);
-        assert_eq!(epoll_timeout(Some(Duration::ZERO)), EpollTimeout::ZERO);
+    fn poll_timeouts_round_up() {
+        assert_eq!(poll_timeout(None), PollTimeout::NONE);
+        assert_eq!(poll_timeout(Some(Duration::ZERO)), PollTimeout::ZERO);
         assert_eq!(
-            epoll_timeout(Some(Duration::from_micros(1))),
-            EpollTimeout::from(1u8)
+            poll_timeout(Some(Duration::from_micros(1))),
+            PollTimeout::from(1u8)
         );
         assert_eq!(
-            epoll_timeout(Some(Duration::from_secs(u64::MAX))),
-            EpollTimeout::MAX
+            poll_timeout(Some(Duration::from_secs(u64::MAX))),
+            PollTimeout::MAX
         );
     }
 

@@ -153,7 +153,13 @@ struct mymap_info {
  * consumer), and EPOLLERR at a corrupted position (see above). How often a
  * waiting consumer is woken is the ring's wakeup policy
  * (MYMAP_RING_IOC_SET_WAKEUP). Wakeups are always deferred to an irq_work,
- * so producers may run in any context.
+ * so producers may run in any context. A wakeup the policy asks for is
+ * queued only while someone waits: a poll() in progress, a file in an epoll
+ * set (for as long as it is there), or a blocking read(). A consumer that
+ * spins on the mapping costs the producers no wakeups; one that sleeps
+ * registers first and then looks (poll() and epoll do this), so that a
+ * record committed in between is seen either by its look or by the
+ * producer's check.
  */
 
 /* Most rings one module instance registers; default and largest data sizes. */
@@ -272,8 +278,8 @@ struct mymap_ring_stats {
 	__u64 discarded;	/* Records discarded by their producer. */
 	__u64 dropped;		/* Records refused because the ring was full. */
 	__u64 wakeups;		/* Wakeups of the ring's wait queue the policy
-				 * asked for, whether or not a consumer
-				 * was waiting then. */
+				 * asked for while a waiter was registered
+				 * (see "Wakeups"). */
 	__u64 bytes;		/* Payload bytes committed. */
 	__u64 timer_period_ns;	/* The timer producer's period, 0 if stopped. */
 	__u32 timer_len;	/* The timer producer's payload bytes. */
