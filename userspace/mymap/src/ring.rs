@@ -778,7 +778,7 @@ impl Ring {
 
 /// `left` as an epoll timeout: whole milliseconds rounded up (a short wait must not
 /// become a busy loop), capped at the largest the call takes; `None` waits forever.
-fn epoll_timeout(left: Option<Duration>) -> EpollTimeout {
+pub(crate) fn epoll_timeout(left: Option<Duration>) -> EpollTimeout {
     match left {
         None => EpollTimeout::NONE,
         Some(left) => {
