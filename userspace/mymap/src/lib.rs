@@ -57,7 +57,9 @@ pub use ring::{
     record_size, ring_path, source, Injected, Record, Ring, RingControl, RingInfo, RingStats,
     SeqGaps, Wakeup, DEFAULT_RING_PATH, MAX_RINGS,
 };
-pub use tx::{tx_path, Play, Played, TxInfo, TxRing, TxStats, DEFAULT_TX_PATH};
+pub use tx::{
+    monotonic_ns, tx_path, Play, Played, TxInfo, TxRing, TxStats, DEFAULT_TX_PATH, PLAY_MAX_LINES,
+};
 
 /// The kernel's side of a simulated ring ([`Ring::simulated`]), with the `simulator`
 /// feature.

@@ -26,8 +26,24 @@ use crate::error::{Call, Error};
 use crate::info::ABI_VERSION;
 use crate::ring::{epoll_timeout, Record};
 
+/// Most lines a GPIO player's set has (`MYMAP_PLAY_MAX_LINES`): line i is bit i of
+/// [`Play::mask`].
+pub const PLAY_MAX_LINES: u32 = mymap_uapi::MYMAP_PLAY_MAX_LINES;
+
 /// The device node of tx ring 0; tx ring N is `/dev/mymap-txN` ([`tx_path`]).
 pub const DEFAULT_TX_PATH: &str = "/dev/mymap-tx0";
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds: the clock of [`Play::time_ns`] and of every
+/// record timestamp.
+pub fn monotonic_ns() -> u64 {
+    // CLOCK_MONOTONIC always exists, and starts at boot: never negative.
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|now| {
+            u64::try_from(now.tv_sec()).unwrap_or(0) * 1_000_000_000
+                + u64::try_from(now.tv_nsec()).unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
 
 /// The device node of tx ring `index`: `/dev/mymap-tx<index>`.
 pub fn tx_path(index: u32) -> PathBuf {
@@ -146,6 +162,9 @@ pub struct Play {
 }
 
 impl Play {
+    /// The payload bytes of a player record: `sizeof(struct mymap_play)`.
+    pub const PAYLOAD_LEN: u32 = core::mem::size_of::<mymap_play>() as u32;
+
     /// The record's payload, as the tx ring carries it.
     pub fn to_payload(&self) -> [u8; 16] {
         mymap_uapi::tx::play_payload(&mymap_play {
@@ -544,6 +563,13 @@ fn open_error(path: &Path, err: OpenError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_monotonic_clock_moves_forward() {
+        let before = monotonic_ns();
+        assert!(before > 0);
+        assert!(monotonic_ns() >= before);
+    }
 
     #[test]
     fn tx_paths_are_numbered() {
