@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mymap::Device;
 
 use crate::number::parse_u64;
+use crate::play::PlayArgs;
 use crate::ringctl::RingOpts;
 use crate::source::PageSpan;
 
@@ -29,6 +30,8 @@ Examples:
   mymapctl ring wakeup watermark --bytes 4096 --max-latency 5ms
   mymapctl ring inject 100000 --len 64
   mymapctl ring stop
+  mymapctl play wave.txt                     play a waveform on tx ring 0's player
+  mymapctl play --tx 1 --repeat 100 --period 1ms - < square.txt
 
 Exit status:
   0  success
@@ -71,6 +74,12 @@ pub enum Command {
     /// Control a ring (/dev/mymap-ringN): info, statistics, wakeup policy, the timer
     /// producer and the injector. Works while another process consumes the ring.
     Ring(RingOpts),
+    /// Play a waveform FILE on a tx ring's GPIO player (/dev/mymap-txN, loaded with
+    /// player=) and print each completion as it arrives: seq, line, value set, requested
+    /// offset from the start, actual minus requested, late flag. Exits 0 when every
+    /// record completed, 3 if a completion is missing after --timeout.
+    #[command(after_help = crate::play::GRAMMAR)]
+    Play(PlayArgs),
 }
 
 /// The arguments of `mymapctl write`.
@@ -163,6 +172,23 @@ mod tests {
     fn the_device_option_goes_anywhere() {
         let opts = parse(&["clear", "--device", "/dev/mymap1"]).unwrap();
         assert_eq!(opts.device, PathBuf::from("/dev/mymap1"));
+    }
+
+    #[test]
+    fn play_arguments() {
+        let opts = parse(&["play", "--tx", "1", "--repeat", "4", "--period", "2ms", "-"]).unwrap();
+        let Command::Play(args) = opts.command else {
+            panic!("not play: {opts:?}");
+        };
+        assert_eq!(args.tx, PathBuf::from("/dev/mymap-tx1"));
+        assert_eq!(args.ring, None);
+        assert_eq!(args.file, PathBuf::from("-"));
+        assert_eq!(
+            (args.repeat, args.period),
+            (4, Some(std::time::Duration::from_millis(2)))
+        );
+        assert_eq!(args.lead, std::time::Duration::from_millis(20));
+        assert!(parse(&["play"]).is_err(), "FILE is required");
     }
 
     #[test]

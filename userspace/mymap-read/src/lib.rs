@@ -21,6 +21,7 @@ pub mod hexdump;
 pub mod info;
 pub mod number;
 pub mod output;
+pub mod play;
 pub mod record;
 pub mod ringctl;
 pub mod source;

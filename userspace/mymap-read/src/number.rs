@@ -78,6 +78,20 @@ pub fn parse_ring(text: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
+/// Parses a tx ring: its number N (for /dev/mymap-txN) or the path of its node.
+pub fn parse_tx(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err("name a tx ring: its number or its /dev/mymap-txN path".into());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        let index: u32 = text
+            .parse()
+            .map_err(|_| format!("tx ring number `{text}` is too large"))?;
+        return Ok(mymap::tx_path(index));
+    }
+    Ok(PathBuf::from(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,7 +104,7 @@ fn send(p: &mut Producer, seq: u64, time_ns: u64, mask: u32, values: u32) -> Res
 }
 
 /// `MYMAP_TX_IOC_PLAY` that must succeed.
-fn control(p: &Producer, op: u32) -> Result<i32, String> {
+fn control(p: &Producer, op: u32) -> Result<u32, String> {
     tx::play(&p.file, op).map_err(|e| format!("TX_IOC_PLAY {op}: {}", errname(e)))
 }
 

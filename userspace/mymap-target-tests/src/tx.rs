@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
 //! The tx ring tests: a producer written from the contract in `mymap.h` ("Tx
-//! rings") alone, and the driver's promises about what its kernel consumer, the
-//! echo, takes: every valid record once, in order, whatever a lying producer
-//! writes around them.
+//! rings") alone, deliberately not `mymap_uapi::TxMap`, so that the driver is
+//! checked against a second, independent reading of the header (and so that the
+//! hostile tests can write what no correct producer would); the ioctls are
+//! `mymap-uapi`'s, as the ring tests' are. They check the driver's promises
+//! about what its kernel consumer, the echo, takes: every valid record once, in
+//! order, whatever a lying producer writes around them.
 //!
 //! The echo of `/dev/mymap-tx0` produces into `/dev/mymap-ring0`, read by the
 //! independent consumer of `ring.rs`. Each test record carries an id in its
@@ -16,7 +19,10 @@ use std::{
         File,
         OpenOptions, //
     },
-    os::unix::fs::MetadataExt,
+    os::{
+        fd::AsFd,
+        unix::fs::MetadataExt, //
+    },
     sync::{
         atomic::{
             AtomicBool,
@@ -34,11 +40,6 @@ use mymap_uapi::bindings::{
     mymap_tx_info,
     mymap_tx_stats,
     MYMAP_ABI_VERSION,
-    MYMAP_IOC_MAGIC,
-    MYMAP_IOC_NR_TX_INFO,
-    MYMAP_IOC_NR_TX_KICK,
-    MYMAP_IOC_NR_TX_PLAY,
-    MYMAP_IOC_NR_TX_STATS,
     MYMAP_PLAY_START,
     MYMAP_RING_BUSY,
     MYMAP_RING_DEFAULT_SIZE,
@@ -82,19 +83,6 @@ use crate::{
 /// The tx ring every test here uses, and the ring its echo produces into.
 const TX: u32 = 0;
 
-/// `_IOC_READ` of the generic ioctl encoding (arm, arm64, x86).
-const IOC_READ: u64 = 2;
-
-/// `_IOC(dir, MYMAP_IOC_MAGIC, nr, size)`.
-const fn ioc(dir: u64, nr: u32, size: usize) -> u64 {
-    (dir << 30) | ((size as u64) << 16) | ((MYMAP_IOC_MAGIC as u64) << 8) | nr as u64
-}
-
-const IOC_INFO: u64 = ioc(IOC_READ, MYMAP_IOC_NR_TX_INFO, size_of::<mymap_tx_info>());
-const IOC_STATS: u64 = ioc(IOC_READ, MYMAP_IOC_NR_TX_STATS, size_of::<mymap_tx_stats>());
-const IOC_KICK: u64 = ioc(0, MYMAP_IOC_NR_TX_KICK, 0);
-const IOC_PLAY: u64 = ioc(0, MYMAP_IOC_NR_TX_PLAY, 0);
-
 /// The node of tx ring `index`.
 pub(crate) fn node(index: u32) -> String {
     format!("/dev/mymap-tx{index}")
@@ -108,32 +96,29 @@ pub(crate) fn open_with(index: u32, write: bool) -> Result<File, i32> {
         .map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
+/// The errno of a failed `mymap-uapi` call.
+fn errno(e: std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+/// `MYMAP_TX_IOC_INFO`.
 fn info(file: &File) -> Result<mymap_tx_info, String> {
-    let mut v = mymap_tx_info::default();
-    // SAFETY: `v` is a live `mymap_tx_info`, the size `IOC_INFO` encodes.
-    unsafe { sys::ioctl_ptr(file, IOC_INFO, (&raw mut v).cast()) }
-        .map_err(|e| format!("TX_IOC_INFO: {}", errname(e)))?;
-    Ok(v)
+    mymap_uapi::tx_info(file.as_fd()).map_err(|e| format!("TX_IOC_INFO: {}", errname(errno(e))))
 }
 
+/// `MYMAP_TX_IOC_STATS`.
 pub(crate) fn stats(file: &File) -> Result<mymap_tx_stats, String> {
-    let mut v = mymap_tx_stats::default();
-    // SAFETY: `v` is a live `mymap_tx_stats`, the size `IOC_STATS` encodes.
-    unsafe { sys::ioctl_ptr(file, IOC_STATS, (&raw mut v).cast()) }
-        .map_err(|e| format!("TX_IOC_STATS: {}", errname(e)))?;
-    Ok(v)
+    mymap_uapi::tx_stats(file.as_fd()).map_err(|e| format!("TX_IOC_STATS: {}", errname(errno(e))))
 }
 
-fn kick_raw(file: &File) -> Result<i32, i32> {
-    // SAFETY: `MYMAP_TX_IOC_KICK` takes no argument: the kernel dereferences nothing.
-    unsafe { sys::ioctl_ptr(file, IOC_KICK, std::ptr::null_mut()) }
+/// `MYMAP_TX_IOC_KICK`: the records the kernel took, or the errno.
+fn kick_raw(file: &File) -> Result<u32, i32> {
+    mymap_uapi::tx_kick(file.as_fd()).map_err(errno)
 }
 
 /// `MYMAP_TX_IOC_PLAY` with operation `op`: its answer, or the errno.
-pub(crate) fn play(file: &File, op: u32) -> Result<i32, i32> {
-    // SAFETY: `MYMAP_TX_IOC_PLAY` takes its operation by value, not as a pointer: the
-    // kernel dereferences nothing.
-    unsafe { sys::ioctl_ptr(file, IOC_PLAY, op as usize as *mut libc::c_void) }
+pub(crate) fn play(file: &File, op: u32) -> Result<u32, i32> {
+    mymap_uapi::tx_play(file.as_fd(), op).map_err(errno)
 }
 
 /// The test record with id `id` and `len` payload bytes: the id, then its pattern.
@@ -258,9 +243,7 @@ impl Producer {
 
     /// `MYMAP_TX_IOC_KICK`: the records the kernel took.
     pub(crate) fn kick(&self) -> Result<u32, String> {
-        kick_raw(&self.file)
-            .map(|n| n as u32)
-            .map_err(|e| format!("TX_IOC_KICK: {}", errname(e)))
+        kick_raw(&self.file).map_err(|e| format!("TX_IOC_KICK: {}", errname(e)))
     }
 }
 
@@ -349,7 +332,8 @@ pub fn info_and_rules() -> TestResult {
         libc::ENODEV,
         "TX_IOC_PLAY without a player",
     )?;
-    expect_null_ioctl(&ro, ioc(0, 0x2f, 0), libc::ENOTTY, "an unknown tx ioctl")?;
+    // `_IO(MYMAP_IOC_MAGIC, 0x2f)`: a number the tx ioctls leave free.
+    expect_null_ioctl(&ro, 0xb72f, libc::ENOTTY, "an unknown tx ioctl")?;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
     let shared = libc::MAP_SHARED;
     let pg = |n: usize| (n * page) as i64;

@@ -84,27 +84,30 @@ const PRODUCER_DATA_SIZE: usize = core::mem::offset_of!(mymap_ring_producer, dat
 /// Byte offset of `mymap_ring_producer.max_payload`.
 const PRODUCER_MAX_PAYLOAD: usize = core::mem::offset_of!(mymap_ring_producer, max_payload);
 
-/// Which step of [`RingMap::open`] failed.
+/// Which step of [`RingMap::open`] (or [`TxMap::open`](crate::TxMap::open)) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenStep {
-    /// `open(2)` with `O_RDWR`, which claims the ring (`EBUSY` if another file holds it).
+    /// `open(2)` with `O_RDWR`, which claims the ring for its one consumer (or, on a tx
+    /// ring, its one producer): `EBUSY` if another file holds the claim.
     Open,
-    /// `MYMAP_RING_IOC_INFO`.
+    /// `MYMAP_RING_IOC_INFO` (`MYMAP_TX_IOC_INFO` on a tx ring).
     Info,
     /// The driver speaks another ABI version than this crate (`MYMAP_ABI_VERSION`); the
     /// ring was not mapped.
     Abi {
-        /// The driver's version, from `MYMAP_RING_IOC_INFO`.
+        /// The driver's version, from the INFO ioctl.
         driver: u32,
     },
-    /// `mmap(2)` of page 0 or of pages 1 and up.
+    /// `mmap(2)` of one of the ring's regions.
     Mmap,
-    /// The geometry: `MYMAP_RING_IOC_INFO` and the producer page disagree or make no
-    /// sense (the error's kind is `InvalidData`).
+    /// The geometry: the INFO ioctl and the page the kernel writes (the producer page of
+    /// a ring, the consumer page of a tx ring) disagree or make no sense (the error's
+    /// kind is `InvalidData`).
     Geometry,
 }
 
-/// A failure of [`RingMap::open`]: the step and the system error.
+/// A failure of [`RingMap::open`] or [`TxMap::open`](crate::TxMap::open): the step and
+/// the system error.
 #[derive(Debug)]
 pub struct OpenError {
     /// What was being done.
@@ -114,11 +117,11 @@ pub struct OpenError {
 }
 
 impl OpenError {
-    fn new(step: OpenStep, error: io::Error) -> Self {
+    pub(crate) fn new(step: OpenStep, error: io::Error) -> Self {
         OpenError { step, error }
     }
 
-    fn geometry(message: String) -> Self {
+    pub(crate) fn geometry(message: String) -> Self {
         Self::new(
             OpenStep::Geometry,
             io::Error::new(io::ErrorKind::InvalidData, message),
@@ -672,7 +675,7 @@ impl RingMap {
 
 /// Checks a ring's geometry as `MYMAP_RING_IOC_INFO` gives it, and returns the page size
 /// and data size as the mapping code needs them.
-fn checked_geometry(
+pub(crate) fn checked_geometry(
     page_size: u32,
     data_size: u32,
     max_payload: u32,
@@ -697,7 +700,7 @@ fn checked_geometry(
 pub use sim::{SimProducer, SimReservation, SIM_PAGE_SIZE};
 
 #[cfg(any(test, feature = "simulator"))]
-mod sim {
+pub(crate) mod sim {
     //! A userspace stand-in for the kernel's side of the contract, for tests.
 
     use super::*;

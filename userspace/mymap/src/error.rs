@@ -37,8 +37,16 @@ pub enum Call {
     Timer,
     /// The `MYMAP_RING_IOC_INJECT` ioctl.
     Inject,
-    /// `poll(2)` on a ring.
+    /// `poll(2)` on a ring or a tx ring.
     Poll,
+    /// The `MYMAP_TX_IOC_INFO` ioctl.
+    TxInfo,
+    /// The `MYMAP_TX_IOC_STATS` ioctl.
+    TxStats,
+    /// The `MYMAP_TX_IOC_KICK` ioctl.
+    Kick,
+    /// The `MYMAP_TX_IOC_PLAY` ioctl.
+    Play,
 }
 
 impl fmt::Display for Call {
@@ -57,6 +65,10 @@ impl fmt::Display for Call {
             Call::Timer => "ioctl MYMAP_RING_IOC_TIMER",
             Call::Inject => "ioctl MYMAP_RING_IOC_INJECT",
             Call::Poll => "poll",
+            Call::TxInfo => "ioctl MYMAP_TX_IOC_INFO",
+            Call::TxStats => "ioctl MYMAP_TX_IOC_STATS",
+            Call::Kick => "ioctl MYMAP_TX_IOC_KICK",
+            Call::Play => "ioctl MYMAP_TX_IOC_PLAY",
         })
     }
 }
@@ -197,6 +209,59 @@ pub enum Error {
         err: io::Error,
     },
 
+    /// The file does not answer `MYMAP_TX_IOC_INFO`, so it is not a mymap tx ring.
+    #[error(
+        "{}: not a mymap tx ring: it does not answer MYMAP_TX_IOC_INFO ({err}); \
+         pass a /dev/mymap-txN node",
+        path.display()
+    )]
+    NotTx {
+        /// The tx ring node, as the caller named it.
+        path: PathBuf,
+        /// The system error.
+        err: io::Error,
+    },
+
+    /// Another file holds the tx ring's producer claim.
+    #[error(
+        "{}: another process is producing into this tx ring (one producer at a time): stop \
+         it first ({err})",
+        path.display()
+    )]
+    TxBusy {
+        /// The tx ring node, as the caller named it.
+        path: PathBuf,
+        /// The system error.
+        err: io::Error,
+    },
+
+    /// A tx record's payload is longer than the tx ring's `max_payload`.
+    #[error(
+        "{}: a {len}-byte payload does not fit a record of this tx ring: at most {max} bytes",
+        path.display()
+    )]
+    TooLong {
+        /// The tx ring node, as the caller named it.
+        path: PathBuf,
+        /// The payload's length.
+        len: u32,
+        /// The tx ring's `max_payload`.
+        max: u32,
+    },
+
+    /// The tx ring has no GPIO player (`MYMAP_TX_IOC_PLAY` failed with `ENODEV`).
+    #[error(
+        "{}: this tx ring has no GPIO player: load mymap with player=LABEL:OFFSET[+OFFSET...] \
+         for it ({err})",
+        path.display()
+    )]
+    NoPlayer {
+        /// The tx ring node, as the caller named it.
+        path: PathBuf,
+        /// The system error.
+        err: io::Error,
+    },
+
     /// Another file holds the ring's consumer claim.
     #[error(
         "{}: another process is consuming this ring (one consumer at a time): stop it first; \
@@ -276,6 +341,8 @@ impl Error {
             (Call::RingInfo, _) if err.raw_os_error() == Some(ENOTTY) => {
                 Error::NotRing { path, err }
             }
+            (Call::TxInfo, _) if err.raw_os_error() == Some(ENOTTY) => Error::NotTx { path, err },
+            (Call::Play, _) if err.raw_os_error() == Some(ENODEV) => Error::NoPlayer { path, err },
             (Call::Timer | Call::SetWakeup | Call::Inject, _)
                 if err.raw_os_error() == Some(EINVAL) =>
             {
@@ -302,6 +369,10 @@ impl Error {
             | Error::Unaligned { path, .. }
             | Error::OutOfRange { path, .. }
             | Error::NotRing { path, .. }
+            | Error::NotTx { path, .. }
+            | Error::TxBusy { path, .. }
+            | Error::TooLong { path, .. }
+            | Error::NoPlayer { path, .. }
             | Error::Busy { path, .. }
             | Error::Refused { path, .. }
             | Error::BadRing { path, .. }
@@ -317,6 +388,9 @@ impl Error {
             | Error::PermissionDenied { err, .. }
             | Error::NotMymap { err, .. }
             | Error::NotRing { err, .. }
+            | Error::NotTx { err, .. }
+            | Error::TxBusy { err, .. }
+            | Error::NoPlayer { err, .. }
             | Error::Busy { err, .. }
             | Error::Refused { err, .. }
             | Error::Io { err, .. } => Some(err),
@@ -329,7 +403,10 @@ impl Error {
     pub fn is_invalid_argument(&self) -> bool {
         matches!(
             self,
-            Error::Unaligned { .. } | Error::OutOfRange { .. } | Error::Refused { .. }
+            Error::Unaligned { .. }
+                | Error::OutOfRange { .. }
+                | Error::Refused { .. }
+                | Error::TooLong { .. }
         )
     }
 }

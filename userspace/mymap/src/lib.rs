@@ -14,6 +14,12 @@
 //! in place; a [`RingControl`] reads its statistics and drives its built-in
 //! producers.
 //!
+//! A tx ring streams records the other way, from one producer to a kernel
+//! consumer: a [`TxRing`] claims and maps it, copies records in, waits for
+//! space and kicks the kernel; with a GPIO player on it, [`Play`] records set
+//! output lines at their times and [`Played`] completions come back through
+//! the paired ring.
+//!
 //! With the `simulator` feature, `Device::simulated` and `Ring::simulated` are a
 //! device and a ring in this process's memory, with no driver: the examples of
 //! [`Device::map`] and [`Ring::consume`] run on them.
@@ -41,6 +47,7 @@ mod info;
 mod mapping;
 mod range;
 mod ring;
+mod tx;
 
 pub use device::{Device, Result};
 pub use error::{Call, Error};
@@ -50,11 +57,19 @@ pub use ring::{
     record_size, ring_path, source, Injected, Record, Ring, RingControl, RingInfo, RingStats,
     SeqGaps, Wakeup, DEFAULT_RING_PATH, MAX_RINGS,
 };
+pub use tx::{
+    monotonic_ns, tx_path, Play, Played, TxInfo, TxRing, TxStats, DEFAULT_TX_PATH, PLAY_MAX_LINES,
+};
 
 /// The kernel's side of a simulated ring ([`Ring::simulated`]), with the `simulator`
 /// feature.
 #[cfg(feature = "simulator")]
 pub use mymap_uapi::{SimProducer, SimReservation};
+
+/// The kernel's side of a simulated tx ring ([`TxRing::simulated`]), with the `simulator`
+/// feature.
+#[cfg(feature = "simulator")]
+pub use mymap_uapi::SimTxConsumer;
 
 /// The device node of the first device.
 pub const DEFAULT_PATH: &str = "/dev/mymap";

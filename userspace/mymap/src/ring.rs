@@ -770,7 +770,7 @@ impl Ring {
 
 /// `left` as a poll timeout: whole milliseconds rounded up (a short wait must not
 /// become a busy loop), capped at the largest the call takes; `None` waits forever.
-fn poll_timeout(left: Option<Duration>) -> PollTimeout {
+pub(crate) fn poll_timeout(left: Option<Duration>) -> PollTimeout {
     match left {
         None => PollTimeout::NONE,
         Some(left) => {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 
 //! `mymapctl`: show a mymap device's info, clear its buffer, write into it,
-//! control a ring.
+//! control a ring, play a waveform on a tx ring's GPIO player.
 //!
-//! Parses the arguments and dispatches to `mymap_read::ctl`, `info` and `ringctl`.
+//! Parses the arguments and dispatches to `mymap_read::ctl`, `info`, `ringctl` and
+//! `play`.
 
 use std::io;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mymap::Device;
 use mymap_read::ctl::{self, Command, Opts};
-use mymap_read::{exit, info, ringctl};
+use mymap_read::{exit, info, play, ringctl};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
@@ -27,5 +28,6 @@ fn run(opts: &Opts) -> anyhow::Result<()> {
         Command::Clear => Ok(Device::open(&opts.device)?.clear()?),
         Command::Write(args) => ctl::write(&Device::open(&opts.device)?, args),
         Command::Ring(ring) => ringctl::run(&mut io::stdout().lock(), ring),
+        Command::Play(args) => play::run(&mut io::stdout().lock(), args),
     }
 }

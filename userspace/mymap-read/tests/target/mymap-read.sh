@@ -769,6 +769,123 @@ gpio_stream() {
 	run "$READ" --ring --count 4 --timeout 5000
 }
 
+# --- cases: the GPIO player (mymapctl play) ----------------------------------
+
+# The module parameter that gives tx ring 0 a player on lines 1 and 2 of the
+# gpio-sim chip (line 0 is the input the cases above pull): line 0 of the
+# player's set is chip line 1, line 1 is chip line 2.
+PLAYER="player=$SIM_LABEL:1+2"
+
+# sim_value LINE: the value gpio-sim shows for chip line LINE.
+sim_value() {
+	cat "${pull%/sim_gpio0/pull}/sim_gpio$1/value"
+}
+
+# with_player FUNCTION: loads the module with $PLAYER, runs FUNCTION, and loads
+# it again with its defaults whatever FUNCTION did; returns FUNCTION's verdict.
+with_player() {
+	limited rmmod mymap && limited modprobe mymap "$PLAYER" ||
+		fail "could not load the module with $PLAYER" || return 1
+	wait_until 100 test -c /dev/mymap-tx0 || fail "/dev/mymap-tx0 did not appear" || return 1
+	"$1"
+	played=$?
+	played_why=$why
+	limited rmmod mymap || fail "rmmod after playing failed" || return 1
+	limited modprobe mymap || fail "could not load the module again" || return 1
+	wait_until 100 test -c "$RING" || fail "$RING did not come back" || return 1
+	why=$played_why
+	return "$played"
+}
+
+# play_square: a 1 kHz square wave on set line 0 and a slower one on line 1,
+# from a file with comments: every record completes, in order, on the line and
+# with the value the file says, never early; the lines end as the last sets say.
+play_square() {
+	cat >"$T/wave" <<-EOF
+		# a square wave on line 0, and line 1 at half its rate
+		0ms    0 1
+		0.5ms  0 0
+		1ms    0 1   # rising again
+		1ms    1 1
+
+		1.5ms  0 0
+		2000us 0 1
+		2.5ms  1 0
+	EOF
+	run "$CTL" play "$T/wave"
+	expect_ok "mymapctl play" || return 1
+	# The header, seven completions, the summary.
+	expect_eq "$(printf '%s\n' "$out" | wc -l)" 9 "lines of output ($out)" || return 1
+	expect_eq "$(printf '%s\n' "$out" | awk 'NR > 1 && NR < 9 { print $1, $2, $3, $4 }')" \
+		"0 0 1 0.000000ms
+1 0 0 0.500000ms
+2 0 1 1.000000ms
+3 1 1 1.000000ms
+4 0 0 1.500000ms
+5 0 1 2.000000ms
+6 1 0 2.500000ms" "seq, line, value, requested offset" || return 1
+	# Never early: no delay is negative.
+	printf '%s\n' "$out" | awk 'NR > 1 && NR < 9 && $5 ~ /^-/ { bad = 1 } END { exit bad }' ||
+		fail "a record played before its time: $out" || return 1
+	case "$(printf '%s\n' "$out" | tail -n 1)" in
+		"7 records played on /dev/mymap-tx0: delay median "*) ;;
+		*) fail "summary: $out" || return 1 ;;
+	esac
+	expect_eq "$(sim_value 1) $(sim_value 2)" "1 0" "chip lines 1 and 2 after the waveform"
+}
+
+t_play_square() {
+	[ -n "${pull:-}" ] || fail "no gpio-sim chip" || return 1
+	with_player play_square
+}
+
+# play_stdin_repeat: `-` reads the waveform from stdin, --repeat plays it again
+# each --period; --quiet prints the summary only. Then a set for a line beyond
+# the player's two is refused by the driver: no completion, exit status 3, and
+# the message says why.
+play_stdin_repeat() {
+	printf '0ms 1 1\n0.25ms 1 0\n' >"$T/wave"
+	limited "$CTL" play --quiet --repeat 4 --period 500us - <"$T/wave" >"$T/out" 2>"$T/err"
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+	expect_ok "mymapctl play --repeat 4 -" || return 1
+	case "$out" in
+		"8 records played on /dev/mymap-tx0: delay median "*) ;;
+		*) fail "summary: $out" || return 1 ;;
+	esac
+	expect_eq "$(sim_value 2)" 0 "chip line 2 after the repeats" || return 1
+	printf '0ms 5 1\n' >"$T/wave"
+	run "$CTL" play --timeout 300ms "$T/wave"
+	expect_eq "$rc" 3 "exit status of a set the player refuses ($err)" || return 1
+	case "$err" in
+		"mymapctl: error: timed out after "*"waiting for 1 of 1 completions (0 arrived); the player rejected 1 records"*) ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
+t_play_stdin_repeat() {
+	[ -n "${pull:-}" ] || fail "no gpio-sim chip" || return 1
+	with_player play_stdin_repeat
+}
+
+# Bad waveforms fail before any device is opened: one line naming the line
+# number and the fix, exit status 2.
+t_play_bad_waveform() {
+	printf '# fine\n0ms 0 1\n1ms 0 2\n' >"$T/wave"
+	run "$CTL" play - <"$T/wave"
+	expect_eq "$rc" 2 "exit status" || return 1
+	expect_eq "$err" "mymapctl: error: stdin line 3: \`2\` is not a value: write 0 or 1" "stderr" ||
+		return 1
+	printf '1ms 0 1\n0.5ms 0 0\n' >"$T/wave"
+	run "$CTL" play "$T/wave"
+	expect_eq "$rc" 2 "exit status of a waveform going back" || return 1
+	case "$err" in
+		"mymapctl: error: $T/wave line 2: offset 0.5ms goes back before line 1's: sort the lines by time") ;;
+		*) fail "stderr: $err" ;;
+	esac
+}
+
 # --- cases: errors ----------------------------------------------------------
 
 t_no_device() {
@@ -859,6 +976,9 @@ case_ ring-wakeup t_ring_wakeup
 case_ ring-timer-stats t_ring_timer_stats
 case_ ring-broken-pipe t_ring_broken_pipe
 case_ ring-gpio-stream t_ring_gpio_stream
+case_ play-square t_play_square
+case_ play-stdin-repeat t_play_stdin_repeat
+case_ play-bad-waveform t_play_bad_waveform
 case_ no-device t_no_device
 case_ not-mymap t_not_mymap
 case_ bad-arguments t_bad_arguments
