@@ -5,6 +5,7 @@
 //! driver's ring against a pipe, `read()` per record and `memcpy`, on the
 //! target, as root (see README.md). `cargo xtask bench` runs it on each board.
 
+mod bpf;
 mod gpio;
 mod measure;
 mod mem;

@@ -8,7 +8,8 @@
 //!
 //! The mapped consumer measured is the `mymap` library's `Ring`, the one users
 //! ship; the ioctls go through its `RingControl`, on a read-only file that the
-//! producers' thread shares.
+//! producers' thread shares. Beside it, where the kernel has BPF, the BPF ring
+//! buffer of the same size with `aya`'s consumer (issue 20, `bpf_sides`).
 //!
 //! Every stream ends with a marker: a record of [`MARKER_LEN`] bytes that the
 //! producer puts in after its last one (retrying while the ring is full), so
@@ -64,6 +65,7 @@ use mymap_uapi::{
 };
 
 use crate::{
+    bpf,
     ring_report::{
         Latency,
         LatencyRound,
@@ -102,6 +104,8 @@ const PIPE_READ: usize = 64 << 10;
 /// the 32-bit board's PREEMPT_VOLUNTARY) kept the consumer off until it returned.
 const CONSUMER_CPU: usize = 0;
 const PRODUCER_CPU: usize = 1;
+
+mod bpf_sides;
 
 /// The throughput targets (issue 11): the ring >= 10 x the pipe and `read()`
 /// per record; its payload bytes >= 0.5 x `memcpy`.
@@ -204,11 +208,17 @@ pub fn run(cfg: &RingConfig) -> io::Result<RingReport> {
     pin_to_cpu(CONSUMER_CPU)?;
     let ctl = RingControl::open(NODE).map_err(lib)?;
     let mut claim = Claim::Mapped(mymap::Ring::open(NODE).map_err(lib)?);
+    let peer = bpf::open(ctl.geometry().data_size)?;
+    if peer.is_none() {
+        progress("no bpf() in this kernel (ENOSYS): the BPF ring buffer's sides are left out");
+    }
+    let (producer, mut consumer) = peer.unzip();
     let result = with_worker(|worker| {
         let mut ring = Ring {
             ctl: &ctl,
             claim: &mut claim,
             worker,
+            bpf: producer.as_ref().zip(consumer.as_mut()),
         };
         measure_all(&mut ring, cfg)
     })
@@ -254,7 +264,12 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
         "ring-spin",
         None,
     )?);
+    report.ratios.extend(bpf_sides::ratios(&records)?);
     report.throughput.push(records);
+    progress("8-byte records per second: ring (spinning, epoll), BPF ring buffer");
+    let tiny = bpf_sides::records_8(ring, cfg)?;
+    report.ratios.extend(bpf_sides::ratios(&tiny)?);
+    report.throughput.push(tiny);
     progress(&format!(
         "consumer alone, {SMALL}-byte records: draining a full ring, mapped and read()"
     ));
@@ -356,11 +371,13 @@ enum Claim {
 }
 
 /// The ring's control file (ioctls, from any thread), its consumer claim, and
-/// the producers' thread.
+/// the producers' thread; and the BPF ring buffer's producer (for that thread)
+/// and consumer, where the kernel has BPF.
 struct Ring<'r, 'env> {
     ctl: &'env RingControl,
     claim: &'r mut Claim,
     worker: &'r Worker<'env>,
+    bpf: Option<(&'env bpf::Producer, &'r mut bpf::Consumer)>,
 }
 
 impl Ring<'_, '_> {
@@ -835,16 +852,18 @@ fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
     let n = cfg.records;
     let capacity = ring.data_size() as usize;
     let quiet = quiet(ring.data_size());
-    let mut results = rotate(cfg.rounds, 5, |i| match i {
+    let bpf = if ring.bpf.is_some() { 2 } else { 0 };
+    let mut results = rotate(cfg.rounds, 5 + bpf, |i| match i {
         0 => ring_rate(ring, &quiet, n, SMALL, Consume::Spin),
         1 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Spin),
         2 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Epoll),
         3 => pipe_rate(ring.worker, n, SMALL, capacity),
-        _ => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Read),
+        4 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Read),
+        _ => bpf_sides::rate_round(ring, i - 5, SMALL, n),
     })?
     .into_iter();
     let mut next = || results.next().unwrap_or_default();
-    Ok(Throughput {
+    let mut t = Throughput {
         id: "records-64",
         what: "64-byte records per second",
         unit: Unit::Records,
@@ -882,7 +901,14 @@ fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
                 rounds: next(),
             },
         ],
-    })
+    };
+    if bpf > 0 {
+        for mut side in bpf_sides::rate_sides() {
+            side.rounds = next();
+            t.sides.push(side);
+        }
+    }
+    Ok(t)
 }
 
 /// A pipe's two ends, holding `capacity` bytes.

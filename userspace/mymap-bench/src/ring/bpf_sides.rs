@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+
+//! The BPF ring buffer's sides of the ring measurements (issue 20): its XDP
+//! producer run by `BPF_PROG_TEST_RUN` on the producers' thread, as mymap's
+//! injector is, and `aya`'s consumer here, spinning or in `epoll_wait`, each
+//! round checked as mymap's are (sequence, length, payload, the end marker).
+
+use std::{
+    io,
+    sync::{
+        atomic::Ordering::Relaxed,
+        Arc, //
+    },
+    thread,
+    time::{
+        Duration,
+        Instant, //
+    },
+};
+
+use mymap_uapi::bindings::MYMAP_SOURCE_INJECT;
+
+use super::{
+    first_word,
+    rotate,
+    Check,
+    Consume,
+    Flags,
+    Produced,
+    Ring,
+    CAUGHT_UP,
+    STALL, //
+};
+use crate::{
+    bpf::{
+        Len,
+        Producer,
+        Sample,
+        Wakeups, //
+    },
+    ring_report::{
+        RateRound,
+        RateSide,
+        RingRatio,
+        Throughput,
+        Unit, //
+    },
+    stats::Bound,
+    RingConfig,
+};
+
+/// mymap's rate against the BPF ring buffer's: at least as fast (issue 20).
+const BPF_TARGET: Bound = Bound::AtLeast(1.0);
+/// The payload bytes of the smallest records.
+const TINY: u32 = 8;
+
+/// The policy id a BPF side's record carries.
+fn policy(mode: Wakeups) -> &'static str {
+    match mode {
+        Wakeups::Adaptive => "bpf-default",
+        Wakeups::Sampled => "bpf-sampled",
+    }
+}
+
+impl Check {
+    /// Checks one BPF sample, as [`Check::ring`] checks one of mymap's records.
+    fn sample(&mut self, s: &Sample<'_>) {
+        self.record(
+            s.payload.len() as u32,
+            self.source,
+            s.seq,
+            first_word(s.payload),
+        );
+    }
+}
+
+/// Makes `n` records of `len` bytes with the BPF programs once the consumer is
+/// ready, then the marker (retrying while the ring is full).
+fn produce(p: &Producer, len: Len, n: u32, mode: Wakeups, flags: &Flags) -> io::Result<Produced> {
+    let run = || {
+        flags.wait_ready()?;
+        let start = Instant::now();
+        let made = p.produce(len, n.into(), mode)?;
+        let took = start.elapsed();
+        mark(p, mode)?;
+        Ok(Produced {
+            start,
+            took,
+            produced: made.produced,
+            dropped: made.dropped,
+        })
+    };
+    let result = run();
+    if result.is_err() {
+        flags.failed.store(true, Relaxed);
+    }
+    result
+}
+
+/// Puts the BPF end marker in, retrying while the ring is full.
+fn mark(p: &Producer, mode: Wakeups) -> io::Result<()> {
+    let deadline = Instant::now() + STALL;
+    while !p.mark(mode)? {
+        if Instant::now() > deadline {
+            return Err(io::Error::other(
+                "the BPF end marker found the ring full for 20 s: the consumer stopped",
+            ));
+        }
+        thread::sleep(Duration::from_micros(50));
+    }
+    Ok(())
+}
+
+/// One round of the BPF ring buffer: its producer in the producers' thread,
+/// `how` consuming here (`Consume::Spin` or `Consume::Epoll`).
+pub(super) fn bpf_rate(
+    ring: &mut Ring,
+    len: u32,
+    n: u32,
+    how: Consume,
+    mode: Wakeups,
+) -> io::Result<RateRound> {
+    let Some((producer, consumer)) = ring.bpf.as_mut() else {
+        return Err(io::Error::other("no BPF peer"));
+    };
+    let producer = *producer;
+    let size =
+        Len::of(len).ok_or_else(|| io::Error::other(format!("no BPF program for {len} B")))?;
+    if consumer.drain(|_| {})? != 0 {
+        return Err(io::Error::other(
+            "the BPF ring is not empty at the start of a round",
+        ));
+    }
+    let flags = Arc::new(Flags::default());
+    let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
+    let mut waits = 0u64;
+    let pending = ring.worker.start({
+        let flags = flags.clone();
+        move || produce(producer, size, n, mode, &flags)
+    });
+    let consumed = (|| -> io::Result<Instant> {
+        let stalled = Instant::now() + STALL;
+        flags.ready.store(true, Relaxed);
+        while !check.done {
+            if flags.failed.load(Relaxed) {
+                return Err(io::Error::other("the BPF producer failed"));
+            }
+            let got = consumer.drain(|s| check.sample(s))?;
+            if got == 0 && how == Consume::Epoll && !check.done {
+                waits += 1;
+                consumer.wait(Duration::from_millis(100))?;
+            }
+            if got == 0 && Instant::now() > stalled {
+                return Err(io::Error::other("no BPF end marker within 20 s"));
+            }
+        }
+        Ok(Instant::now())
+    })();
+    let (produced, end) = (pending.wait()?, consumed);
+    let (produced, end) = (produced?, end?);
+    check.result()?;
+    if check.delivered != produced.produced {
+        return Err(io::Error::other(format!(
+            "the BPF producer committed {} records, the consumer received {}",
+            produced.produced, check.delivered
+        )));
+    }
+    Ok(RateRound {
+        delivered: check.delivered,
+        dropped: produced.dropped,
+        elapsed_s: (end - produced.start).as_secs_f64(),
+        producer_s: Some(produced.took.as_secs_f64()),
+        wakeups: None,
+        waits: (how == Consume::Epoll).then_some(waits),
+    })
+}
+
+/// The BPF sides of a records-per-second measurement of `len`-byte records:
+/// a spinning and an epoll consumer under BPF's default wakeups.
+pub(super) fn rate_sides() -> [RateSide; 2] {
+    [
+        RateSide {
+            id: "bpf-spin",
+            label: "BPF ring buffer, spinning consumer (aya)",
+            policy: Some(policy(Wakeups::Adaptive)),
+            rounds: Vec::new(),
+        },
+        RateSide {
+            id: "bpf-epoll",
+            label: "BPF ring buffer, epoll consumer (aya)",
+            policy: Some(policy(Wakeups::Adaptive)),
+            rounds: Vec::new(),
+        },
+    ]
+}
+
+/// Runs BPF side `i` of [`rate_sides`] for one round.
+pub(super) fn rate_round(ring: &mut Ring, i: usize, len: u32, n: u32) -> io::Result<RateRound> {
+    let how = if i == 0 {
+        Consume::Spin
+    } else {
+        Consume::Epoll
+    };
+    bpf_rate(ring, len, n, how, Wakeups::Adaptive)
+}
+
+/// mymap's sides against the BPF ring buffer's of the same kind, where both
+/// were measured: the spinning consumers under each one's wakeups when the
+/// consumer caught up, and the epoll consumers.
+pub(super) fn ratios(t: &Throughput) -> io::Result<Vec<RingRatio>> {
+    [
+        ("ring-spin-caught-up", "bpf-spin"),
+        ("ring-epoll", "bpf-epoll"),
+    ]
+    .into_iter()
+    .filter(|(side, against)| t.side(side).is_some() && t.side(against).is_some())
+    .map(|(side, against)| super::rate_ratio(t, side, against, Some(BPF_TARGET)))
+    .collect()
+}
+
+/// 8-byte records per second: mymap's spinning consumer under CAUGHT_UP and
+/// its epoll consumer, against the BPF ring buffer's (where it runs).
+pub(super) fn records_8(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
+    let n = cfg.records;
+    let bpf = if ring.bpf.is_some() { 2 } else { 0 };
+    let mut results = rotate(cfg.rounds, 2 + bpf, |i| match i {
+        0 => super::ring_rate(ring, &CAUGHT_UP, n, TINY, Consume::Spin),
+        1 => super::ring_rate(ring, &CAUGHT_UP, n, TINY, Consume::Epoll),
+        _ => rate_round(ring, i - 2, TINY, n),
+    })?
+    .into_iter();
+    let mut sides = vec![
+        RateSide {
+            id: "ring-spin-caught-up",
+            label: "ring, spinning consumer, CAUGHT_UP",
+            policy: Some(CAUGHT_UP.id),
+            rounds: Vec::new(),
+        },
+        RateSide {
+            id: "ring-epoll",
+            label: "ring, epoll consumer",
+            policy: Some(CAUGHT_UP.id),
+            rounds: Vec::new(),
+        },
+    ];
+    if bpf > 0 {
+        sides.extend(rate_sides());
+    }
+    for side in &mut sides {
+        side.rounds = results.next().unwrap_or_default();
+    }
+    Ok(Throughput {
+        id: "records-8",
+        what: "8-byte records per second",
+        unit: Unit::Records,
+        len: TINY,
+        attempted: n.into(),
+        sides,
+    })
+}
