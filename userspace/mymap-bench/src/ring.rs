@@ -291,6 +291,7 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
     report
         .ratios
         .push(rate_ratio(&bytes, "ring-drain-copy", "memcpy", None)?);
+    report.ratios.extend(bpf_sides::ratios(&bytes)?);
     report.throughput.push(bytes);
     for rate in LATENCY_RATES {
         progress(&format!("latency at {rate} records/s: ring (epoll), pipe"));
@@ -538,18 +539,24 @@ impl Check {
     /// Copies the record's payload into `copy` (as long as the payloads), then
     /// checks the copy: its first word and its last byte.
     fn ring_copy(&mut self, r: &Record<'_>, copy: &mut [u8]) {
-        if len(r) != self.len {
-            self.ring(r);
+        self.copied(r.payload, r.source, r.seq, copy);
+    }
+
+    /// [`Check::ring_copy`] of a record's parts.
+    fn copied(&mut self, payload: &[u8], source: u16, seq: u64, copy: &mut [u8]) {
+        let len = payload.len() as u32;
+        if len != self.len {
+            self.record(len, source, seq, first_word(payload));
             return;
         }
-        let n = copy.len().min(r.payload.len());
-        copy[..n].copy_from_slice(&r.payload[..n]);
+        let n = copy.len().min(payload.len());
+        copy[..n].copy_from_slice(&payload[..n]);
         let first = first_word(copy);
-        if n > 8 && copy[n - 1] != r.seq as u8 {
+        if n > 8 && copy[n - 1] != seq as u8 {
             self.error
-                .get_or_insert(format!("record {}: wrong last payload byte", r.seq));
+                .get_or_insert(format!("record {seq}: wrong last payload byte"));
         }
-        self.record(len(r), r.source, r.seq, first);
+        self.record(len, source, seq, first);
         black_box(&copy);
     }
 
@@ -1047,14 +1054,16 @@ fn bytes_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
     let data_size = ring.data_size();
     let quiet = quiet(data_size);
     let (per_fill, cycles) = fills(data_size, LARGE, n);
-    let mut results = rotate(cfg.rounds, 3, |i| match i {
+    let bpf = usize::from(ring.bpf.is_some());
+    let mut results = rotate(cfg.rounds, 3 + bpf, |i| match i {
         0 => ring_rate(ring, &quiet, n, LARGE, Consume::SpinCopy),
         1 => drain_rate(ring, LARGE, per_fill, cycles, Consume::SpinCopy),
-        _ => Ok(memcpy_rate(n, LARGE, data_size as usize)),
+        2 => Ok(memcpy_rate(n, LARGE, data_size as usize)),
+        _ => bpf_sides::copy_round(ring, n),
     })?
     .into_iter();
     let mut next = || results.next().unwrap_or_default();
-    Ok(Throughput {
+    let mut t = Throughput {
         id: "bytes-4k",
         what: "payload bytes per second, 4 KiB records",
         unit: Unit::Bytes,
@@ -1080,7 +1089,14 @@ fn bytes_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
                 rounds: next(),
             },
         ],
-    })
+    };
+    if bpf > 0 {
+        t.sides.push(RateSide {
+            rounds: next(),
+            ..bpf_sides::copy_side()
+        });
+    }
+    Ok(t)
 }
 
 /// The ratio of two sides' rates, round by round.

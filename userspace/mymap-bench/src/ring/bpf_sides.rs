@@ -134,6 +134,7 @@ pub(super) fn bpf_rate(
     let flags = Arc::new(Flags::default());
     let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
     let mut waits = 0u64;
+    let mut copy = vec![0u8; len as usize];
     let pending = ring.worker.start({
         let flags = flags.clone();
         move || produce(producer, size, n, mode, &flags)
@@ -145,7 +146,11 @@ pub(super) fn bpf_rate(
             if flags.failed.load(Relaxed) {
                 return Err(io::Error::other("the BPF producer failed"));
             }
-            let got = consumer.drain(|s| check.sample(s))?;
+            let got = if how == Consume::SpinCopy {
+                consumer.drain(|s| check.copied(s.payload, check.source, s.seq, &mut copy))?
+            } else {
+                consumer.drain(|s| check.sample(s))?
+            };
             if got == 0 && how == Consume::Epoll && !check.done {
                 waits += 1;
                 consumer.wait(Duration::from_millis(100))?;
@@ -211,11 +216,30 @@ pub(super) fn ratios(t: &Throughput) -> io::Result<Vec<RingRatio>> {
     [
         ("ring-spin-caught-up", "bpf-spin"),
         ("ring-epoll", "bpf-epoll"),
+        ("ring-copy", "bpf-copy"),
     ]
     .into_iter()
     .filter(|(side, against)| t.side(side).is_some() && t.side(against).is_some())
     .map(|(side, against)| super::rate_ratio(t, side, against, Some(BPF_TARGET)))
     .collect()
+}
+
+/// The BPF side of the payload bytes per second of 4 KiB records: a spinning
+/// consumer copying each payload out, as mymap's `ring-copy`, under
+/// `BPF_RB_NO_WAKEUP` (a forced wakeup every 500 records) as mymap's is under
+/// a policy that never wakes it.
+pub(super) fn copy_side() -> RateSide {
+    RateSide {
+        id: "bpf-copy",
+        label: "BPF ring buffer, spinning consumer copying each payload out (aya)",
+        policy: Some(policy(Wakeups::Sampled)),
+        rounds: Vec::new(),
+    }
+}
+
+/// One round of [`copy_side`], `n` records.
+pub(super) fn copy_round(ring: &mut Ring, n: u32) -> io::Result<RateRound> {
+    bpf_rate(ring, super::LARGE, n, Consume::SpinCopy, Wakeups::Sampled)
 }
 
 /// 8-byte records per second: mymap's spinning consumer under CAUGHT_UP and
