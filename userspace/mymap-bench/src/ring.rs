@@ -278,6 +278,14 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
         .ratios
         .push(rate_ratio(&drain, "ring-drain", "read-drain", None)?);
     report.throughput.push(drain);
+    for len in [bpf_sides::TINY, SMALL] {
+        progress(&format!(
+            "the producer alone, {len}-byte records: ring, BPF ring buffer"
+        ));
+        let fill = bpf_sides::fill(ring, cfg, len)?;
+        report.ratios.extend(bpf_sides::ratios(&fill)?);
+        report.throughput.push(fill);
+    }
     progress(&format!(
         "payload bytes per second, {LARGE}-byte records: ring against memcpy"
     ));

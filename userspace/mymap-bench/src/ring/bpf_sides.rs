@@ -52,7 +52,7 @@ use crate::{
 /// mymap's rate against the BPF ring buffer's: at least as fast (issue 20).
 const BPF_TARGET: Bound = Bound::AtLeast(1.0);
 /// The payload bytes of the smallest records.
-const TINY: u32 = 8;
+pub(super) const TINY: u32 = 8;
 
 /// The policy id a BPF side's record carries.
 fn policy(mode: Wakeups) -> &'static str {
@@ -217,6 +217,7 @@ pub(super) fn ratios(t: &Throughput) -> io::Result<Vec<RingRatio>> {
         ("ring-spin-caught-up", "bpf-spin"),
         ("ring-epoll", "bpf-epoll"),
         ("ring-copy", "bpf-copy"),
+        ("ring-fill", "bpf-fill"),
     ]
     .into_iter()
     .filter(|(side, against)| t.side(side).is_some() && t.side(against).is_some())
@@ -279,6 +280,125 @@ pub(super) fn records_8(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Through
         unit: Unit::Records,
         len: TINY,
         attempted: n.into(),
+        sides,
+    })
+}
+
+/// One round of a producer alone, nobody consuming nor waiting: `cycles` times,
+/// the producers' thread fills the empty ring with `per_fill` records of `len`
+/// bytes (timed), then the consumer here drains and checks them (untimed).
+/// mymap's injector under CAUGHT_UP, or the BPF programs under BPF's default
+/// wakeups: each wakes for the first record, which finds the consumer caught up.
+fn fill_round(
+    ring: &mut Ring,
+    len: u32,
+    per_fill: u32,
+    cycles: u32,
+    bpf: bool,
+) -> io::Result<RateRound> {
+    let mut check = Check::new(len, MYMAP_SOURCE_INJECT);
+    let (mut took, mut produced, mut dropped) = (Duration::ZERO, 0, 0);
+    let before = if bpf {
+        None
+    } else {
+        ring.start(&CAUGHT_UP, Consume::Spin)?;
+        Some(ring.stats()?)
+    };
+    for _ in 0..cycles {
+        let (t, made) = if bpf {
+            let Some((producer, consumer)) = ring.bpf.as_mut() else {
+                return Err(io::Error::other("no BPF peer"));
+            };
+            let producer = *producer;
+            let size = Len::of(len)
+                .ok_or_else(|| io::Error::other(format!("no BPF program for {len} B")))?;
+            let (t, made) = ring
+                .worker
+                .start(move || {
+                    let start = Instant::now();
+                    let made = producer.produce(size, per_fill.into(), Wakeups::Adaptive);
+                    (start.elapsed(), made)
+                })
+                .wait()?;
+            let made = made?;
+            consumer.drain(|s| check.sample(s))?;
+            (t, (made.produced, made.dropped))
+        } else {
+            let ctl = ring.ctl;
+            let (t, made) = ring
+                .worker
+                .start(move || {
+                    let start = Instant::now();
+                    let made = ctl.inject(per_fill, len);
+                    (start.elapsed(), made)
+                })
+                .wait()?;
+            let made = made.map_err(super::lib)?;
+            ring.drain(|r| check.ring(r))?;
+            (t, (made.produced.into(), made.dropped.into()))
+        };
+        took += t;
+        produced += made.0;
+        dropped += made.1;
+    }
+    check.result()?;
+    if check.delivered != produced {
+        return Err(io::Error::other(format!(
+            "the producer committed {produced} records, the consumer found {}",
+            check.delivered
+        )));
+    }
+    let wakeups = match before {
+        Some(before) => Some(ring.stats()?.wakeups - before.wakeups),
+        None => None,
+    };
+    Ok(RateRound {
+        delivered: produced,
+        dropped,
+        elapsed_s: took.as_secs_f64(),
+        producer_s: Some(took.as_secs_f64()),
+        wakeups,
+        waits: None,
+    })
+}
+
+/// The producer alone, `len`-byte records: mymap's injector and the BPF
+/// programs filling an empty ring, nobody consuming; records per second of the
+/// producer's time (its cost per record is the inverse).
+pub(super) fn fill(ring: &mut Ring, cfg: &RingConfig, len: u32) -> io::Result<Throughput> {
+    let (per_fill, cycles) = super::fills(ring.data_size(), len, cfg.records);
+    let n = 1 + usize::from(ring.bpf.is_some());
+    let mut results = rotate(cfg.rounds, n, |i| {
+        fill_round(ring, len, per_fill, cycles, i == 1)
+    })?
+    .into_iter();
+    let mut sides = vec![RateSide {
+        id: "ring-fill",
+        label: "ring, the injector filling an empty ring, nobody consuming",
+        policy: Some(CAUGHT_UP.id),
+        rounds: Vec::new(),
+    }];
+    if n > 1 {
+        sides.push(RateSide {
+            id: "bpf-fill",
+            label: "BPF ring buffer, its programs filling an empty ring, nobody consuming",
+            policy: Some(policy(Wakeups::Adaptive)),
+            rounds: Vec::new(),
+        });
+    }
+    for side in &mut sides {
+        side.rounds = results.next().unwrap_or_default();
+    }
+    Ok(Throughput {
+        id: if len == TINY { "fill-8" } else { "fill-64" },
+        what: if len == TINY {
+            "8-byte records per second, the producer alone"
+        } else {
+            "64-byte records per second, the producer alone"
+        },
+        unit: Unit::Records,
+        len,
+        attempted: u64::from(per_fill) * u64::from(cycles),
         sides,
     })
 }
