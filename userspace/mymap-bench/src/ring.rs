@@ -286,6 +286,14 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
         report.ratios.extend(bpf_sides::ratios(&fill)?);
         report.throughput.push(fill);
     }
+    for len in [bpf_sides::TINY, SMALL] {
+        progress(&format!(
+            "{len}-byte records per second, woken every 500: ring, BPF ring buffer"
+        ));
+        let sampled = bpf_sides::sampled_rate(ring, cfg, len)?;
+        report.ratios.extend(bpf_sides::ratios(&sampled)?);
+        report.throughput.push(sampled);
+    }
     progress(&format!(
         "payload bytes per second, {LARGE}-byte records: ring against memcpy"
     ));

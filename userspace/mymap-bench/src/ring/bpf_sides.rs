@@ -18,7 +18,11 @@ use std::{
     },
 };
 
-use mymap_uapi::bindings::MYMAP_SOURCE_INJECT;
+use mymap::Wakeup;
+use mymap_uapi::{
+    bindings::MYMAP_SOURCE_INJECT,
+    ring::record_size, //
+};
 
 use super::{
     first_word,
@@ -26,6 +30,7 @@ use super::{
     Check,
     Consume,
     Flags,
+    Policy,
     Produced,
     Ring,
     CAUGHT_UP,
@@ -218,6 +223,7 @@ pub(super) fn ratios(t: &Throughput) -> io::Result<Vec<RingRatio>> {
         ("ring-epoll", "bpf-epoll"),
         ("ring-copy", "bpf-copy"),
         ("ring-fill", "bpf-fill"),
+        ("ring-epoll-sampled", "bpf-epoll-sampled"),
     ]
     .into_iter()
     .filter(|(side, against)| t.side(side).is_some() && t.side(against).is_some())
@@ -399,6 +405,70 @@ pub(super) fn fill(ring: &mut Ring, cfg: &RingConfig, len: u32) -> io::Result<Th
         unit: Unit::Records,
         len,
         attempted: u64::from(per_fill) * u64::from(cycles),
+        sides,
+    })
+}
+
+/// The sampled mode's wakeup: every [`SAMPLE`] records.
+const SAMPLE: u32 = 500;
+
+/// mymap's sampled mode for `len`-byte records: WATERMARK at [`SAMPLE`]
+/// records' bytes, and 1 ms after the first record so that the end of a
+/// stream (the marker, under the same policy) is not left waiting.
+fn sampled(len: u32) -> Policy {
+    Policy {
+        id: "watermark-500",
+        text: "WATERMARK 500 records, 1 ms",
+        wakeup: Wakeup::Watermark {
+            bytes: SAMPLE * record_size(len),
+            max_latency: Some(Duration::from_millis(1)),
+        },
+    }
+}
+
+/// Records per second with an epoll consumer woken every [`SAMPLE`] records:
+/// mymap under WATERMARK, the BPF ring buffer with `BPF_RB_NO_WAKEUP` and
+/// `BPF_RB_FORCE_WAKEUP` every 500 (its marker forced).
+pub(super) fn sampled_rate(ring: &mut Ring, cfg: &RingConfig, len: u32) -> io::Result<Throughput> {
+    let n = cfg.records;
+    let watermark = sampled(len);
+    let sides_n = 1 + usize::from(ring.bpf.is_some());
+    let mut results = rotate(cfg.rounds, sides_n, |i| match i {
+        0 => super::ring_rate(ring, &watermark, n, len, Consume::Epoll),
+        _ => bpf_rate(ring, len, n, Consume::Epoll, Wakeups::Sampled),
+    })?
+    .into_iter();
+    let mut sides = vec![RateSide {
+        id: "ring-epoll-sampled",
+        label: "ring, epoll consumer, WATERMARK every 500 records",
+        policy: Some(watermark.id),
+        rounds: Vec::new(),
+    }];
+    if sides_n > 1 {
+        sides.push(RateSide {
+            id: "bpf-epoll-sampled",
+            label: "BPF ring buffer, epoll consumer (aya), woken every 500 records",
+            policy: Some(policy(Wakeups::Sampled)),
+            rounds: Vec::new(),
+        });
+    }
+    for side in &mut sides {
+        side.rounds = results.next().unwrap_or_default();
+    }
+    Ok(Throughput {
+        id: if len == TINY {
+            "sampled-8"
+        } else {
+            "sampled-64"
+        },
+        what: if len == TINY {
+            "8-byte records per second, woken every 500"
+        } else {
+            "64-byte records per second, woken every 500"
+        },
+        unit: Unit::Records,
+        len,
+        attempted: n.into(),
         sides,
     })
 }
