@@ -56,6 +56,7 @@ pub const SAMPLE_HEAD: usize = 16;
 /// At most this many records per program run (the program's `BATCH_MAX`).
 const BATCH_MAX: u64 = 512;
 /// The words of the `STATE` map's one entry (the program's `STATE_*`).
+#[cfg(test)]
 const STATE_SEQ: usize = 0;
 const STATE_DROPPED: usize = 1;
 /// The program's `XDP_PASS`: the marker went in.
@@ -259,6 +260,7 @@ impl Producer {
     }
 
     /// The sequence number the next record gets.
+    #[cfg(test)]
     pub fn next_seq(&self) -> io::Result<u64> {
         Ok(self.state()?[STATE_SEQ])
     }

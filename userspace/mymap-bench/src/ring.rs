@@ -310,10 +310,17 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
     report.ratios.extend(bpf_sides::ratios(&bytes)?);
     report.throughput.push(bytes);
     for rate in LATENCY_RATES {
-        progress(&format!("latency at {rate} records/s: ring (epoll), pipe"));
+        progress(&format!(
+            "latency at {rate} records/s: ring (epoll), pipe, BPF ring buffer"
+        ));
         let latency = latency(ring, cfg, rate)?;
         for side in ["ring-caught-up", "ring-every"] {
             report.ratios.push(latency_ratio(&latency, side, "pipe")?);
+        }
+        if ring.bpf.is_some() {
+            report
+                .ratios
+                .push(latency_ratio(&latency, "ring-inject", "bpf-epoll")?);
         }
         report.latency.push(latency);
     }
@@ -1268,18 +1275,24 @@ fn latency(ring: &mut Ring, cfg: &RingConfig, rate_hz: u32) -> io::Result<Latenc
     let count = (u128::from(rate_hz) * LATENCY_ROUND.as_millis() / 1000) as usize;
     let capacity = ring.data_size() as usize;
     let quiet = quiet(ring.data_size());
-    let rounds = rotate(cfg.rounds, 4, |i| match i {
+    let bpf = if ring.bpf.is_some() { 2 } else { 0 };
+    let rounds = rotate(cfg.rounds, 4 + bpf, |i| match i {
         0 => ring_latency(ring, &CAUGHT_UP, rate_hz, count, Consume::Epoll),
         1 => ring_latency(ring, &EVERY, rate_hz, count, Consume::Epoll),
         2 => pipe_latency(ring.worker, rate_hz, count, capacity),
-        _ => ring_latency(ring, &quiet, rate_hz, count, Consume::Spin),
+        3 => ring_latency(ring, &quiet, rate_hz, count, Consume::Spin),
+        _ => bpf_sides::paced_latency(ring, rate_hz, count, i == 5),
     })?;
-    let labels = [
+    let mut labels = vec![
         ("ring-caught-up", "ring, epoll consumer", Some(CAUGHT_UP.id)),
         ("ring-every", "ring, epoll consumer", Some(EVERY.id)),
         ("pipe", "pipe, blocking read()", None),
         ("ring-spin", "ring, spinning consumer", Some(quiet.id)),
     ];
+    if bpf > 0 {
+        labels
+            .extend(bpf_sides::LATENCY_SIDES.map(|(id, label, policy)| (id, label, Some(policy))));
+    }
     let sides = rounds
         .into_iter()
         .zip(labels)
@@ -1319,12 +1332,14 @@ fn latency_ratio(l: &Latency, side: &'static str, against: &'static str) -> io::
         .map(|(s, a)| s.summary.p99_ns as f64 / a.summary.p99_ns as f64)
         .collect();
     let policy = s.policy.unwrap_or("");
+    let what = if against == "pipe" {
+        format!("ring ({policy}) / pipe")
+    } else {
+        format!("{} / {}", s.label, a.label)
+    };
     Ok(RingRatio {
         id: format!("{}-{side}-vs-{against}", l.id),
-        what: format!(
-            "p99 latency at {} records/s, ring ({policy}) / pipe",
-            l.rate_hz
-        ),
+        what: format!("p99 latency at {} records/s, {what}", l.rate_hz),
         measurement: l.id.clone(),
         side,
         against,

@@ -19,6 +19,10 @@ use std::{
 };
 
 use mymap::Wakeup;
+use mymap_target_support::sys::{
+    monotonic_ns,
+    sleep_until_ns, //
+};
 use mymap_uapi::{
     bindings::MYMAP_SOURCE_INJECT,
     ring::record_size, //
@@ -33,7 +37,9 @@ use super::{
     Policy,
     Produced,
     Ring,
+    Worker,
     CAUGHT_UP,
+    SMALL,
     STALL, //
 };
 use crate::{
@@ -44,6 +50,7 @@ use crate::{
         Wakeups, //
     },
     ring_report::{
+        LatencyRound,
         RateRound,
         RateSide,
         RingRatio,
@@ -472,3 +479,173 @@ pub(super) fn sampled_rate(ring: &mut Ring, cfg: &RingConfig, len: u32) -> io::R
         sides,
     })
 }
+
+/// Runs `produce` on the producers' thread every `1 / rate_hz` s (absolute
+/// `clock_nanosleep`, missed periods skipped as the kernel's timer does),
+/// `count` times, or until `stop` is set.
+fn paced<'env>(
+    worker: &Worker<'env>,
+    rate_hz: u32,
+    count: usize,
+    stop: Arc<Flags>,
+    mut produce: impl FnMut() -> io::Result<()> + Send + 'env,
+) -> super::Pending<io::Result<()>> {
+    let period = 1_000_000_000 / u64::from(rate_hz);
+    worker.start(move || {
+        let mut run = || {
+            let mut next = monotonic_ns() + period;
+            for _ in 0..count {
+                if stop.failed.load(Relaxed) {
+                    break;
+                }
+                sleep_until_ns(next);
+                produce()?;
+                next += period;
+                let now = monotonic_ns();
+                if next <= now {
+                    next += ((now - next) / period + 1) * period;
+                }
+            }
+            Ok(())
+        };
+        let result = run();
+        if result.is_err() {
+            stop.failed.store(true, Relaxed);
+        }
+        result
+    })
+}
+
+/// One round of a paced producer's latency: `count` records of [`SMALL`]
+/// bytes at `rate_hz`, one per system call from the producers' thread (mymap's
+/// injector, or one BPF test run), an epoll consumer here under CAUGHT_UP or
+/// BPF's default wakeups; each sample is the consumer's CLOCK_MONOTONIC when
+/// it has the record minus the record's timestamp (both CLOCK_MONOTONIC).
+pub(super) fn paced_latency(
+    ring: &mut Ring,
+    rate_hz: u32,
+    count: usize,
+    bpf: bool,
+) -> io::Result<LatencyRound> {
+    let mut check = Check::new(SMALL, MYMAP_SOURCE_INJECT);
+    let mut lat = Vec::with_capacity(count);
+    let flags = Arc::new(Flags::default());
+    let before = if bpf {
+        None
+    } else {
+        ring.start(&CAUGHT_UP, Consume::Epoll)?;
+        Some(ring.stats()?)
+    };
+    let result = if bpf {
+        let Some((producer, consumer)) = ring.bpf.as_mut() else {
+            return Err(io::Error::other("no BPF peer"));
+        };
+        let producer = *producer;
+        if consumer.drain(|_| {})? != 0 {
+            return Err(io::Error::other(
+                "the BPF ring is not empty at the start of a round",
+            ));
+        }
+        let pending = paced(
+            ring.worker,
+            rate_hz,
+            count,
+            flags.clone(),
+            move || match producer.produce(Len::B64, 1, Wakeups::Adaptive)?.produced {
+                1 => Ok(()),
+                _ => Err(io::Error::other("the BPF ring was full")),
+            },
+        );
+        let consumed = consume(count, &flags, || {
+            consumer.wait(Duration::from_millis(100))?;
+            consumer.drain(|s| {
+                lat.push(monotonic_ns().saturating_sub(s.timestamp_ns));
+                check.sample(s);
+            })
+        });
+        pending.wait()?.and(consumed)
+    } else {
+        let ctl = ring.ctl;
+        let pending = paced(
+            ring.worker,
+            rate_hz,
+            count,
+            flags.clone(),
+            move || match ctl.inject(1, SMALL).map_err(super::lib)?.produced {
+                1 => Ok(()),
+                _ => Err(io::Error::other("the ring was full")),
+            },
+        );
+        let consumed = consume(count, &flags, || {
+            ring.wait(Duration::from_millis(100))?;
+            ring.drain(|r| {
+                lat.push(monotonic_ns().saturating_sub(r.timestamp_ns));
+                check.ring(r);
+            })
+        });
+        pending.wait()?.and(consumed)
+    };
+    result?;
+    check.result()?;
+    let (dropped, wakeups) = match before {
+        Some(before) => {
+            let after = ring.stats()?;
+            (
+                Some(after.dropped - before.dropped),
+                Some(after.wakeups - before.wakeups),
+            )
+        }
+        None => (None, None),
+    };
+    Ok(LatencyRound {
+        summary: super::Summary::of(&lat),
+        dropped,
+        wakeups,
+        samples: lat,
+    })
+}
+
+/// The consumer's loop of [`paced_latency`]: `take` (a wait, then a drain;
+/// how many records it took) until `count` came, the producer failed, or
+/// nothing came for [`STALL`]; stops the producer on an error.
+fn consume(
+    count: usize,
+    flags: &Flags,
+    mut take: impl FnMut() -> io::Result<usize>,
+) -> io::Result<()> {
+    let result = (|| {
+        let (mut got, mut stalled) = (0, Instant::now() + STALL);
+        while got < count {
+            if flags.failed.load(Relaxed) {
+                return Err(io::Error::other("the paced producer failed"));
+            }
+            let n = take()?;
+            if n > 0 {
+                stalled = Instant::now() + STALL;
+            } else if Instant::now() > stalled {
+                return Err(io::Error::other("the paced producer stalled"));
+            }
+            got += n;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        flags.failed.store(true, Relaxed);
+    }
+    result
+}
+
+/// The paced sides of a latency measurement: mymap's injector and the BPF
+/// programs, one record per call at the measurement's rate.
+pub(super) const LATENCY_SIDES: [(&str, &str, &str); 2] = [
+    (
+        "ring-inject",
+        "ring, epoll consumer, one inject ioctl per record",
+        "caught-up",
+    ),
+    (
+        "bpf-epoll",
+        "BPF ring buffer, epoll consumer (aya), one test run per record",
+        "bpf-default",
+    ),
+];
