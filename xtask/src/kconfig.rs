@@ -71,6 +71,7 @@ const TEST_DEPENDS_ON: &[&str] = &[
     "CONFIG_HZ",
     "CONFIG_BPF_SYSCALL",
     "CONFIG_BPF_JIT",
+    "CONFIG_PERF_EVENTS",
 ];
 
 /// One fixup, as Buildroot's `KCONFIG_ENABLE_OPT` / `KCONFIG_DISABLE_OPT` / `KCONFIG_SET_OPT`
