@@ -5,6 +5,7 @@
 //! driver's ring against a pipe, `read()` per record and `memcpy`, on the
 //! target, as root (see README.md). `cargo xtask bench` runs it on each board.
 
+mod bpf;
 mod gpio;
 mod measure;
 mod mem;
@@ -30,8 +31,8 @@ usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE] [--no-peer
 Reloads the mymap module, and the reference drivers mymap_pfn and mymap_vfault
 when modprobe can find them, with each buffer size, measures every device with
 the same code against plain memory, then measures /dev/mymap-ring0 (the module
-with its default parameters) against a pipe, read() per record and memcpy,
-prints tables and a JSON document, and leaves mymap loaded with its default
+with its default parameters) against a pipe, read() per record, memcpy and,
+where the kernel has BPF, the BPF ring buffer, prints tables and a JSON document, and leaves mymap loaded with its default
 parameters and the reference drivers unloaded. Run as root. SIZE is bytes, or
 a number with K or M (KiB, MiB).
 
@@ -45,8 +46,8 @@ a number with K or M (KiB, MiB).
   --ring-only         measure the ring (and the GPIO producer) alone
   --ring-rounds N     timed rounds of each side of the ring measurements
                       (default 7)
-  --ring-records N    64-byte records per round of the ring's throughput
-                      comparison (default 65536)
+  --ring-records N    records per round of the ring's throughput
+                      comparisons (default 65536)
   --no-gpio           leave the GPIO producer's measurements out (they
                       make a gpio-sim chip and reload mymap with gpio=)
   --gpio-rounds N     latency and rate rounds of each GPIO side (default 5)

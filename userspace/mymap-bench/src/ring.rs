@@ -8,7 +8,8 @@
 //!
 //! The mapped consumer measured is the `mymap` library's `Ring`, the one users
 //! ship; the ioctls go through its `RingControl`, on a read-only file that the
-//! producers' thread shares.
+//! producers' thread shares. Beside it, where the kernel has BPF, the BPF ring
+//! buffer of the same size with `aya`'s consumer (issue 20, `bpf_sides`).
 //!
 //! Every stream ends with a marker: a record of [`MARKER_LEN`] bytes that the
 //! producer puts in after its last one (retrying while the ring is full), so
@@ -64,6 +65,7 @@ use mymap_uapi::{
 };
 
 use crate::{
+    bpf,
     ring_report::{
         Latency,
         LatencyRound,
@@ -102,6 +104,8 @@ const PIPE_READ: usize = 64 << 10;
 /// the 32-bit board's PREEMPT_VOLUNTARY) kept the consumer off until it returned.
 const CONSUMER_CPU: usize = 0;
 const PRODUCER_CPU: usize = 1;
+
+mod bpf_sides;
 
 /// The throughput targets (issue 11): the ring >= 10 x the pipe and `read()`
 /// per record; its payload bytes >= 0.5 x `memcpy`.
@@ -204,11 +208,17 @@ pub fn run(cfg: &RingConfig) -> io::Result<RingReport> {
     pin_to_cpu(CONSUMER_CPU)?;
     let ctl = RingControl::open(NODE).map_err(lib)?;
     let mut claim = Claim::Mapped(mymap::Ring::open(NODE).map_err(lib)?);
+    let peer = bpf::open(ctl.geometry().data_size)?;
+    if peer.is_none() {
+        progress("no bpf() in this kernel (ENOSYS): the BPF ring buffer's sides are left out");
+    }
+    let (producer, mut consumer) = peer.unzip();
     let result = with_worker(|worker| {
         let mut ring = Ring {
             ctl: &ctl,
             claim: &mut claim,
             worker,
+            bpf: producer.as_ref().zip(consumer.as_mut()),
         };
         measure_all(&mut ring, cfg)
     })
@@ -254,7 +264,12 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
         "ring-spin",
         None,
     )?);
+    report.ratios.extend(bpf_sides::ratios(&records)?);
     report.throughput.push(records);
+    progress("8-byte records per second: ring (spinning, epoll), BPF ring buffer");
+    let tiny = bpf_sides::records_8(ring, cfg)?;
+    report.ratios.extend(bpf_sides::ratios(&tiny)?);
+    report.throughput.push(tiny);
     progress(&format!(
         "consumer alone, {SMALL}-byte records: draining a full ring, mapped and read()"
     ));
@@ -263,6 +278,22 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
         .ratios
         .push(rate_ratio(&drain, "ring-drain", "read-drain", None)?);
     report.throughput.push(drain);
+    for len in [bpf_sides::TINY, SMALL] {
+        progress(&format!(
+            "the producer alone, {len}-byte records: ring, BPF ring buffer"
+        ));
+        let fill = bpf_sides::fill(ring, cfg, len)?;
+        report.ratios.extend(bpf_sides::ratios(&fill)?);
+        report.throughput.push(fill);
+    }
+    for len in [bpf_sides::TINY, SMALL] {
+        progress(&format!(
+            "{len}-byte records per second, woken every 500: ring, BPF ring buffer"
+        ));
+        let sampled = bpf_sides::sampled_rate(ring, cfg, len)?;
+        report.ratios.extend(bpf_sides::ratios(&sampled)?);
+        report.throughput.push(sampled);
+    }
     progress(&format!(
         "payload bytes per second, {LARGE}-byte records: ring against memcpy"
     ));
@@ -276,12 +307,20 @@ fn measure_all(ring: &mut Ring, cfg: &RingConfig) -> io::Result<RingReport> {
     report
         .ratios
         .push(rate_ratio(&bytes, "ring-drain-copy", "memcpy", None)?);
+    report.ratios.extend(bpf_sides::ratios(&bytes)?);
     report.throughput.push(bytes);
     for rate in LATENCY_RATES {
-        progress(&format!("latency at {rate} records/s: ring (epoll), pipe"));
+        progress(&format!(
+            "latency at {rate} records/s: ring (epoll), pipe, BPF ring buffer"
+        ));
         let latency = latency(ring, cfg, rate)?;
         for side in ["ring-caught-up", "ring-every"] {
             report.ratios.push(latency_ratio(&latency, side, "pipe")?);
+        }
+        if ring.bpf.is_some() {
+            report
+                .ratios
+                .push(latency_ratio(&latency, "ring-inject", "bpf-epoll")?);
         }
         report.latency.push(latency);
     }
@@ -356,11 +395,13 @@ enum Claim {
 }
 
 /// The ring's control file (ioctls, from any thread), its consumer claim, and
-/// the producers' thread.
+/// the producers' thread; and the BPF ring buffer's producer (for that thread)
+/// and consumer, where the kernel has BPF.
 struct Ring<'r, 'env> {
     ctl: &'env RingControl,
     claim: &'r mut Claim,
     worker: &'r Worker<'env>,
+    bpf: Option<(&'env bpf::Producer, &'r mut bpf::Consumer)>,
 }
 
 impl Ring<'_, '_> {
@@ -521,18 +562,24 @@ impl Check {
     /// Copies the record's payload into `copy` (as long as the payloads), then
     /// checks the copy: its first word and its last byte.
     fn ring_copy(&mut self, r: &Record<'_>, copy: &mut [u8]) {
-        if len(r) != self.len {
-            self.ring(r);
+        self.copied(r.payload, r.source, r.seq, copy);
+    }
+
+    /// [`Check::ring_copy`] of a record's parts.
+    fn copied(&mut self, payload: &[u8], source: u16, seq: u64, copy: &mut [u8]) {
+        let len = payload.len() as u32;
+        if len != self.len {
+            self.record(len, source, seq, first_word(payload));
             return;
         }
-        let n = copy.len().min(r.payload.len());
-        copy[..n].copy_from_slice(&r.payload[..n]);
+        let n = copy.len().min(payload.len());
+        copy[..n].copy_from_slice(&payload[..n]);
         let first = first_word(copy);
-        if n > 8 && copy[n - 1] != r.seq as u8 {
+        if n > 8 && copy[n - 1] != seq as u8 {
             self.error
-                .get_or_insert(format!("record {}: wrong last payload byte", r.seq));
+                .get_or_insert(format!("record {seq}: wrong last payload byte"));
         }
-        self.record(len(r), r.source, r.seq, first);
+        self.record(len, source, seq, first);
         black_box(&copy);
     }
 
@@ -835,16 +882,18 @@ fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
     let n = cfg.records;
     let capacity = ring.data_size() as usize;
     let quiet = quiet(ring.data_size());
-    let mut results = rotate(cfg.rounds, 5, |i| match i {
+    let bpf = if ring.bpf.is_some() { 2 } else { 0 };
+    let mut results = rotate(cfg.rounds, 5 + bpf, |i| match i {
         0 => ring_rate(ring, &quiet, n, SMALL, Consume::Spin),
         1 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Spin),
         2 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Epoll),
         3 => pipe_rate(ring.worker, n, SMALL, capacity),
-        _ => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Read),
+        4 => ring_rate(ring, &CAUGHT_UP, n, SMALL, Consume::Read),
+        _ => bpf_sides::rate_round(ring, i - 5, SMALL, n),
     })?
     .into_iter();
     let mut next = || results.next().unwrap_or_default();
-    Ok(Throughput {
+    let mut t = Throughput {
         id: "records-64",
         what: "64-byte records per second",
         unit: Unit::Records,
@@ -882,7 +931,14 @@ fn records_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
                 rounds: next(),
             },
         ],
-    })
+    };
+    if bpf > 0 {
+        for mut side in bpf_sides::rate_sides() {
+            side.rounds = next();
+            t.sides.push(side);
+        }
+    }
+    Ok(t)
 }
 
 /// A pipe's two ends, holding `capacity` bytes.
@@ -1021,14 +1077,16 @@ fn bytes_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
     let data_size = ring.data_size();
     let quiet = quiet(data_size);
     let (per_fill, cycles) = fills(data_size, LARGE, n);
-    let mut results = rotate(cfg.rounds, 3, |i| match i {
+    let bpf = usize::from(ring.bpf.is_some());
+    let mut results = rotate(cfg.rounds, 3 + bpf, |i| match i {
         0 => ring_rate(ring, &quiet, n, LARGE, Consume::SpinCopy),
         1 => drain_rate(ring, LARGE, per_fill, cycles, Consume::SpinCopy),
-        _ => Ok(memcpy_rate(n, LARGE, data_size as usize)),
+        2 => Ok(memcpy_rate(n, LARGE, data_size as usize)),
+        _ => bpf_sides::copy_round(ring, n),
     })?
     .into_iter();
     let mut next = || results.next().unwrap_or_default();
-    Ok(Throughput {
+    let mut t = Throughput {
         id: "bytes-4k",
         what: "payload bytes per second, 4 KiB records",
         unit: Unit::Bytes,
@@ -1054,7 +1112,14 @@ fn bytes_per_s(ring: &mut Ring, cfg: &RingConfig) -> io::Result<Throughput> {
                 rounds: next(),
             },
         ],
-    })
+    };
+    if bpf > 0 {
+        t.sides.push(RateSide {
+            rounds: next(),
+            ..bpf_sides::copy_side()
+        });
+    }
+    Ok(t)
 }
 
 /// The ratio of two sides' rates, round by round.
@@ -1210,18 +1275,24 @@ fn latency(ring: &mut Ring, cfg: &RingConfig, rate_hz: u32) -> io::Result<Latenc
     let count = (u128::from(rate_hz) * LATENCY_ROUND.as_millis() / 1000) as usize;
     let capacity = ring.data_size() as usize;
     let quiet = quiet(ring.data_size());
-    let rounds = rotate(cfg.rounds, 4, |i| match i {
+    let bpf = if ring.bpf.is_some() { 2 } else { 0 };
+    let rounds = rotate(cfg.rounds, 4 + bpf, |i| match i {
         0 => ring_latency(ring, &CAUGHT_UP, rate_hz, count, Consume::Epoll),
         1 => ring_latency(ring, &EVERY, rate_hz, count, Consume::Epoll),
         2 => pipe_latency(ring.worker, rate_hz, count, capacity),
-        _ => ring_latency(ring, &quiet, rate_hz, count, Consume::Spin),
+        3 => ring_latency(ring, &quiet, rate_hz, count, Consume::Spin),
+        _ => bpf_sides::paced_latency(ring, rate_hz, count, i == 5),
     })?;
-    let labels = [
+    let mut labels = vec![
         ("ring-caught-up", "ring, epoll consumer", Some(CAUGHT_UP.id)),
         ("ring-every", "ring, epoll consumer", Some(EVERY.id)),
         ("pipe", "pipe, blocking read()", None),
         ("ring-spin", "ring, spinning consumer", Some(quiet.id)),
     ];
+    if bpf > 0 {
+        labels
+            .extend(bpf_sides::LATENCY_SIDES.map(|(id, label, policy)| (id, label, Some(policy))));
+    }
     let sides = rounds
         .into_iter()
         .zip(labels)
@@ -1261,12 +1332,14 @@ fn latency_ratio(l: &Latency, side: &'static str, against: &'static str) -> io::
         .map(|(s, a)| s.summary.p99_ns as f64 / a.summary.p99_ns as f64)
         .collect();
     let policy = s.policy.unwrap_or("");
+    let what = if against == "pipe" {
+        format!("ring ({policy}) / pipe")
+    } else {
+        format!("{} / {}", s.label, a.label)
+    };
     Ok(RingRatio {
         id: format!("{}-{side}-vs-{against}", l.id),
-        what: format!(
-            "p99 latency at {} records/s, ring ({policy}) / pipe",
-            l.rate_hz
-        ),
+        what: format!("p99 latency at {} records/s, {what}", l.rate_hz),
         measurement: l.id.clone(),
         side,
         against,

@@ -125,7 +125,7 @@ pub fn run(sh: &Shell, cache: Cache) -> Result<()> {
     }
     fs::write(&stamp, key).with_context(|| format!("write {}", stamp.display()))?;
     eprintln!(
-        "setup: proved the toolchain (programs, host C, links for {}, bindgen, QEMU machines)",
+        "setup: proved the toolchain (programs, host C, BPF, links for {}, bindgen, QEMU machines)",
         RUST_TARGETS.join(", ")
     );
     Ok(())
@@ -223,7 +223,7 @@ fn programs(sh: &Shell, failures: &mut Vec<Failure>) {
 }
 
 /// The host compiler builds and runs a program, and finds the headers of the
-/// libraries the kernel's host programs use.
+/// libraries the kernel's host programs use; clang compiles a BPF program.
 fn host_c(sh: &Shell, work: &Path, failures: &mut Vec<Failure>) -> Result<()> {
     let hello = work.join("hello.c");
     fs::write(&hello, "int main(void) { return 0; }\n")?;
@@ -247,6 +247,19 @@ fn host_c(sh: &Shell, work: &Path, failures: &mut Vec<Failure>) -> Result<()> {
             failures,
         );
     }
+    // mymap-bench's build script compiles its BPF programs so (userspace/mymap-bench/build.rs).
+    let bpf = work.join("bpf.c");
+    fs::write(
+        &bpf,
+        "__attribute__((section(\"xdp\"), used)) int pass(void *ctx) { return 2; }\n",
+    )?;
+    let object = work.join("bpf.o");
+    attempt(
+        cmd!(sh, "clang-19 -target bpfel -O2 -c {bpf} -o {object}"),
+        "compiling a BPF program".into(),
+        vec!["clang-19"],
+        failures,
+    );
     Ok(())
 }
 
