@@ -7,7 +7,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use libc::{EBUSY, EINVAL, ENODEV, ENOTTY, ENXIO};
-use mymap_uapi::Fault;
+use mymap_uapi::{Fault, OpenError, OpenStep};
+
+use crate::info::ABI_VERSION;
 
 /// The operation on the device that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,6 +426,30 @@ fn refusal_hint(call: Call) -> &'static str {
         }
         _ => "see mymap.h for the accepted values",
     }
+}
+
+/// The library error for a failed step of opening a ring or a tx ring (`RingMap::open`,
+/// `TxMap::open`); `info` is the INFO ioctl of that kind.
+pub(crate) fn open_error(path: &Path, err: OpenError, info: Call) -> Error {
+    let call = match err.step {
+        OpenStep::Open => Call::Open,
+        OpenStep::Info => info,
+        OpenStep::Abi { driver } => {
+            return Error::AbiMismatch {
+                path: path.into(),
+                driver,
+                expected: ABI_VERSION,
+            }
+        }
+        OpenStep::Mmap => Call::Mmap,
+        OpenStep::Geometry => {
+            return Error::BadRing {
+                path: path.into(),
+                detail: err.error.to_string(),
+            }
+        }
+    };
+    Error::from_io(path, call, err.error)
 }
 
 #[cfg(test)]

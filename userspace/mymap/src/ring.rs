@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mymap_uapi::{
     mymap_ring_info, mymap_ring_inject, mymap_ring_stats, mymap_ring_timer, mymap_ring_wakeup,
-    Entry, Fault, OpenError, OpenStep, OpenedRing, RingIoctls, RingMap, MYMAP_WAKEUP_CAUGHT_UP,
+    Entry, Fault, OpenError, OpenedRing, RingIoctls, RingMap, MYMAP_WAKEUP_CAUGHT_UP,
     MYMAP_WAKEUP_EVERY, MYMAP_WAKEUP_WATERMARK,
 };
 use nix::poll::{PollFlags, PollTimeout};
@@ -782,25 +782,7 @@ pub(crate) fn poll_timeout(left: Option<Duration>) -> PollTimeout {
 
 /// The library error for a failed step of `RingMap::open`.
 fn open_error(path: &Path, err: OpenError) -> Error {
-    let call = match err.step {
-        OpenStep::Open => Call::Open,
-        OpenStep::Info => Call::RingInfo,
-        OpenStep::Abi { driver } => {
-            return Error::AbiMismatch {
-                path: path.into(),
-                driver,
-                expected: ABI_VERSION,
-            }
-        }
-        OpenStep::Mmap => Call::Mmap,
-        OpenStep::Geometry => {
-            return Error::BadRing {
-                path: path.into(),
-                detail: err.error.to_string(),
-            }
-        }
-    };
-    Error::from_io(path, call, err.error)
+    crate::error::open_error(path, err, Call::RingInfo)
 }
 
 #[cfg(test)]
@@ -808,7 +790,7 @@ mod tests {
     use std::sync::mpsc;
     use std::thread;
 
-    use mymap_uapi::SimProducer;
+    use mymap_uapi::{OpenStep, SimProducer};
 
     use super::*;
 

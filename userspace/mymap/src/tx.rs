@@ -519,33 +519,16 @@ impl TxRing {
     }
 }
 
-/// The library error for a failed step of `TxMap::open`.
+/// The library error for a failed step of `TxMap::open`: [`Error::TxBusy`] where another
+/// producer holds the claim, else as for a ring.
 fn open_error(path: &Path, err: OpenError) -> Error {
-    let call = match err.step {
-        OpenStep::Open if err.error.raw_os_error() == Some(libc::EBUSY) => {
-            return Error::TxBusy {
-                path: path.into(),
-                err: err.error,
-            }
-        }
-        OpenStep::Open => Call::Open,
-        OpenStep::Info => Call::TxInfo,
-        OpenStep::Abi { driver } => {
-            return Error::AbiMismatch {
-                path: path.into(),
-                driver,
-                expected: ABI_VERSION,
-            }
-        }
-        OpenStep::Mmap => Call::Mmap,
-        OpenStep::Geometry => {
-            return Error::BadRing {
-                path: path.into(),
-                detail: err.error.to_string(),
-            }
-        }
-    };
-    Error::from_io(path, call, err.error)
+    if matches!(err.step, OpenStep::Open) && err.error.raw_os_error() == Some(libc::EBUSY) {
+        return Error::TxBusy {
+            path: path.into(),
+            err: err.error,
+        };
+    }
+    crate::error::open_error(path, err, Call::TxInfo)
 }
 
 #[cfg(test)]
