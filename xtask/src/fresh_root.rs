@@ -40,6 +40,7 @@ use crate::{
     board, flags, setup,
     util::{
         cache_dir,
+        cargo_home,
         hash_parts,
         lock_entry,
         project_root,
@@ -264,7 +265,7 @@ impl Sandbox {
     fn new(root: &Path, tree: &Path) -> Result<Sandbox> {
         let home = PathBuf::from(env::var_os("HOME").context("HOME is not set")?);
         let rustup = env::var_os("RUSTUP_HOME").map_or(home.join(".rustup"), PathBuf::from);
-        let cargo = env::var_os("CARGO_HOME").map_or(home.join(".cargo"), PathBuf::from);
+        let cargo = cargo_home()?;
         let path = |p: &Path| p.display().to_string();
         let mut args: Vec<String> = vec!["--bind".into(), path(root), "/".into()];
         // /tmp as on any machine (apt drops to user _apt and writes there).

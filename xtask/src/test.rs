@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{
     bail,
+    Context,
     Result, //
 };
 use xshell::{
@@ -33,6 +34,7 @@ use crate::{
     },
     qemu, setup,
     util::{
+        cargo_home,
         fmt_duration,
         project_root,
         step, //
@@ -194,9 +196,13 @@ fn host(sh: &Shell) -> Outcome {
 /// and fails on any warning, which cargo itself only prints. Uncommitted files are
 /// allowed: this checks the manifests and sources, it is not a release.
 fn package(sh: &Shell) -> Result<()> {
-    let out = cmd!(sh, "cargo package --allow-dirty -p mymap-uapi -p mymap")
-        .ignore_status()
-        .output()?;
+    let target = forget_packaged()?;
+    let out = cmd!(
+        sh,
+        "cargo package --allow-dirty --target-dir {target} -p mymap-uapi -p mymap"
+    )
+    .ignore_status()
+    .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprint!("{stderr}");
     if !out.status.success() {
@@ -213,6 +219,46 @@ fn package(sh: &Shell) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Removes what cargo kept of our own packages from earlier `cargo package` runs, and
+/// returns the target directory the packages are to be verified in.
+///
+/// Cargo treats a crate of a registry as immutable once it has its version, and its
+/// temporary local registry is no exception: it reuses the unpacked sources in
+/// `$CARGO_HOME/registry/src/-<hash of the registry's path>/NAME-VERSION/`, and the build of
+/// them in the target directory, even after the crate changed. mymap was then verified
+/// against the mymap-uapi of an earlier run, without its tx module (seen 2026-12-07), in
+/// every run after the first in a checkout, CI's included. So the packages are verified in a
+/// target directory of their own, emptied first, and of the unpacked sources ours are
+/// removed, only in the registries whose name starts with `-` (local ones; the crates' own
+/// registry is never touched).
+fn forget_packaged() -> Result<std::path::PathBuf> {
+    let target = project_root().join("target/package-check");
+    if target.exists() {
+        std::fs::remove_dir_all(&target).with_context(|| format!("remove {}", target.display()))?;
+    }
+    let src = cargo_home()?.join("registry/src");
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(target);
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())?.flatten() {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            let ours = ["mymap-uapi-", "mymap-"].iter().any(|prefix| {
+                name.strip_prefix(prefix)
+                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                std::fs::remove_dir_all(unpacked.path())
+                    .with_context(|| format!("remove {}", unpacked.path().display()))?;
+            }
+        }
+    }
+    Ok(target)
 }
 
 /// The crates' documentation, with and without the `simulator` feature (docs.rs builds it

@@ -91,6 +91,15 @@ pub fn cache_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Cargo's home: `$CARGO_HOME`, else `~/.cargo`.
+pub fn cargo_home() -> Result<PathBuf> {
+    if let Some(dir) = env::var_os("CARGO_HOME") {
+        return Ok(PathBuf::from(dir));
+    }
+    let home = env::var_os("HOME").context("neither CARGO_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".cargo"))
+}
+
 /// The cache directory of this checkout's own builds (the module, the images):
 /// `<cache>/checkout/<hash of the checkout's path>`. What only depends on its
 /// inputs (kernels, BusyBox, packages) is shared by every checkout in the cache

@@ -22,7 +22,6 @@ use nix::poll::PollFlags;
 
 use crate::device::Result;
 use crate::error::{Call, Error};
-use crate::info::ABI_VERSION;
 use crate::ring::{poll_timeout, Record};
 
 /// Most lines a GPIO player's set has (`MYMAP_PLAY_MAX_LINES`): line i is bit i of
@@ -293,7 +292,7 @@ impl TxRing {
         let (map, consumer) =
             TxMap::simulated(data_size, 0).map_err(|err| Error::from_io(path, Call::Open, err))?;
         let info = TxInfo {
-            abi_version: ABI_VERSION,
+            abi_version: crate::info::ABI_VERSION,
             page_size: mymap_uapi::ring::SIM_PAGE_SIZE,
             index: 0,
             rings: 1,
@@ -551,7 +550,7 @@ mod tests {
     #[test]
     fn info_says_no_echo_ring_for_all_ones() {
         let raw = mymap_tx_info {
-            abi_version: ABI_VERSION,
+            abi_version: crate::info::ABI_VERSION,
             page_size: 4096,
             index: 1,
             rings: 2,

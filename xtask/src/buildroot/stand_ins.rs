@@ -36,6 +36,7 @@ use crate::{
     image, setup,
     util::{
         cache_dir,
+        cargo_home,
         lock_entry,
         step, //
     },
@@ -677,11 +678,7 @@ fn crates(sh: &Shell, out: &Output) -> Result<String> {
     fs::create_dir_all(&home)?;
     let _lock = lock_entry(&home)?;
     if !registry.exists() {
-        let cargo_home = std::env::var_os("CARGO_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-            .context("neither CARGO_HOME nor HOME is set")?;
-        let from = cargo_home.join("registry");
+        let from = cargo_home()?.join("registry");
         cmd!(sh, "cp -a {from} {registry}").run()?;
     }
     let count = || -> usize {
