@@ -57,7 +57,15 @@ a number with K or M (KiB, MiB).
   --gpio-rounds N     latency and rate rounds of each GPIO side (default 5)
   --gpio-edges N      edges of each side per GPIO latency round (default 100)
   --tick-hz HZ        the kernel's CONFIG_HZ, for the record-timestamp-within-
-                      a-tick target (the xtask passes it; without, no target)";
+                      a-tick target (the xtask passes it; without, no target)
+  --no-tx             leave the tx ring's measurements out (they make a
+                      gpio-sim chip and reload mymap with player= and
+                      tx_rings=2)
+  --tx-only           measure the tx ring alone
+  --tx-rounds N       timed rounds of each tx side: toggle jitter, commands/s
+                      (default 5)
+  --tx-sets N         sets of each side per toggle-jitter round (default
+                      1000)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -17,6 +17,16 @@
 //! sides take turns in rotating order, one untimed round each, then the
 //! timed rounds.
 //!
+//! Commands/s: one thread sends the player's 16-byte records into tx ring 1,
+//! whose kernel consumer is the built-in echo (no ring 1 to echo into, so it
+//! only takes and counts them), [`COMMANDS`] per round: with
+//! `TxRing::try_play` and one `MYMAP_TX_IOC_KICK` per [`BATCH`] records,
+//! against one kick per record, and (no target) one GPIO character device
+//! set per command on the loop's line. The echo takes every complete record
+//! at each kick, in the kick's system call, so a kick's return is what the
+//! kernel accepted; the player would take one record per played set and
+//! measure gpio-sim's sets instead.
+//!
 //! The player and the loop set two lines of the same chip, not one line: the
 //! player requests its lines when the module loads and holds them until it is
 //! unloaded, so the loop could not request the player's line without a
@@ -64,8 +74,10 @@ const LABEL: &str = "mymap-bench-tx";
 /// The player's line (bit 0 of its set), and the loop's line.
 const PLAYER_LINE: u32 = 0;
 const CDEV_LINE: u32 = 1;
-/// The player's tx ring and the ring of its completions.
+/// The player's tx ring and the ring of its completions; the echo's tx ring
+/// (no ring 1: it takes and counts).
 const TX_NODE: &str = "/dev/mymap-tx0";
+const ECHO_NODE: &str = "/dev/mymap-tx1";
 const DONE_NODE: &str = "/dev/mymap-ring0";
 /// The request's consumer label for the loop's line.
 const CDEV_CONSUMER: &str = "mymap-bench-loop";
@@ -81,9 +93,17 @@ const COMPLETION_WAIT: Duration = Duration::from_secs(5);
 /// The rates measured.
 const RATES: [u32; 2] = [1_000, 10_000];
 
+/// The commands measurement's id: the player's 16-byte records.
+const COMMANDS_ID: &str = "commands-16";
+/// Commands each side sends per round, and records per kick of the batched side.
+const COMMANDS: u64 = 32_768;
+const BATCH: u64 = 256;
+
 /// The player's p99 at most half the loop's (issue 21); the moonshot is 0.1.
 const JITTER_TARGET: Bound = Bound::AtMost(0.5);
 const JITTER_MOONSHOT: f64 = 0.1;
+/// The ring at least 10 times the commands/s of one `ioctl` per command.
+const COMMANDS_TARGET: Bound = Bound::AtLeast(10.0);
 
 /// What to measure.
 #[derive(Debug, PartialEq)]
@@ -165,11 +185,68 @@ impl Jitter {
     }
 }
 
+/// The senders of the commands measurement.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sender {
+    Batch,
+    KickEach,
+    CdevSet,
+}
+
+impl Sender {
+    const ALL: [Sender; 3] = [Sender::Batch, Sender::KickEach, Sender::CdevSet];
+
+    fn id(self) -> &'static str {
+        match self {
+            Sender::Batch => "tx-batch",
+            Sender::KickEach => "tx-kick-each",
+            Sender::CdevSet => "cdev-set",
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Sender::Batch => {
+                format!("TxRing::try_play, one MYMAP_TX_IOC_KICK per {BATCH} records")
+            }
+            Sender::KickEach => "TxRing::try_play, one MYMAP_TX_IOC_KICK per record".into(),
+            Sender::CdevSet => "one GPIO chardev set per command (gpio-sim)".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CommandRound {
+    commands: u64,
+    elapsed_s: f64,
+    syscalls: u64,
+}
+
+impl CommandRound {
+    fn per_s(&self) -> f64 {
+        self.commands as f64 / self.elapsed_s
+    }
+}
+
+#[derive(Debug)]
+struct CommandSide {
+    sender: Sender,
+    rounds: Vec<CommandRound>,
+}
+
+impl CommandSide {
+    fn per_s(&self) -> f64 {
+        let v: Vec<f64> = self.rounds.iter().map(CommandRound::per_s).collect();
+        median(&v).unwrap_or(f64::NAN)
+    }
+}
+
 /// Everything the tx part measured.
 #[derive(Debug)]
 pub struct TxReport {
     sets: usize,
     jitter: Vec<Jitter>,
+    commands: Vec<CommandSide>,
 }
 
 fn progress(what: &str) {
@@ -181,8 +258,9 @@ fn progress(what: &str) {
 /// the chip removed.
 pub fn run(cfg: &TxConfig) -> io::Result<TxReport> {
     let chip = SimChip::new(LABEL, 2).map_err(io::Error::other)?;
+    // Tx ring 0 plays line 0; tx ring 1 has the echo, with no ring to echo into.
     let param = format!("player={LABEL}:{PLAYER_LINE}");
-    let result = module::reload(&module::MYMAP, &[&param])
+    let result = module::reload(&module::MYMAP, &[&param, "tx_rings=2"])
         .and_then(|_| module::settle())
         .and_then(|_| measure(cfg, &chip));
     let restored = module::reload(&module::MYMAP, &[]).and_then(|_| module::settle());
@@ -247,9 +325,92 @@ fn measure(cfg: &TxConfig, chip: &SimChip) -> io::Result<TxReport> {
         }
         jitter.push(Jitter { rate_hz, sides });
     }
+    drop(tx);
+    progress(&format!(
+        "commands/s: {} rounds of {COMMANDS} commands per side, sides in rotating order",
+        cfg.rounds
+    ));
+    let mut echo = TxRing::open(ECHO_NODE).map_err(lib)?;
+    let mut commands: Vec<CommandSide> = Sender::ALL
+        .iter()
+        .map(|&sender| CommandSide {
+            sender,
+            rounds: Vec::new(),
+        })
+        .collect();
+    for round in 0..=cfg.rounds {
+        for i in rotation(round, Sender::ALL.len()) {
+            let r = command_round(Sender::ALL[i], &mut echo, &req)?;
+            if round > 0 {
+                commands[i].rounds.push(r);
+            }
+        }
+    }
     Ok(TxReport {
         sets: cfg.sets,
         jitter,
+        commands,
+    })
+}
+
+/// One side's round of [`COMMANDS`] commands as fast as one thread sends
+/// them; the echo must have taken every one.
+fn command_round(
+    sender: Sender,
+    tx: &mut TxRing,
+    req: &gpiocdev::Request,
+) -> io::Result<CommandRound> {
+    let play = Play {
+        time_ns: 0,
+        mask: 1,
+        values: 1,
+    };
+    let per_kick = match sender {
+        Sender::Batch => BATCH,
+        Sender::KickEach => 1,
+        Sender::CdevSet => {
+            let start = Instant::now();
+            for i in 0..COMMANDS {
+                let value = if i % 2 == 0 {
+                    Value::Active
+                } else {
+                    Value::Inactive
+                };
+                req.set_value(CDEV_LINE, value)
+                    .map_err(|e| io::Error::other(format!("set line {CDEV_LINE}: {e}")))?;
+            }
+            return Ok(CommandRound {
+                commands: COMMANDS,
+                elapsed_s: start.elapsed().as_secs_f64(),
+                syscalls: COMMANDS,
+            });
+        }
+    };
+    let before = tx.stats().map_err(lib)?.consumed;
+    let start = Instant::now();
+    let (mut sent, mut taken, mut kicks) = (0, 0, 0);
+    while sent < COMMANDS {
+        let end = (sent + per_kick).min(COMMANDS);
+        // A full ring ends the batch early; the kick empties it.
+        while sent < end && tx.try_play(&play).map_err(lib)?.is_some() {
+            sent += 1;
+        }
+        taken += u64::from(tx.kick().map_err(lib)?);
+        kicks += 1;
+    }
+    let elapsed_s = start.elapsed().as_secs_f64();
+    let consumed = tx.stats().map_err(lib)?.consumed - before;
+    if taken != COMMANDS || consumed != COMMANDS {
+        return Err(io::Error::other(format!(
+            "{}: the echo took {taken} records by its kicks' count and {consumed} by its \
+             counter, of {COMMANDS} sent",
+            sender.id()
+        )));
+    }
+    Ok(CommandRound {
+        commands: COMMANDS,
+        elapsed_s,
+        syscalls: kicks,
     })
 }
 
@@ -367,7 +528,8 @@ struct TxRatio {
 impl TxReport {
     fn ratios(&self) -> Vec<TxRatio> {
         let p99 = |v: &[u64]| Summary::of(v).p99_ns as f64;
-        self.jitter
+        let mut out: Vec<TxRatio> = self
+            .jitter
             .iter()
             .map(|j| {
                 let [player, cdev] = [&j.sides[0], &j.sides[1]];
@@ -388,7 +550,31 @@ impl TxReport {
                     target: JITTER_TARGET,
                 }
             })
-            .collect()
+            .collect();
+        let side = |sender| self.commands.iter().find(|s| s.sender == sender);
+        if let (Some(batch), Some(each)) = (side(Sender::Batch), side(Sender::KickEach)) {
+            let rounds: Vec<f64> = batch
+                .rounds
+                .iter()
+                .zip(&each.rounds)
+                .map(|(a, b)| a.per_s() / b.per_s())
+                .collect();
+            out.push(TxRatio {
+                id: format!(
+                    "{}-{}-vs-{}",
+                    COMMANDS_ID,
+                    batch.sender.id(),
+                    each.sender.id()
+                ),
+                what: "commands accepted from one thread, per second: tx ring, one kick per \
+                       batch / one kick per command"
+                    .into(),
+                ratio: median(&rounds).unwrap_or(f64::NAN),
+                rounds,
+                target: COMMANDS_TARGET,
+            });
+        }
+        out
     }
 
     /// The tables, as text.
@@ -421,6 +607,23 @@ impl TxReport {
                     median(&prepare).unwrap_or(f64::NAN)
                 );
             }
+        }
+        if !self.commands.is_empty() {
+            let _ = writeln!(
+                out,
+                "tx commands/s ({COMMANDS} per side per round, medians of the rounds):"
+            );
+        }
+        for s in &self.commands {
+            let syscalls: u64 = s.rounds.iter().map(|r| r.syscalls).sum();
+            let commands: u64 = s.rounds.iter().map(|r| r.commands).sum();
+            let _ = writeln!(
+                out,
+                "  {:<66} {:>12.0}/s, {:.3} system calls per command",
+                s.sender.label(),
+                s.per_s(),
+                syscalls as f64 / commands.max(1) as f64
+            );
         }
         for r in self.ratios() {
             let _ = writeln!(
@@ -489,13 +692,37 @@ impl TxReport {
                 },
             })
             .collect();
+        let commands = (!self.commands.is_empty()).then(|| record::Commands {
+            id: COMMANDS_ID.into(),
+            payload_len: Play::PAYLOAD_LEN,
+            batch: BATCH as u32,
+            per_round: COMMANDS,
+            sides: self
+                .commands
+                .iter()
+                .map(|s| record::CommandSide {
+                    id: s.sender.id().into(),
+                    label: s.sender.label(),
+                    per_s: rounded(s.per_s(), 1),
+                    rounds: s
+                        .rounds
+                        .iter()
+                        .map(|r| record::CommandRound {
+                            commands: r.commands,
+                            elapsed_s: rounded(r.elapsed_s, 6).unwrap_or(r.elapsed_s),
+                            syscalls: r.syscalls,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        });
         record::Tx {
             chip: LABEL.into(),
             player_line: PLAYER_LINE,
             cdev_line: CDEV_LINE,
             lead_ns: LEAD_NS,
             jitter,
-            commands: None,
+            commands,
             ratios,
         }
     }
@@ -530,6 +757,21 @@ mod tests {
                     side(Side::Loop, &[(&[100, 1000], 0), (&[100, 200], 0)]),
                 ],
             }],
+            commands: [
+                (Sender::Batch, 1.0),
+                (Sender::KickEach, 20.0),
+                (Sender::CdevSet, 40.0),
+            ]
+            .into_iter()
+            .map(|(sender, elapsed_s)| CommandSide {
+                sender,
+                rounds: vec![CommandRound {
+                    commands: 1000,
+                    elapsed_s,
+                    syscalls: 1000,
+                }],
+            })
+            .collect(),
         };
         let ratios = report.ratios();
         assert_eq!(ratios[0].id, "jitter-1k-player-vs-cdev-loop");
@@ -543,6 +785,11 @@ mod tests {
             (4, 400, 1)
         );
         assert_eq!(record.ratios[0].verdict.met, Some(true));
+        assert_eq!(ratios.len(), 2, "no ratio for the chardev's sets");
+        assert_eq!(ratios[1].id, "commands-16-tx-batch-vs-tx-kick-each");
+        assert_eq!((ratios[1].ratio, ratios[1].target.met(20.0)), (20.0, true));
+        let commands = record.commands.as_ref().unwrap();
+        assert_eq!(commands.sides[2].per_s, Some(25.0));
         assert!(report.table().contains("jitter-1k"));
     }
 }
