@@ -16,7 +16,8 @@
 //! - `host`: the host's facts (CPU, load, commit).
 //! - `compare`: `--compare`, the ratios against the committed record.
 //! - `markdown`: a record's tables, and the targets table across boards.
-//! - `ring`, `gpio`: the tables of the record's `ring` and `gpio` parts.
+//! - `ring`, `gpio`, `tx`: the tables of the record's `ring`, `gpio` and `tx`
+//!   parts.
 //! - `chart`: `bench/<board>.svg`.
 //! - `text`: numbers for people, Markdown rows, the targets' rows.
 
@@ -30,6 +31,7 @@ mod markdown;
 mod render;
 mod ring;
 mod text;
+mod tx;
 
 #[cfg(test)]
 mod testdata;

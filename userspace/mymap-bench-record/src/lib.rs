@@ -16,6 +16,7 @@ pub mod console;
 pub mod gpio;
 pub mod layout;
 pub mod ring;
+pub mod tx;
 
 pub use console::{
     JSON_BEGIN,
@@ -25,10 +26,10 @@ pub use console::{
 /// shows it with its printk time.
 pub const STARTED: &str = "mymap-bench: started";
 /// The version of the target's document (2: a side per device, the peers; 3:
-/// the `ring` measurements; 4: the `gpio` measurements, when run). Committed
-/// records of schema 2 and 3 still read, without a ring or without GPIO
-/// figures.
-pub const SCHEMA: u32 = 4;
+/// the `ring` measurements; 4: the `gpio` measurements, when run; 5: the `tx`
+/// measurements, when run). Committed records of schema 2 to 4 still read,
+/// without a ring, GPIO or tx figures.
+pub const SCHEMA: u32 = 5;
 
 /// `x` to at most `decimals` decimals, the precision the record keeps of a
 /// figure; `None` for what JSON cannot hold (a ratio over no samples).
@@ -65,6 +66,10 @@ pub struct TargetReport {
     /// and when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpio: Option<gpio::Gpio>,
+    /// The tx ring's measurements (schema 5): the GPIO player's jitter and the
+    /// commands accepted per second; absent from older records and when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<tx::Tx>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

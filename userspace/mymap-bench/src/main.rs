@@ -14,6 +14,7 @@ mod report;
 mod ring;
 mod ring_report;
 mod stats;
+mod tx;
 
 use std::{fs, os::unix::fs::MetadataExt, process::ExitCode};
 
@@ -22,18 +23,21 @@ use measure::Config;
 // Written to the kernel log at start; `cargo xtask bench` looks for it.
 use mymap_bench_record::STARTED;
 use ring::RingConfig;
+use tx::TxConfig;
 
 const USAGE: &str = "\
 usage: mymap-bench [--reps N] [--sizes SIZE,...] [--stream-size SIZE] [--no-peers]
                    [--no-ring | --ring-only] [--ring-rounds N] [--ring-records N]
                    [--no-gpio] [--gpio-rounds N] [--gpio-edges N] [--tick-hz HZ]
+                   [--no-tx | --tx-only] [--tx-rounds N] [--tx-sets N]
 
 Reloads the mymap module, and the reference drivers mymap_pfn and mymap_vfault
 when modprobe can find them, with each buffer size, measures every device with
 the same code against plain memory, then measures /dev/mymap-ring0 (the module
 with its default parameters) against a pipe, read() per record, memcpy and,
-where the kernel has BPF, the BPF ring buffer, prints tables and a JSON document, and leaves mymap loaded with its default
-parameters and the reference drivers unloaded. Run as root. SIZE is bytes, or
+where the kernel has BPF, the BPF ring buffer, then the GPIO producer and the
+tx ring's GPIO player, prints tables and a JSON document, and leaves mymap
+loaded with its default parameters and the reference drivers unloaded. Run as root. SIZE is bytes, or
 a number with K or M (KiB, MiB).
 
   --reps N            timed repetitions of each side (default 11)
@@ -53,7 +57,15 @@ a number with K or M (KiB, MiB).
   --gpio-rounds N     latency and rate rounds of each GPIO side (default 5)
   --gpio-edges N      edges of each side per GPIO latency round (default 100)
   --tick-hz HZ        the kernel's CONFIG_HZ, for the record-timestamp-within-
-                      a-tick target (the xtask passes it; without, no target)";
+                      a-tick target (the xtask passes it; without, no target)
+  --no-tx             leave the tx ring's measurements out (they make a
+                      gpio-sim chip and reload mymap with player= and
+                      tx_rings=2)
+  --tx-only           measure the tx ring alone
+  --tx-rounds N       timed rounds of each tx side: toggle jitter, commands/s
+                      (default 5)
+  --tx-sets N         sets of each side per toggle-jitter round (default
+                      1000)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -118,6 +130,16 @@ fn main() -> ExitCode {
             }
         }
     }
+    if let Some(tx_cfg) = &cfg.tx {
+        eprintln!("mymap-bench: measuring the tx ring's GPIO player against a userspace loop");
+        match tx::run(tx_cfg) {
+            Ok(tx) => report.tx = Some(tx),
+            Err(e) => {
+                eprintln!("mymap-bench: tx: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     println!("{}", report.table());
     print!("{}", report.document());
     ExitCode::SUCCESS
@@ -173,6 +195,26 @@ fn parse(args: &[String]) -> Result<Config, String> {
                     .filter(|&n| n > 0)
                     .ok_or("--gpio-edges needs a number of at least 1")?;
             }
+            "--no-tx" => cfg.tx = None,
+            "--tx-only" => {
+                cfg.buffer = false;
+                cfg.ring = None;
+                cfg.gpio = None;
+            }
+            "--tx-rounds" => {
+                tx_cfg(&mut cfg)?.rounds = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--tx-rounds needs a number of at least 1")?;
+            }
+            "--tx-sets" => {
+                tx_cfg(&mut cfg)?.sets = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--tx-sets needs a number of at least 1")?;
+            }
             "--tick-hz" => {
                 let hz = value()?
                     .parse()
@@ -186,8 +228,10 @@ fn parse(args: &[String]) -> Result<Config, String> {
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
-    if !cfg.buffer && cfg.ring.is_none() && cfg.gpio.is_none() {
-        return Err("--ring-only, --no-ring and --no-gpio leave nothing to measure".into());
+    if !cfg.buffer && cfg.ring.is_none() && cfg.gpio.is_none() && cfg.tx.is_none() {
+        return Err(
+            "--ring-only, --no-ring, --no-gpio and --no-tx leave nothing to measure".into(),
+        );
     }
     Ok(cfg)
 }
@@ -204,6 +248,13 @@ fn gpio_cfg(cfg: &mut Config) -> Result<&mut GpioConfig, String> {
     cfg.gpio
         .as_mut()
         .ok_or_else(|| "--no-gpio leaves no GPIO measurement to set".to_string())
+}
+
+/// The tx ring's settings, which `--no-tx` removed.
+fn tx_cfg(cfg: &mut Config) -> Result<&mut TxConfig, String> {
+    cfg.tx
+        .as_mut()
+        .ok_or_else(|| "--no-tx leaves no tx measurement to set".to_string())
 }
 
 /// `65536`, `64K`, `16M`; the driver's range is checked by the driver.
@@ -275,9 +326,34 @@ mod tests {
         let ring = cfg.ring.unwrap();
         assert_eq!((ring.rounds, ring.records), (3, 100));
         assert_eq!(parse(&args(&["--no-ring"])).unwrap().ring, None);
-        assert!(parse(&args(&["--no-ring", "--ring-only", "--no-gpio"])).is_err());
+        assert!(parse(&args(&["--no-ring", "--ring-only", "--no-gpio", "--no-tx"])).is_err());
+        assert!(parse(&args(&["--no-ring", "--ring-only", "--no-gpio"])).is_ok());
         assert!(parse(&args(&["--no-ring", "--ring-only"])).is_ok());
         assert!(parse(&args(&["--no-ring", "--ring-rounds", "2"])).is_err());
         assert!(parse(&args(&["--ring-rounds", "0"])).is_err());
+    }
+
+    #[test]
+    fn tx_flags() {
+        let cfg = parse(&args(&[
+            "--tx-only",
+            "--tx-rounds",
+            "2",
+            "--tx-sets",
+            "300",
+        ]))
+        .unwrap();
+        assert!(!cfg.buffer && cfg.ring.is_none() && cfg.gpio.is_none());
+        assert_eq!(
+            cfg.tx,
+            Some(TxConfig {
+                rounds: 2,
+                sets: 300
+            })
+        );
+        assert_eq!(parse(&args(&["--no-tx"])).unwrap().tx, None);
+        assert!(parse(&args(&["--no-tx", "--tx-sets", "10"])).is_err());
+        assert!(parse(&args(&["--tx-rounds", "0"])).is_err());
+        assert!(parse(&args(&["--tx-only", "--no-tx"])).is_err());
     }
 }

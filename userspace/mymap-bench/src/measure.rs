@@ -49,6 +49,7 @@ use crate::{
         Kind,
         Target, //
     },
+    tx::TxConfig,
 };
 
 const KIB: usize = 1 << 10;
@@ -73,6 +74,8 @@ pub struct Config {
     pub ring: Option<RingConfig>,
     /// The GPIO producer's measurements, unless left out.
     pub gpio: Option<GpioConfig>,
+    /// The tx ring's measurements (the player's jitter), unless left out.
+    pub tx: Option<TxConfig>,
 }
 
 impl Default for Config {
@@ -86,6 +89,7 @@ impl Default for Config {
             buffer: true,
             ring: Some(RingConfig::default()),
             gpio: Some(GpioConfig::default()),
+            tx: Some(TxConfig::default()),
         }
     }
 }
@@ -137,6 +141,7 @@ pub fn run(cfg: &Config, devices: &[&'static Device]) -> io::Result<Report> {
         loads: Vec::new(),
         ring: None,
         gpio: None,
+        tx: None,
     };
     if !cfg.buffer {
         return Ok(report);

@@ -28,6 +28,7 @@ use crate::{
         Kind,
         Target, //
     },
+    tx::TxReport,
 };
 
 /// One side of a comparison: seconds and minor page faults per repetition.
@@ -153,6 +154,8 @@ pub struct Report {
     pub ring: Option<RingReport>,
     /// The GPIO producer's measurements (schema 4), unless left out.
     pub gpio: Option<GpioReport>,
+    /// The tx ring's measurements (schema 5), unless left out.
+    pub tx: Option<TxReport>,
 }
 
 /// `64 KiB`, `16 MiB`, `1000 B`.
@@ -243,6 +246,10 @@ impl Report {
             out.push('\n');
             out.push_str(&gpio.table());
         }
+        if let Some(tx) = &self.tx {
+            out.push('\n');
+            out.push_str(&tx.table());
+        }
         out
     }
 
@@ -276,6 +283,7 @@ impl Report {
             module_load: self.loads.iter().map(Load::record).collect(),
             ring: self.ring.as_ref().map(RingReport::record),
             gpio: self.gpio.as_ref().map(GpioReport::record),
+            tx: self.tx.as_ref().map(TxReport::record),
         }
     }
 }
@@ -474,6 +482,7 @@ mod tests {
             }],
             ring: Some(crate::ring_report::tests::sample()),
             gpio: None,
+            tx: None,
         }
     }
 
@@ -501,7 +510,7 @@ mod tests {
     fn the_document_carries_devices_ratios_targets_and_verdicts() {
         let json = sample().document();
         assert!(
-            json.starts_with("MYMAP-BENCH-JSON: BEGIN\n{\n  \"schema\": 4,\n"),
+            json.starts_with("MYMAP-BENCH-JSON: BEGIN\n{\n  \"schema\": 5,\n"),
             "{json}"
         );
         // Samples stay on one line; the document ends with the ring.

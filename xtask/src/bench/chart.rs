@@ -1,5 +1,6 @@
 //! `bench/<board>.svg`: one row per measurement, mymap against the best
-//! reference C driver and the target, on one logarithmic scale.
+//! reference C driver and the target, on one logarithmic scale; the ring's
+//! and the tx ring's ratios with a target as rows of their own.
 //!
 //! The scale is time relative to the comparison's baseline (left is faster):
 //! a time ratio as it is, a throughput ratio inverted, so every row reads the
@@ -18,6 +19,7 @@ use plotters::{
 };
 
 use mymap_bench_record::{
+    gpio,
     ring::Ratio,
     Comparison,
     Record, //
@@ -114,6 +116,21 @@ fn ring_row(r: &Ratio) -> Option<Row> {
     })
 }
 
+/// The row of a tx ratio with a target: a bound from below (commands/s) is
+/// a rate, inverted as the ring's; a bound from above (p99 jitter) as it is.
+fn tx_row(r: &gpio::Ratio) -> Option<Row> {
+    let bound = r.verdict.target.as_deref()?;
+    let time = |x: f64| if bound.starts_with(">=") { 1.0 / x } else { x };
+    let target = time(bound_value(bound)?);
+    let mymap = time(r.verdict.ratio?);
+    (mymap.is_finite() && mymap > 0.0).then(|| Row {
+        label: format!("tx {}", r.id),
+        mymap,
+        peer: None,
+        target: Some(target),
+    })
+}
+
 /// The scale's ends: every position and 1 (the baseline), with some room.
 fn range(rows: &[Row]) -> (f64, f64) {
     let values = rows.iter().flat_map(|r| {
@@ -132,6 +149,9 @@ pub fn svg(record: &Record) -> Result<String> {
     let mut rows: Vec<Row> = record.target.comparisons.iter().filter_map(row).collect();
     if let Some(ring) = &record.target.ring {
         rows.extend(ring.ratios.iter().filter_map(ring_row));
+    }
+    if let Some(tx) = &record.target.tx {
+        rows.extend(tx.ratios.iter().filter_map(tx_row));
     }
     if rows.is_empty() {
         return Err(anyhow!(
@@ -171,7 +191,11 @@ fn draw(
         .configure_mesh()
         .disable_y_mesh()
         .light_line_style(GRID.mix(0.3))
-        .x_desc("device time / baseline time; ring rows: time per record, or p99 latency, / the other side's")
+        .x_desc(if record.target.tx.is_some() {
+            "device time / baseline time; ring and tx rows: time per record or command, or p99, / the other side's"
+        } else {
+            "device time / baseline time; ring rows: time per record, or p99 latency, / the other side's"
+        })
         .y_labels(n as usize + 1)
         .y_label_formatter(&|v| match v {
             // Row 0 at the top: the rows read in the record's order.
@@ -331,6 +355,18 @@ mod tests {
     }
 
     #[test]
+    fn tx_rows_read_as_time() {
+        let tx = testdata::tx();
+        // p99 jitter 0.4 of the loop's, target <= 0.5: as they are.
+        let r = tx_row(&tx.ratios[0]).unwrap();
+        assert_eq!((r.mymap, r.target), (0.4, Some(0.5)));
+        assert_eq!(r.label, "tx jitter-1k-player-vs-cdev-loop");
+        // commands/s 20 times the other's is 1/20 of its time per command; >= 10 is <= 0.1.
+        let r = tx_row(&tx.ratios[1]).unwrap();
+        assert_eq!((r.mymap, r.target), (0.05, Some(0.1)));
+    }
+
+    #[test]
     fn the_chart_is_an_svg_with_a_row_per_measurement() {
         let mut record = crate::bench::console::tests::record();
         record.target.comparisons = vec![
@@ -374,5 +410,10 @@ mod tests {
             super::svg(&record).unwrap(),
             "the same record draws the same chart"
         );
+        assert!(!svg.contains("ring and tx rows"));
+        record.target.tx = Some(testdata::tx());
+        let svg = super::svg(&record).unwrap();
+        assert!(svg.contains("tx jitter-1k-player-vs-cdev-loop"));
+        assert!(svg.contains("ring and tx rows"));
     }
 }

@@ -91,7 +91,7 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string()
             .contains("no MYMAP-BENCH-JSON: END"));
-        let older = CONSOLE.replace("\"schema\": 4", "\"schema\": 2");
+        let older = CONSOLE.replace("\"schema\": 5", "\"schema\": 2");
         assert!(extract(&older)
             .unwrap_err()
             .to_string()

@@ -4,42 +4,16 @@
 
 use std::fmt::Write as _;
 
-use mymap_bench_record::{
-    gpio::Gpio,
-    Summary, //
-};
+use mymap_bench_record::gpio::Gpio;
 
 use super::text::{
     head,
+    ns_text,
+    rate_text,
     row,
+    summary_text,
     verdict_rows, //
 };
-
-/// `12.3 µs`, `1.20 ms`.
-fn ns_text(ns: u64) -> String {
-    match ns {
-        n if n >= 1_000_000 => format!("{:.2} ms", n as f64 / 1e6),
-        n if n >= 1_000 => format!("{:.1} µs", n as f64 / 1e3),
-        n => format!("{n} ns"),
-    }
-}
-
-fn summary_text(s: &Summary) -> String {
-    format!(
-        "{} / {} / {}",
-        ns_text(s.median_ns),
-        ns_text(s.p99_ns),
-        ns_text(s.max_ns)
-    )
-}
-
-fn rate_text(per_s: Option<f64>) -> String {
-    match per_s {
-        Some(r) if r >= 1e3 => format!("{:.1} k/s", r / 1e3),
-        Some(r) => format!("{r:.0}/s"),
-        None => "-".into(),
-    }
-}
 
 /// The GPIO tables of one record.
 pub fn markdown(g: &Gpio) -> String {

@@ -1,5 +1,5 @@
 //! A record as Markdown: its comparisons, module loads and facts, then the
-//! ring's and the GPIO producer's tables; and the targets table, a column per
+//! ring's, the GPIO producer's and the tx ring's tables; and the targets table, a column per
 //! board.
 
 use std::fmt::Write as _;
@@ -22,6 +22,7 @@ use super::{
         time_text,
         Targeted, //
     },
+    tx,
 };
 
 /// The record as Markdown: the comparisons, the module loads, the facts.
@@ -131,6 +132,10 @@ pub fn markdown(r: &Record) -> String {
         out.push('\n');
         out.push_str(&gpio::markdown(g));
     }
+    if let Some(t) = &t.tx {
+        out.push('\n');
+        out.push_str(&tx::markdown(t));
+    }
     out
 }
 
@@ -168,6 +173,9 @@ pub fn targets_markdown(records: &[Record]) -> String {
     }));
     out.push_str(&target_rows(records, |r| {
         r.target.gpio.as_ref().map_or(&[][..], |g| &g.ratios)
+    }));
+    out.push_str(&target_rows(records, |r| {
+        r.target.tx.as_ref().map_or(&[][..], |t| &t.ratios)
     }));
     out
 }
@@ -253,10 +261,11 @@ mod tests {
     }
 
     #[test]
-    fn the_ring_and_gpio_targets_join_the_targets_table() {
+    fn the_ring_gpio_and_tx_targets_join_the_targets_table() {
         let mut with = record();
         with.target.ring = Some(testdata::ring());
         with.target.gpio = Some(testdata::gpio());
+        with.target.tx = Some(testdata::tx());
         let md = targets_markdown(&[with.clone(), record()]);
         assert!(
             md.contains(
@@ -269,6 +278,11 @@ mod tests {
             md.contains("| GPIO edge to consumer wakeup, p99: ring / character device: <= 1 | met (0.600) | n/a |"),
             "{md}"
         );
+        assert!(
+            md.contains("| commands accepted from one thread, per second: tx ring, one kick per batch / one kick per command: >= 10 | met (20.000) | n/a |"),
+            "{md}"
+        );
         assert!(markdown(&with).contains("GPIO edge latency: gpio-sim chip `mymap-bench-sim`"));
+        assert!(markdown(&with).contains("Toggle jitter: gpio-sim chip `mymap-bench-tx`"));
     }
 }

@@ -4,7 +4,8 @@
 
 use mymap_bench_record::{
     gpio::Gpio,
-    ring::Ring, //
+    ring::Ring,
+    tx::Tx, //
 };
 
 /// A console as the bench prints it, with a kernel line in the middle of the document.
@@ -18,7 +19,7 @@ MYMAP-JOB: BEGIN
 id           size    mymap  baseline  ratio  target  met
 MYMAP-BENCH-JSON: BEGIN
 {
-  \"schema\": 4,
+  \"schema\": 5,
   \"kernel\": \"7.3.4\",
   \"page_size\": 4096,
   \"reps\": 3,
@@ -131,4 +132,30 @@ pub const GPIO_JSON: &str = r#"{
 
 pub fn gpio() -> Gpio {
     serde_json::from_str(GPIO_JSON).unwrap()
+}
+
+/// A `tx` object as mymap-bench prints it.
+pub const TX_JSON: &str = r#"{
+    "chip": "mymap-bench-tx",
+    "player_line": 0,
+    "cdev_line": 1,
+    "lead_ns": 10000000,
+    "jitter": [
+      {"id": "jitter-1k", "rate_hz": 1000, "sets": 2, "sides": [
+        {"id": "player", "label": "mymap GPIO player (tx ring, hrtimer, workqueue on gpio-sim)", "error": {"n": 2, "median_ns": 20000, "p99_ns": 40000, "max_ns": 40000}, "late": 1, "rounds": [{"error": {"n": 2, "median_ns": 20000, "p99_ns": 40000, "max_ns": 40000}, "late": 1, "prepare_ns": 300000}]},
+        {"id": "cdev-loop", "label": "userspace loop (clock_nanosleep TIMER_ABSTIME, GPIO chardev set)", "error": {"n": 2, "median_ns": 60000, "p99_ns": 100000, "max_ns": 100000}, "late": 0, "rounds": [{"error": {"n": 2, "median_ns": 60000, "p99_ns": 100000, "max_ns": 100000}, "late": 0, "prepare_ns": 0}]}
+      ]}
+    ],
+    "commands": {"id": "commands-16", "payload_len": 16, "batch": 256, "per_round": 1000, "sides": [
+      {"id": "tx-batch", "label": "TxRing::try_play, one MYMAP_TX_IOC_KICK per 256 records", "per_s": 2000000, "rounds": [{"commands": 1000, "elapsed_s": 0.0005, "syscalls": 4}]},
+      {"id": "tx-kick-each", "label": "one MYMAP_TX_IOC_KICK per record", "per_s": 100000, "rounds": [{"commands": 1000, "elapsed_s": 0.01, "syscalls": 1000}]}
+    ]},
+    "ratios": [
+      {"id": "jitter-1k-player-vs-cdev-loop", "what": "toggle error (actual - requested, absolute) at 1000 sets/s, p99: player / userspace loop (moonshot <= 0.1)", "ratio": 0.4, "target": "<= 0.5", "met": true, "rounds": [0.4]},
+      {"id": "commands-16-tx-batch-vs-tx-kick-each", "what": "commands accepted from one thread, per second: tx ring, one kick per batch / one kick per command", "ratio": 20, "target": ">= 10", "met": true, "rounds": [20]}
+    ]
+  }"#;
+
+pub fn tx() -> Tx {
+    serde_json::from_str(TX_JSON).unwrap()
 }

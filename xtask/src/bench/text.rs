@@ -5,8 +5,37 @@ use std::fmt::{Display, Write as _};
 
 use mymap_bench_record::{
     Record,
+    Summary,
     Verdict, //
 };
+
+/// `12.3 µs`, `1.20 ms`.
+pub fn ns_text(ns: u64) -> String {
+    match ns {
+        n if n >= 1_000_000 => format!("{:.2} ms", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} µs", n as f64 / 1e3),
+        n => format!("{n} ns"),
+    }
+}
+
+/// `median / p99 / max`.
+pub fn summary_text(s: &Summary) -> String {
+    format!(
+        "{} / {} / {}",
+        ns_text(s.median_ns),
+        ns_text(s.p99_ns),
+        ns_text(s.max_ns)
+    )
+}
+
+/// `12.3 k/s`, `850/s`, `-`.
+pub fn rate_text(per_s: Option<f64>) -> String {
+    match per_s {
+        Some(r) if r >= 1e3 => format!("{:.1} k/s", r / 1e3),
+        Some(r) => format!("{r:.0}/s"),
+        None => "-".into(),
+    }
+}
 
 /// `64 KiB`, `16 MiB`.
 pub fn size_text(bytes: u64) -> String {
