@@ -59,7 +59,14 @@ use mymap_target_support::{
 };
 use mymap_uapi::bindings::MYMAP_SOURCE_GPIO;
 
-use crate::{module, ring_report::Summary, stats::Bound};
+use crate::{
+    module,
+    ring_report::Summary,
+    stats::{
+        Bound,
+        Ratio, //
+    },
+};
 
 /// The gpio-sim chip's label, which `gpio=` names.
 const LABEL: &str = "mymap-bench-sim";
@@ -609,26 +616,17 @@ impl RateSide {
     }
 }
 
-/// A ratio with its target.
-struct GpioRatio {
-    id: &'static str,
-    what: String,
-    ratio: f64,
-    rounds: Vec<f64>,
-    target: Bound,
-}
-
 impl GpioReport {
     fn tick_ns(&self) -> Option<u64> {
         (self.tick_hz > 0).then(|| 1_000_000_000 / u64::from(self.tick_hz))
     }
 
-    fn ratios(&self) -> Vec<GpioRatio> {
+    fn ratios(&self) -> Vec<Ratio> {
         let mut out = Vec::new();
         let [ring, cdev] = [&self.latency[0], &self.latency[1]];
         let p99 = |v: &[u64]| Summary::of(v).p99_ns as f64;
-        out.push(GpioRatio {
-            id: "gpio-wake-p99",
+        out.push(Ratio {
+            id: "gpio-wake-p99".into(),
             what: "GPIO edge to consumer wakeup, p99: ring / character device".into(),
             ratio: p99(&ring.wakes()) / p99(&cdev.wakes()),
             rounds: ring
@@ -641,8 +639,8 @@ impl GpioReport {
         });
         if let Some(tick) = self.tick_ns() {
             let stamp_p99 = |v: &[i64]| signed_summary(v).0.p99_ns as f64;
-            out.push(GpioRatio {
-                id: "gpio-stamp-tick",
+            out.push(Ratio {
+                id: "gpio-stamp-tick".into(),
                 what: format!(
                     "GPIO record timestamp minus injection, p99 / tick ({} Hz)",
                     self.tick_hz
@@ -703,18 +701,7 @@ impl GpioReport {
             );
         }
         for r in self.ratios() {
-            let _ = writeln!(
-                out,
-                "  {}: {:.3} (target {}: {})",
-                r.what,
-                r.ratio,
-                r.target.text(),
-                if r.target.met(r.ratio) {
-                    "met"
-                } else {
-                    "missed"
-                }
-            );
+            let _ = writeln!(out, "{}", r.line());
         }
         out
     }
@@ -723,8 +710,7 @@ impl GpioReport {
     pub fn record(&self) -> mymap_bench_record::gpio::Gpio {
         use mymap_bench_record::{
             gpio as record,
-            rounded,
-            Verdict, //
+            rounded, //
         };
         let latency = self
             .latency
@@ -780,20 +766,7 @@ impl GpioReport {
                 }
             })
             .collect();
-        let ratios = self
-            .ratios()
-            .iter()
-            .map(|r| record::Ratio {
-                id: r.id.into(),
-                what: r.what.clone(),
-                verdict: Verdict {
-                    ratio: rounded(r.ratio, 4),
-                    target: Some(r.target.text()),
-                    met: Some(r.target.met(r.ratio)),
-                    rounds: r.rounds.iter().map(|&x| rounded(x, 4)).collect(),
-                },
-            })
-            .collect();
+        let ratios = self.ratios().iter().map(Ratio::record).collect();
         record::Gpio {
             chip: LABEL.into(),
             ring_line: RING_LINE,

@@ -55,6 +55,48 @@ impl Bound {
     }
 }
 
+/// A ratio of one measurement's sides, over all rounds together and round by round, with
+/// its target (the GPIO and tx measurements; the ring's are `ring_report::RingRatio`).
+pub struct Ratio {
+    pub id: String,
+    pub what: String,
+    pub ratio: f64,
+    pub rounds: Vec<f64>,
+    pub target: Bound,
+}
+
+impl Ratio {
+    /// The console's line: `  WHAT: RATIO (target BOUND: met|missed)`.
+    pub fn line(&self) -> String {
+        let verdict = if self.target.met(self.ratio) {
+            "met"
+        } else {
+            "missed"
+        };
+        format!(
+            "  {}: {:.3} (target {}: {verdict})",
+            self.what,
+            self.ratio,
+            self.target.text()
+        )
+    }
+
+    /// The record's form (`mymap_bench_record::gpio::Ratio`, which the tx part uses too).
+    pub fn record(&self) -> mymap_bench_record::gpio::Ratio {
+        use mymap_bench_record::{rounded, Verdict};
+        mymap_bench_record::gpio::Ratio {
+            id: self.id.clone(),
+            what: self.what.clone(),
+            verdict: Verdict {
+                ratio: rounded(self.ratio, 4),
+                target: Some(self.target.text()),
+                met: Some(self.target.met(self.ratio)),
+                rounds: self.rounds.iter().map(|&x| rounded(x, 4)).collect(),
+            },
+        }
+    }
+}
+
 /// What a target's bound applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Against {

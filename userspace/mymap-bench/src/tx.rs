@@ -65,7 +65,8 @@ use crate::{
     stats::{
         median,
         rotation,
-        Bound, //
+        Bound,
+        Ratio, //
     },
 };
 
@@ -516,24 +517,15 @@ fn loop_round(req: &gpiocdev::Request, period: u64, n: usize) -> io::Result<Jitt
     Ok(round)
 }
 
-/// A ratio with its target.
-struct TxRatio {
-    id: String,
-    what: String,
-    ratio: f64,
-    rounds: Vec<f64>,
-    target: Bound,
-}
-
 impl TxReport {
-    fn ratios(&self) -> Vec<TxRatio> {
+    fn ratios(&self) -> Vec<Ratio> {
         let p99 = |v: &[u64]| Summary::of(v).p99_ns as f64;
-        let mut out: Vec<TxRatio> = self
+        let mut out: Vec<Ratio> = self
             .jitter
             .iter()
             .map(|j| {
                 let [player, cdev] = [&j.sides[0], &j.sides[1]];
-                TxRatio {
+                Ratio {
                     id: format!("{}-{}-vs-{}", j.id(), player.side.id(), cdev.side.id()),
                     what: format!(
                         "toggle error (actual - requested, absolute) at {} sets/s, p99: player / \
@@ -559,7 +551,7 @@ impl TxReport {
                 .zip(&each.rounds)
                 .map(|(a, b)| a.per_s() / b.per_s())
                 .collect();
-            out.push(TxRatio {
+            out.push(Ratio {
                 id: format!(
                     "{}-{}-vs-{}",
                     COMMANDS_ID,
@@ -626,18 +618,7 @@ impl TxReport {
             );
         }
         for r in self.ratios() {
-            let _ = writeln!(
-                out,
-                "  {}: {:.3} (target {}: {})",
-                r.what,
-                r.ratio,
-                r.target.text(),
-                if r.target.met(r.ratio) {
-                    "met"
-                } else {
-                    "missed"
-                }
-            );
+            let _ = writeln!(out, "{}", r.line());
         }
         out
     }
@@ -645,10 +626,8 @@ impl TxReport {
     /// The `tx` part of the record (`mymap_bench_record::tx`).
     pub fn record(&self) -> mymap_bench_record::tx::Tx {
         use mymap_bench_record::{
-            gpio::Ratio,
             rounded,
-            tx as record,
-            Verdict, //
+            tx as record, //
         };
         let jitter = self
             .jitter
@@ -678,20 +657,7 @@ impl TxReport {
                     .collect(),
             })
             .collect();
-        let ratios = self
-            .ratios()
-            .into_iter()
-            .map(|r| Ratio {
-                id: r.id,
-                what: r.what,
-                verdict: Verdict {
-                    ratio: rounded(r.ratio, 4),
-                    target: Some(r.target.text()),
-                    met: Some(r.target.met(r.ratio)),
-                    rounds: r.rounds.iter().map(|&x| rounded(x, 4)).collect(),
-                },
-            })
-            .collect();
+        let ratios = self.ratios().iter().map(Ratio::record).collect();
         let commands = (!self.commands.is_empty()).then(|| record::Commands {
             id: COMMANDS_ID.into(),
             payload_len: Play::PAYLOAD_LEN,
