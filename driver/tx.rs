@@ -24,9 +24,12 @@
 //! acquire of each `len` word for a producer that publishes BUSY records early),
 //! and the kernel's copies of the records before its consumer position (the
 //! release in [`TxRing::publish`], the producer's acquire). Writers asleep in
-//! `poll()` are woken after every drain that moved the consumer position,
-//! unconditionally, through the wait queue's lock: a writer that registered
-//! after the wakeup took that lock sees the new position when it looks. The
+//! `poll()` are woken after a drain that moved the consumer position, if one is
+//! registered: store buffering, with a full barrier on each side (the drain
+//! stores the position, `smp_mb()`, then looks for a writer on the queue; a
+//! writer registers, `smp_mb()`, then looks at the position, in
+//! [`TxRing::space_now`]), so either the drain sees the writer or the writer
+//! sees the space. A producer that never sleeps costs the drain no wakeup. The
 //! protocol is model checked in `driver/model/` (`model/src/tx.rs`, loom): a
 //! change to the orderings or to the checks here is made there too.
 //!
@@ -47,11 +50,13 @@ use kernel::{
             atomic_load, atomic_store,
             ordering::{
                 Acquire,
+                Full,
                 Relaxed,
                 Release, //
             },
             Atomic,
         },
+        barrier::smp_mb,
         Arc,
         Mutex,
         SpinLockIrq, //
@@ -447,7 +452,11 @@ impl TxRing {
         drop(drain);
         if end != start {
             self.publish(end);
-            self.work.queue();
+            // Store buffering against `space_now`: the position before the look for a writer.
+            smp_mb(Full);
+            if self.wait.active() {
+                self.work.queue();
+            }
         }
         taken
     }
@@ -548,6 +557,14 @@ impl TxRing {
             return Space::BadPosition;
         }
         Space::Free(self.data_size - used)
+    }
+
+    /// [`TxRing::space`] for a writer that has just registered on the wait queue (`poll()`):
+    /// the full barrier orders the registration before the look, against the drain's
+    /// barrier between its store of the position and its look for a writer.
+    pub(crate) fn space_now(&self) -> Space {
+        smp_mb(Full);
+        self.space()
     }
 
     /// The bytes `poll()` wants free for `EPOLLOUT`: any record, with its WRAP gap.

@@ -239,11 +239,10 @@ fn put<T: AsBytes>(arg: usize, value: &T) -> Result {
 impl MiscDeviceExt for TxFile {
     /// Writable while any record fits, `EPOLLERR` while the producer position is refused.
     fn poll(ring: ArcBorrow<'_, TxRing>, file: &File, table: PollTable<'_>) -> u32 {
-        // Registered first: a drain stores the consumer position, then wakes the queue under
-        // its lock; registering takes that lock, so either the wakeup finds this file queued,
-        // or the look below comes after the lock and sees the new position.
+        // Registered first, then the look after a full barrier (`space_now`): a drain that
+        // did not see this file on the queue stored its position before, and it is seen.
         table.register(file, ring.poll_queue());
-        match ring.space() {
+        match ring.space_now() {
             Space::Free(free) if free >= ring.writable_at() => {
                 bindings::POLLOUT | bindings::POLLWRNORM
             }

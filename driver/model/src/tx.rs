@@ -18,7 +18,7 @@
 use loom::{
     cell::UnsafeCell,
     sync::{
-        atomic::{AtomicU32, Ordering, Ordering::*},
+        atomic::{fence, AtomicBool, AtomicU32, Ordering, Ordering::*},
         Mutex,
     },
 };
@@ -34,6 +34,13 @@ pub struct TxOrdering {
     /// The kernel publishes its consumer position with release, the producer loads it
     /// with acquire. Without: relaxed on both sides.
     pub consumer_release: bool,
+    /// A drain that moved the consumer position wakes the writers only if one is
+    /// registered (`PollQueue::active`). Without: always (through the wait queue's lock).
+    pub wake_if_waiting: bool,
+    /// With `wake_if_waiting`: a full barrier between the drain's store of the consumer
+    /// position and its look for a writer, and between a writer's registration and its
+    /// look at the space (store buffering). Without: none.
+    pub wake_barriers: bool,
 }
 
 impl TxOrdering {
@@ -41,6 +48,8 @@ impl TxOrdering {
     pub const DRIVER: Self = Self {
         producer_release: true,
         consumer_release: true,
+        wake_if_waiting: true,
+        wake_barriers: true,
     };
 }
 
@@ -80,9 +89,11 @@ pub struct Tx {
     consumer_pos: AtomicU32,
     /// `TxRing::lock`.
     lock: Mutex<Drain>,
-    /// The writers' wait queue: (a writer registered, wakeups so far); its lock is the wait
-    /// queue's.
-    wait: Mutex<(bool, u64)>,
+    /// The writers' wait queue: wakeups so far; its lock is the wait queue's.
+    wait: Mutex<u64>,
+    /// `waitqueue_active()`: a writer's entry is on the queue (set under `wait`'s lock,
+    /// loaded without it).
+    registered: AtomicBool,
 }
 
 // SAFETY: as for `Ring`: every access to the cells goes through loom's checked `with` and
@@ -106,7 +117,8 @@ impl Tx {
             producer_pos: AtomicU32::new(0),
             consumer_pos: AtomicU32::new(0),
             lock: Mutex::new(Drain::default()),
-            wait: Mutex::new((false, 0)),
+            wait: Mutex::new(0),
+            registered: AtomicBool::new(false),
         }
     }
 
@@ -274,13 +286,18 @@ impl Tx {
         let end = d.cons;
         drop(d);
         if end != start {
-            // `publish`, then the irq_work's `run`: wake the writers.
+            // `publish`, then (if a writer may wait) the irq_work's `run`: wake the writers.
             self.consumer_pos
                 .store(end, self.publish_order(self.ord.consumer_release).0);
-            let mut w = self.wait.lock().unwrap();
-            if w.0 {
-                w.1 += 1;
+            if self.ord.wake_if_waiting {
+                if self.ord.wake_barriers {
+                    fence(SeqCst);
+                }
+                if !self.registered.load(Relaxed) {
+                    return taken;
+                }
             }
+            *self.wait.lock().unwrap() += 1;
         }
         taken
     }
@@ -298,10 +315,14 @@ impl Tx {
     /// free, else the wakeup generation the writer sleeps at.
     pub fn poll_writable(&self, p: &Producer, need: u32) -> Result<(), u64> {
         let generation = {
-            let mut w = self.wait.lock().unwrap();
-            w.0 = true;
-            w.1
+            let w = self.wait.lock().unwrap();
+            self.registered.store(true, Relaxed);
+            *w
         };
+        if self.ord.wake_barriers {
+            // The driver's smp_mb() after `register` (store buffering with the drain).
+            fence(SeqCst);
+        }
         // `TxRing::space`: the published consumer position.
         let cons = self.consumer_pos.load(Relaxed);
         if DATA - p.pos.wrapping_sub(cons) >= need {
@@ -313,6 +334,6 @@ impl Tx {
 
     /// Whether a writer asleep at generation `g` was woken since.
     pub fn woken_since(&self, g: u64) -> bool {
-        self.wait.lock().unwrap().1 > g
+        *self.wait.lock().unwrap() > g
     }
 }
