@@ -407,7 +407,9 @@ struct mymap_ring_inject {
  * the ring when its timer fires. poll()/epoll on a tx file reports EPOLLOUT |
  * EPOLLWRNORM while at least 2 * MYMAP_RING_RECORD_SIZE(max_payload) bytes
  * are free (any record fits, with its WRAP word), and EPOLLERR while the
- * producer position is refused (see above).
+ * producer position is refused (see above). A drain that frees space wakes
+ * writers only while one waits (a poll() in progress, a file in an epoll
+ * set), as a ring's producers do (see "Wakeups").
  *
  * The built-in consumer of /dev/mymap-txN, the echo: on each kick it takes
  * every complete record and produces it into /dev/mymap-ringN (if the module
