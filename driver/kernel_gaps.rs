@@ -159,11 +159,12 @@ unsafe extern "C" fn poll<T: MiscDeviceExt>(
     // SAFETY: only files that `T::open` switched to this table reach this function, and the
     // VFS calls `f_op->poll` between `open` and `release` (caller's guarantee).
     let device = unsafe { device::<T>(file) };
-    // SAFETY: `table` is null or valid for the call, and so is `file` (caller's guarantee).
-    // `poll` holds no `fdget_pos()` region, and nothing here reads or writes `f_pos`, which is
-    // what `File` guards against an unlocked region elsewhere (Binder's `poll` makes the same
-    // `File`).
+    // SAFETY: `file` is valid for the call (caller's guarantee). `poll` holds no
+    // `fdget_pos()` region, and nothing here reads or writes `f_pos`, which is what `File`
+    // guards against an unlocked region elsewhere (Binder's `poll` makes the same `File`).
     let file = unsafe { File::from_raw_file(file) };
+    // INVARIANT: `table` is null or valid for the call (caller's guarantee), and the
+    // `PollTable` lives only as long as the call.
     T::poll(
         device,
         file,
