@@ -662,15 +662,27 @@ impl RingMap {
     /// in an epoll set ([`RingMap::register`]) stays on the queue, and is woken whenever a
     /// wakeup is due. Nothing wakes a simulated ring: the call sleeps out `timeout`.
     pub fn poll(&self, timeout: nix::poll::PollTimeout) -> io::Result<nix::poll::PollFlags> {
-        use nix::poll::{poll, PollFd, PollFlags};
-        let Some(ioctls) = &self.file else {
-            poll(&mut [], timeout)?;
-            return Ok(PollFlags::empty());
-        };
-        let mut fds = [PollFd::new(ioctls.file.as_fd(), PollFlags::POLLIN)];
-        poll(&mut fds, timeout)?;
-        Ok(fds[0].revents().unwrap_or(PollFlags::empty()))
+        let file = self.file.as_ref().map(|ioctls| &*ioctls.file);
+        poll_file(file, nix::poll::PollFlags::POLLIN, timeout)
     }
+}
+
+/// `poll(2)` for `events` on a claimed file (a ring's or a tx ring's), for at most
+/// `timeout`: the events it reports, none when the time ran out. Without a file (a
+/// simulated ring, which nothing wakes) it sleeps out `timeout`.
+pub(crate) fn poll_file(
+    file: Option<&File>,
+    events: nix::poll::PollFlags,
+    timeout: nix::poll::PollTimeout,
+) -> io::Result<nix::poll::PollFlags> {
+    use nix::poll::{poll, PollFd, PollFlags};
+    let Some(file) = file else {
+        poll(&mut [], timeout)?;
+        return Ok(PollFlags::empty());
+    };
+    let mut fds = [PollFd::new(file.as_fd(), events)];
+    poll(&mut fds, timeout)?;
+    Ok(fds[0].revents().unwrap_or(PollFlags::empty()))
 }
 
 /// Checks a ring's geometry as `MYMAP_RING_IOC_INFO` gives it, and returns the page size

@@ -38,7 +38,7 @@ use crate::bindings::{
     MYMAP_RING_PGOFF_PRODUCER, MYMAP_RING_WRAP,
 };
 use crate::ioctl;
-use crate::ring::{checked_geometry, record_size, Fault, OpenError, OpenStep};
+use crate::ring::{checked_geometry, poll_file, record_size, Fault, OpenError, OpenStep};
 
 /// The header size as a `usize`, for offsets.
 const HEADER: usize = MYMAP_RING_HEADER_SIZE as usize;
@@ -443,14 +443,8 @@ impl TxMap {
     /// reports an error, for at most `timeout`, and returns its events (none: the time ran
     /// out). Nothing wakes a simulated tx ring: the call sleeps out `timeout`.
     pub fn poll(&self, timeout: nix::poll::PollTimeout) -> io::Result<nix::poll::PollFlags> {
-        use nix::poll::{poll, PollFd, PollFlags};
-        let Some(ioctls) = &self.file else {
-            poll(&mut [], timeout)?;
-            return Ok(PollFlags::empty());
-        };
-        let mut fds = [PollFd::new(ioctls.file.as_fd(), PollFlags::POLLOUT)];
-        poll(&mut fds, timeout)?;
-        Ok(fds[0].revents().unwrap_or(PollFlags::empty()))
+        let file = self.file.as_ref().map(|ioctls| &*ioctls.file);
+        poll_file(file, nix::poll::PollFlags::POLLOUT, timeout)
     }
 }
 
